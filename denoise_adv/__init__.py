@@ -1,0 +1,24 @@
+"""denoise_adv: adversarial attacks on deep image denoisers and Typical-Set-Sampling training.
+
+Attacks are :class:`torchattacks.Attack` subclasses used exactly like ``torchattacks.PGD``::
+
+    from denoise_adv import DenoisePGD
+    adv_noisy = DenoisePGD(model, eps=2/255, alpha=0.5/255, steps=10)(noisy, clean)
+"""
+
+from .attacks import DenoiseAttack, DenoiseBIM, DenoiseFGSM, DenoisePGD, DenoisePGDL2, ObsAtk
+from .models import DnCNN, as_denoiser
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DenoiseAttack",
+    "DenoiseBIM",
+    "DenoiseFGSM",
+    "DenoisePGD",
+    "DenoisePGDL2",
+    "DnCNN",
+    "ObsAtk",
+    "__version__",
+    "as_denoiser",
+]

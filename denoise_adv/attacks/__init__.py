@@ -1,0 +1,20 @@
+"""Attacks on image denoisers, as :class:`torchattacks.Attack` subclasses."""
+
+from .base import DenoiseAttack
+from .bim import DenoiseBIM
+from .fgsm import DenoiseFGSM
+from .io import load_adversarial_set, save_adversarial_set
+from .obsatk import ObsAtk
+from .pgd import DenoisePGD
+from .pgdl2 import DenoisePGDL2
+
+__all__ = [
+    "DenoiseAttack",
+    "DenoiseBIM",
+    "DenoiseFGSM",
+    "DenoisePGD",
+    "DenoisePGDL2",
+    "ObsAtk",
+    "load_adversarial_set",
+    "save_adversarial_set",
+]

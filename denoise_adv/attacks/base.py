@@ -1,0 +1,336 @@
+"""The base class of every denoising attack: regression loss, checks, the attack loop.
+
+Subclasses only describe their geometry (how to start, how to step along a gradient, how to
+project back onto the budget); everything else, including the clean-reference logic and saving
+adversarial sets, lives here once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import nn
+from torchattacks.attack import Attack
+from tqdm.auto import tqdm
+
+from .._checks import check_image_batch, check_int, check_module, check_real, check_same_shape
+from ..metrics import psnr
+from .io import load_adversarial_set, save_adversarial_set
+
+__all__ = ["DenoiseAttack"]
+
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _check_clip(clip: object) -> tuple[float, float] | None:
+    if clip is None:
+        return None
+    if not isinstance(clip, (tuple, list)) or len(clip) != 2:
+        raise TypeError(f"clip must be None or a (low, high) pair, got {clip!r}")
+    lo = check_real(clip[0], "clip[0]")
+    hi = check_real(clip[1], "clip[1]")
+    if lo >= hi:
+        raise ValueError(f"clip must satisfy low < high, got {clip!r}")
+    return (lo, hi)
+
+
+class DenoiseAttack(Attack):
+    r"""Base class of the attacks on image denoisers; a :class:`torchattacks.Attack`.
+
+    An attack maximises a regression loss ``loss(model(noisy + delta), clean)`` over a
+    perturbation ``delta`` in a norm ball of radius ``eps`` and returns ``noisy + delta``. Call
+    forms (all tensors (B, C, H, W)):
+
+    - ``atk(noisy, clean)``: push the denoised output away from the clean image;
+    - ``atk(noisy)``: no clean image; push the output away from the model's own output on
+      ``noisy`` (that loss has zero gradient at ``delta = 0``, so this form needs a random start
+      and raises :class:`ValueError` without one);
+    - after ``set_mode_targeted_by_label()``: ``atk(noisy, target)`` pulls the output towards
+      ``target`` (minimises the loss).
+
+    Nothing is clamped unless ``clip=(low, high)`` is given (noisy images leave [0, 1] by
+    design). With ``clip`` the returned image lies in ``[low, high]``; the budget then holds
+    whenever the noisy input does too. The model's train/eval mode (every submodule's) is
+    restored afterwards, also when the attack raises. The device follows the model at call time
+    (the input's device for a model without parameters).
+
+    Subclasses implement :meth:`_random_delta`, :meth:`_ascent` and :meth:`_project_ball`.
+
+    Args:
+        name: attack name shown by ``repr``.
+        model: the denoiser, an ``nn.Module`` mapping noisy -> clean (see
+            :func:`denoise_adv.models.as_denoiser`).
+        eps: budget (radius of the ball), >= 0.
+        alpha: step size, > 0.
+        steps: number of gradient steps, >= 1.
+        random_start: start from a random point of the ball.
+        clip: ``(low, high)`` bounds for the adversarial image, or ``None``.
+        loss: ``loss(output, reference) -> scalar``; default mean squared error.
+        generator: :class:`torch.Generator` for the random start (global RNG when ``None``).
+    """
+
+    #: Whether the attack has a ``random_start`` option (used in error messages).
+    _has_random_start = True
+    #: Names of the hyperparameters recorded in :attr:`params` and saved sets.
+    _param_names: tuple[str, ...] = ("eps", "alpha", "steps", "random_start", "clip")
+
+    def __init__(
+        self,
+        name: str,
+        model: nn.Module,
+        eps: float,
+        alpha: float,
+        steps: int,
+        random_start: bool,
+        clip: tuple[float, float] | None = None,
+        loss: Loss | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        check_module(model, "model")
+        has_tensors = any(True for _ in model.parameters()) or any(True for _ in model.buffers())
+        # torchattacks prints a warning for models without parameters; the device is resolved at
+        # call time here, so that message would only mislead.
+        quiet = contextlib.redirect_stdout(io.StringIO())
+        with quiet if not has_tensors else contextlib.nullcontext():
+            super().__init__(name, model)
+        self.eps = check_real(eps, "eps", minimum=0.0)
+        self.alpha = check_real(alpha, "alpha", minimum=0.0, strict=True)
+        self.steps = check_int(steps, "steps", minimum=1)
+        self.random_start = bool(random_start)
+        self.clip = _check_clip(clip)
+        if loss is not None and not callable(loss):
+            raise TypeError(f"loss must be callable, got {type(loss).__name__}")
+        self.loss = loss if loss is not None else nn.MSELoss()
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+        self._generator = generator
+        self.supported_mode = ["default", "targeted"]
+
+    # ----------------------------------------------------------------- geometry (subclasses)
+    def _random_delta(self, noisy: torch.Tensor) -> torch.Tensor:
+        """A random starting perturbation inside the ball."""
+        raise NotImplementedError
+
+    def _ascent(self, delta: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        """One ascent step from ``delta`` along ``grad`` (before projection)."""
+        raise NotImplementedError
+
+    def _project_ball(self, delta: torch.Tensor) -> torch.Tensor:
+        """Project ``delta`` onto the feasible set of perturbations."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------------------ helpers
+    @property
+    def params(self) -> dict[str, Any]:
+        """The attack's hyperparameters as plain values (recorded in saved sets)."""
+        values = {name: getattr(self, name) for name in self._param_names}
+        if values.get("clip") is not None:
+            values["clip"] = list(values["clip"])
+        return {"attack": self.attack, "mode": self.attack_mode, **values}
+
+    def _random(self, like: torch.Tensor, kind: str) -> torch.Tensor:
+        """Uniform [0, 1) or standard normal noise shaped like ``like``, from the generator."""
+        gen = self._generator
+        out = torch.empty(like.shape, dtype=like.dtype,
+                          device=gen.device if gen is not None else like.device)
+        if kind == "uniform":
+            out.uniform_(0.0, 1.0, generator=gen)
+        else:
+            out.normal_(0.0, 1.0, generator=gen)
+        return out.to(like.device)
+
+    def _resolve_device(self, inputs: torch.Tensor) -> torch.device:
+        tensor = next(self.model.parameters(), None)
+        if tensor is None:
+            tensor = next(self.model.buffers(), None)
+        device = tensor.device if tensor is not None else inputs.device
+        if self.device != device:
+            self.device = device
+        return device
+
+    def _project(self, delta: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
+        delta = self._project_ball(delta)
+        if self.clip is not None:
+            delta = (noisy + delta).clamp(*self.clip) - noisy
+        return delta
+
+    def _reference(
+        self, noisy: torch.Tensor, labels: torch.Tensor | None
+    ) -> tuple[torch.Tensor, float]:
+        """The image the loss is measured against and the sign of the objective."""
+        if self.targeted:
+            target = self.get_target_label(noisy, labels)
+            if target is None:
+                raise ValueError(f"{self.attack} is in targeted mode and needs a target image: "
+                                 "call atk(noisy, target)")
+            check_image_batch(target, "target")
+            check_same_shape(noisy, target, "noisy", "target")
+            return target.detach().to(noisy.device), -1.0
+        if labels is not None:
+            return labels.detach().to(noisy.device), 1.0
+        if not self.random_start:
+            hint = ("use random_start=True" if self._has_random_start else
+                    f"{self.attack} has no random start; use DenoisePGD or DenoisePGDL2 with "
+                    "random_start=True")
+            raise ValueError(
+                f"{self.attack} was called without a clean image: the loss to the model's own "
+                "output has zero gradient at delta = 0, so the attack would return its input "
+                f"unchanged. Pass the clean image, atk(noisy, clean), or {hint}.")
+        with torch.no_grad():
+            return self.get_logits(noisy).detach(), 1.0
+
+    # -------------------------------------------------------------------------- the attack
+    def forward(self, inputs: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        r"""Return the adversarial noisy images ``inputs + delta`` (see the class docstring)."""
+        check_image_batch(inputs, "noisy")
+        if labels is not None:
+            check_image_batch(labels, "target" if self.targeted else "clean")
+            check_same_shape(inputs, labels, "noisy", "target" if self.targeted else "clean")
+        device = self._resolve_device(inputs)
+        noisy = inputs.detach().to(device).clone()
+        reference, sign = self._reference(noisy, labels)
+
+        if self.random_start:
+            delta = self._project(self._random_delta(noisy), noisy)
+        else:
+            delta = torch.zeros_like(noisy)
+        for _ in range(self.steps):
+            delta.requires_grad_(True)
+            cost = self.loss(self.get_logits(noisy + delta), reference)
+            if cost.dim() > 0:  # a per-sample loss: samples are independent, so sum them
+                cost = cost.sum()
+            (grad,) = torch.autograd.grad(sign * cost, delta)
+            delta = self._project(self._ascent(delta.detach(), grad), noisy)
+        return (noisy + delta).detach()
+
+    def __call__(self, inputs: torch.Tensor, labels: torch.Tensor | None = None, *args, **kwargs):
+        # torchattacks restores the mode without try/finally and only for the whole model:
+        # restore every submodule's own mode, whatever happens.
+        modes = [(m, m.training) for m in self.model.modules()]
+        try:
+            return super().__call__(inputs, labels, *args, **kwargs)
+        finally:
+            for module, training in modes:
+                module.training = training
+
+    # ------------------------------------------------------ classification-only torchattacks API
+    def set_mode_targeted_random(self, quiet: bool = False) -> None:
+        """Not available: random target *labels* only make sense for classifiers."""
+        raise ValueError(f"{self.attack} attacks a denoiser: random target labels are "
+                         "classification-only. Use set_mode_targeted_by_label() and pass a "
+                         "target image.")
+
+    def set_mode_targeted_least_likely(self, kth_min: int = 1, quiet: bool = False) -> None:
+        """Not available: least-likely labels only make sense for classifiers."""
+        raise ValueError(f"{self.attack} attacks a denoiser: least-likely target labels are "
+                         "classification-only. Use set_mode_targeted_by_label() and pass a "
+                         "target image.")
+
+    # ------------------------------------------------------------------ adversarial sets
+    def save(
+        self,
+        data_loader: Iterable,
+        save_path: str | os.PathLike | None = None,
+        verbose: bool = True,
+        return_verbose: bool = False,
+        save_predictions: bool = False,
+        save_clean_inputs: bool = False,
+        save_type: str = "float",
+        progress: bool = True,
+        meta: dict[str, Any] | None = None,
+    ) -> tuple[float, float, float] | None:
+        """Attack every ``(noisy, clean)`` batch of ``data_loader`` and save the adversarial set.
+
+        Replaces :meth:`torchattacks.Attack.save`, which assumes a classifier. The file is
+        written atomically once, at the end (format: :mod:`denoise_adv.attacks.io`).
+
+        Args:
+            data_loader: iterable of ``(noisy, clean)`` batches.
+            save_path: ``.pt`` destination, or ``None`` to only measure.
+            verbose: print the mean PSNR of the model's output and the perturbation size.
+            return_verbose: return ``(mean PSNR on adversarial inputs, mean L2 of delta,
+                seconds)``.
+            save_predictions: also store the model's output on the adversarial inputs.
+            save_clean_inputs: also store the noisy inputs before the attack.
+            save_type: only ``"float"``: 8-bit storage would clip the unclipped noisy images.
+            progress: show a tqdm bar over the batches.
+            meta: extra plain values to record next to the attack's parameters.
+
+        Example:
+            >>> from denoise_adv import DenoisePGD
+            >>> from denoise_adv.models import DnCNN
+            >>> atk = DenoisePGD(DnCNN(depth=3, features=8), eps=2 / 255, alpha=1 / 255, steps=2)
+            >>> pairs = [(torch.rand(2, 1, 8, 8), torch.rand(2, 1, 8, 8))]
+            >>> psnr_adv, l2, secs = atk.save(pairs, verbose=False, return_verbose=True,
+            ...                               progress=False)
+        """
+        if save_type != "float":
+            raise ValueError("save_type must be 'float' for denoisers: adversarial noisy images "
+                             f"leave [0, 1] and 8-bit storage would clip them (got {save_type!r})")
+        adv_list, clean_list, pred_list, input_list = [], [], [], []
+        psnrs, l2s = [], []
+        start = time.perf_counter()
+        for batch in tqdm(data_loader, desc=f"{self.attack} save", disable=not progress):
+            if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+                raise TypeError("data_loader must yield (noisy, clean) pairs")
+            noisy, clean = batch[0], batch[1]
+            adv = self(noisy, clean)
+            output = self.get_output_with_eval_nograd(adv)
+            clean = clean.to(adv.device)
+            psnrs.append(psnr(output.clamp(0, 1), clean).cpu())
+            l2s.append((adv - noisy.to(adv.device)).flatten(1).norm(dim=1).cpu())
+            adv_list.append(adv.cpu())
+            clean_list.append(clean.cpu())
+            if save_predictions:
+                pred_list.append(output.cpu())
+            if save_clean_inputs:
+                input_list.append(noisy.detach().cpu())
+        if not adv_list:
+            raise ValueError("data_loader yielded no batches")
+        elapsed = time.perf_counter() - start
+        mean_psnr = torch.cat(psnrs).mean().item()
+        mean_l2 = torch.cat(l2s).mean().item()
+        if save_path is not None:
+            extra = {}
+            if save_predictions:
+                extra["preds"] = torch.cat(pred_list)
+            if save_clean_inputs:
+                extra["clean_inputs"] = torch.cat(input_list)
+            info = {**self.params, "model": self.model_name, **(meta or {})}
+            save_adversarial_set(save_path, torch.cat(adv_list), torch.cat(clean_list), info,
+                                 **extra)
+        if verbose:
+            print(f"- Save done: PSNR on adversarial inputs {mean_psnr:.3f} dB / "
+                  f"mean L2 of delta {mean_l2:.5f} ({elapsed:.2f} s)")
+        if return_verbose:
+            return mean_psnr, mean_l2, elapsed
+        return None
+
+    @staticmethod
+    def load(
+        load_path: str | os.PathLike,
+        batch_size: int = 128,
+        shuffle: bool = False,
+        load_predictions: bool = False,
+        load_clean_inputs: bool = False,
+    ) -> torch.utils.data.DataLoader:
+        """Load a saved adversarial set as a DataLoader of ``(adv_inputs, clean[, ...])``.
+
+        Mirrors :meth:`torchattacks.Attack.load`; the file is read with ``weights_only=True``.
+        Use :func:`denoise_adv.attacks.load_adversarial_set` for the metadata too.
+        """
+        payload = load_adversarial_set(load_path)
+        keys = ["adv_inputs", "labels"]
+        for flag, key in ((load_predictions, "preds"), (load_clean_inputs, "clean_inputs")):
+            if flag:
+                if key not in payload:
+                    raise ValueError(f"{load_path} has no {key!r} (it was saved without it)")
+                keys.append(key)
+        dataset = torch.utils.data.TensorDataset(*[payload[k] for k in keys])
+        return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle)

@@ -1,0 +1,253 @@
+"""The ``denoise-adv`` command line.
+
+Units: on the command line noise levels and budgets are in 8-bit levels (``--sigma 25`` means
+25/255, ``--eps 2`` means 2/255 per pixel; for L2 the RMS per pixel). The Python API uses [0, 1]
+units throughout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from . import __version__
+from ._io import atomic_open, atomic_write
+
+__all__ = ["build_parser", "main"]
+
+LEVEL = 255.0
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"error: --device {name} requested but CUDA is not available")
+    return torch.device(name)
+
+
+def _positive_level(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
+    return value
+
+
+def _write_table(rows: list[dict], path: Path) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    with atomic_open(path, "w") as f:
+        f.write(buffer.getvalue())
+
+
+# ------------------------------------------------------------------------------------ attack
+def _add_attack(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "attack",
+        help="attack a denoiser with Denoising-PGD and save the adversarial noisy images",
+        description="Add seeded Gaussian noise to each image, attack the denoiser with L-inf or "
+        "L2 Denoising-PGD, write the adversarial noisy images (unclipped .pt and .npy, plus PNG "
+        "previews) and print the PSNR of the denoised output before and after the attack. "
+        "Levels are 8-bit: --sigma 25 means 25/255.",
+    )
+    p.add_argument("--model", required=True, help="checkpoint written by denoise-adv (.pt)")
+    p.add_argument("--input", required=True,
+                   help="image file, folder of images, builtin:NAME (e.g. builtin:camera), "
+                   "builtin:test or builtin:train")
+    p.add_argument("--sigma", type=_positive_level, default=25.0,
+                   help="Gaussian noise level in 8-bit levels (default: 25)")
+    p.add_argument("--norm", choices=("linf", "l2"), default="linf",
+                   help="attack norm (default: linf)")
+    p.add_argument("--eps", type=_positive_level, default=2.0,
+                   help="budget in 8-bit levels per pixel; for l2 the RMS per pixel, so the "
+                   "L2 radius is eps/255*sqrt(C*H*W) (default: 2)")
+    p.add_argument("--alpha", type=_positive_level, default=None,
+                   help="step size in the units of --eps (default: eps/4)")
+    p.add_argument("--steps", type=int, default=10, help="attack steps (default: 10)")
+    p.add_argument("--no-random-start", action="store_true", help="start from delta = 0")
+    p.add_argument("--clip", action="store_true",
+                   help="clip the adversarial image to [0, 1] (default: unclipped, as noisy "
+                   "images are)")
+    p.add_argument("--seed", type=int, default=0, help="seed of noise and random start")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_attack)
+
+
+def _run_attack(args: argparse.Namespace) -> int:
+    from .attacks import DenoisePGD, DenoisePGDL2
+    from .data import iter_images, save_png
+    from .metrics import psnr
+    from .models import load_checkpoint
+
+    if args.steps < 1:
+        raise SystemExit(f"error: --steps must be >= 1, got {args.steps}")
+    if args.alpha is not None and args.alpha <= 0:
+        raise SystemExit(f"error: --alpha must be > 0, got {args.alpha}")
+    device = _device(args.device)
+    model, meta = load_checkpoint(args.model, map_location=device)
+    channels = getattr(model, "channels", 1)
+    sigma, eps = args.sigma / LEVEL, args.eps / LEVEL
+    alpha = (args.alpha if args.alpha is not None else args.eps / 4) / LEVEL
+    if alpha <= 0:
+        raise SystemExit("error: --alpha must be > 0 (with --eps 0 give --alpha explicitly)")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    start_generator = torch.Generator().manual_seed(args.seed + 1)
+    common = dict(eps=eps, alpha=alpha, steps=args.steps, random_start=not args.no_random_start,
+                  clip=(0.0, 1.0) if args.clip else None, generator=start_generator)
+    if args.norm == "linf":
+        attack = DenoisePGD(model, **common)
+    else:
+        attack = DenoisePGDL2(model, per_pixel=True, **common)
+
+    rows = []
+    images = list(iter_images(args.input, channels))
+    for index, (name, image) in enumerate(tqdm(images, desc="attack", disable=args.quiet)):
+        clean = image[None]
+        noise_generator = torch.Generator().manual_seed(args.seed * 1_000_003 + index)
+        noisy = clean + sigma * torch.randn(clean.shape, generator=noise_generator)
+        clean, noisy = clean.to(device), noisy.to(device)
+        adv = attack(noisy, clean)
+        with torch.no_grad():
+            den = model(noisy).clamp(0, 1)
+            den_adv = model(adv).clamp(0, 1)
+        delta = adv - noisy
+        row = {
+            "image": name,
+            "psnr_noisy": psnr(noisy.clamp(0, 1), clean).item(),
+            "psnr_denoised": psnr(den, clean).item(),
+            "psnr_denoised_adv": psnr(den_adv, clean).item(),
+        }
+        row["drop"] = row["psnr_denoised"] - row["psnr_denoised_adv"]
+        row["linf_delta"] = delta.abs().max().item() * LEVEL
+        row["rms_delta"] = delta.pow(2).mean().sqrt().item() * LEVEL
+        rows.append(row)
+        adv_cpu = adv.detach().cpu()
+        atomic_write(out / f"{name}_adv.pt", lambda f, t=adv_cpu: torch.save(t, f))
+        atomic_write(out / f"{name}_adv.npy", lambda f, t=adv_cpu: np.save(f, t.numpy()))
+        save_png(clean, out / f"{name}_clean.png")
+        save_png(noisy, out / f"{name}_noisy.png")
+        save_png(adv, out / f"{name}_adv.png")
+        save_png(den, out / f"{name}_denoised.png")
+        save_png(den_adv, out / f"{name}_denoised_adv.png")
+        save_png(0.5 + delta / (2 * max(delta.abs().max().item(), 1e-12)),
+                 out / f"{name}_perturbation.png")
+
+    protocol = {
+        "command": "attack", "model": str(args.model), "model_meta": meta,
+        "input": str(args.input), "sigma": sigma, "noise_seed": args.seed,
+        "attack": attack.params, "norm": args.norm, "device": str(device),
+        "units": "[0, 1]; multiply by 255 for 8-bit levels",
+    }
+    _write_table(rows, out / "summary.csv")
+    with atomic_open(out / "summary.json", "w") as f:
+        json.dump({"protocol": protocol, "images": rows}, f, indent=2, default=str)
+
+    header = f"{'image':<16}{'noisy':>9}{'denoised':>10}{'adv':>9}{'drop':>8}"
+    print(f"Denoising-PGD {args.norm}, eps {args.eps:g}/255, {args.steps} steps, "
+          f"sigma {args.sigma:g}/255 (PSNR in dB)")
+    print(header)
+    for r in rows:
+        print(f"{r['image']:<16}{r['psnr_noisy']:>9.2f}{r['psnr_denoised']:>10.2f}"
+              f"{r['psnr_denoised_adv']:>9.2f}{r['drop']:>8.2f}")
+    if len(rows) > 1:
+        mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "image"}
+        print(f"{'mean':<16}{mean['psnr_noisy']:>9.2f}{mean['psnr_denoised']:>10.2f}"
+              f"{mean['psnr_denoised_adv']:>9.2f}{mean['drop']:>8.2f}")
+    print(f"wrote {len(rows)} adversarial image(s) and summary.csv/json to {out}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------- train
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a DnCNN on Gaussian noise and write a checkpoint",
+        description="Train a DnCNN (noisy -> clean, residual learning) on random patches of "
+        "clean images with Gaussian noise. Levels are 8-bit: --sigma 25 means 25/255.",
+    )
+    p.add_argument("--data", default="builtin:train",
+                   help="folder of clean images, an image file, or builtin:train (default)")
+    p.add_argument("--out", required=True, help="checkpoint path (.pt)")
+    p.add_argument("--sigma", type=_positive_level, default=25.0,
+                   help="noise level in 8-bit levels (default: 25)")
+    p.add_argument("--channels", type=int, choices=(1, 3), default=1,
+                   help="1 gray, 3 colour (default: 1)")
+    p.add_argument("--depth", type=int, default=17, help="DnCNN layers (default: 17)")
+    p.add_argument("--features", type=int, default=64, help="DnCNN features (default: 64)")
+    p.add_argument("--steps", type=int, default=1000, help="optimisation steps (default: 1000)")
+    p.add_argument("--batch-size", type=int, default=128, help="patches per step (default: 128)")
+    p.add_argument("--patch-size", type=int, default=40, help="patch side (default: 40)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from .data import iter_images
+    from .models import DnCNN, save_checkpoint
+    from .train import train_denoiser
+
+    device = _device(args.device)
+    torch.manual_seed(args.seed)  # weight initialisation
+    try:
+        model = DnCNN(channels=args.channels, depth=args.depth, features=args.features)
+    except (TypeError, ValueError) as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    images = [img for _, img in iter_images(args.data, args.channels)]
+    losses = train_denoiser(model.to(device), images, sigma=args.sigma / LEVEL,
+                            steps=args.steps, batch_size=args.batch_size,
+                            patch_size=args.patch_size, lr=args.lr, seed=args.seed,
+                            progress=not args.quiet)
+    meta = {"strategy": "normal", "sigma": args.sigma / LEVEL, "steps": args.steps,
+            "batch_size": args.batch_size, "patch_size": args.patch_size, "lr": args.lr,
+            "seed": args.seed, "data": str(args.data), "final_loss": losses[-1]}
+    save_checkpoint(model, args.out, meta)
+    print(f"trained DnCNN(depth={args.depth}, features={args.features}) for {args.steps} steps; "
+          f"final MSE {losses[-1]:.6f}; wrote {args.out}")
+    return 0
+
+
+# -------------------------------------------------------------------------------------- main
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``denoise-adv`` (one subcommand per job)."""
+    parser = argparse.ArgumentParser(
+        prog="denoise-adv",
+        description="Adversarial attacks on deep image denoisers and their defence by "
+        "Typical-Set Sampling. Noise levels and budgets are in 8-bit levels (25 = 25/255).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_attack(sub)
+    _add_train(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``denoise-adv``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError, TypeError) as exc:
+        print(f"denoise-adv {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

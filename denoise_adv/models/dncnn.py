@@ -1,0 +1,90 @@
+"""DnCNN (Zhang et al., 2017), the denoiser the paper attacks and defends."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .._checks import check_int
+from .registry import register_model
+
+__all__ = ["DnCNN"]
+
+
+@register_model("dncnn")
+class DnCNN(nn.Module):
+    r"""DnCNN from 'Beyond a Gaussian Denoiser: Residual Learning of Deep CNN for Image
+    Denoising' (Zhang et al., IEEE TIP 2017) [https://arxiv.org/abs/1608.03981].
+
+    Conv+ReLU, then ``depth - 2`` blocks of Conv+BatchNorm+ReLU, then Conv; 3x3 kernels,
+    ``features`` channels. The network predicts the noise (residual learning) and
+    :meth:`forward` returns the clean estimate ``noisy - net(noisy)``, so the module follows the
+    package's denoiser contract ``model(noisy) -> clean`` directly.
+
+    The default (``depth=17``, ``features=64``, gray) is DnCNN-S with 556,096 parameters; the
+    blind DnCNN-B uses ``depth=20``.
+
+    Args:
+        channels: image channels, 1 (gray) or 3 (colour). (Default: 1)
+        depth: number of convolution layers, at least 2. (Default: 17)
+        features: channels of the hidden layers. (Default: 64)
+
+    Shape:
+        - noisy: :math:`(B, C, H, W)`, any H and W (the network is fully convolutional).
+        - output: :math:`(B, C, H, W)`.
+
+    Example:
+        >>> model = DnCNN(channels=1, depth=5, features=16)
+        >>> model(torch.rand(2, 1, 33, 17)).shape
+        torch.Size([2, 1, 33, 17])
+    """
+
+    def __init__(self, channels: int = 1, depth: int = 17, features: int = 64) -> None:
+        super().__init__()
+        self.channels = check_int(channels, "channels", minimum=1)
+        self.depth = check_int(depth, "depth", minimum=2)
+        self.features = check_int(features, "features", minimum=1)
+        layers: list[nn.Module] = [
+            nn.Conv2d(channels, features, 3, padding=1, bias=True),
+            nn.ReLU(inplace=True),
+        ]
+        for _ in range(depth - 2):
+            layers += [
+                nn.Conv2d(features, features, 3, padding=1, bias=False),
+                nn.BatchNorm2d(features, eps=1e-4, momentum=0.05),
+                nn.ReLU(inplace=True),
+            ]
+        layers.append(nn.Conv2d(features, channels, 3, padding=1, bias=False))
+        self.net = nn.Sequential(*layers)
+        self._init_weights()
+
+    @property
+    def config(self) -> dict[str, int]:
+        """Constructor arguments, stored in checkpoints to rebuild the model."""
+        return {"channels": self.channels, "depth": self.depth, "features": self.features}
+
+    def _init_weights(self) -> None:
+        # Orthogonal init as in the reference implementation; BatchNorm starts at identity.
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.orthogonal_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def noise(self, noisy: torch.Tensor) -> torch.Tensor:
+        """The predicted noise (the residual the network learns)."""
+        return self.net(noisy)
+
+    def forward(self, noisy: torch.Tensor) -> torch.Tensor:
+        """Return the clean estimate ``noisy - noise(noisy)``."""
+        # Shape only: a finiteness check here would cost a pass over the data every step.
+        if not isinstance(noisy, torch.Tensor) or noisy.dim() != 4:
+            raise ValueError(f"noisy must be a tensor of shape (B, C, H, W), got "
+                             f"{getattr(noisy, 'shape', type(noisy).__name__)}")
+        if noisy.shape[1] != self.channels:
+            raise ValueError(f"noisy must have {self.channels} channel(s) for this DnCNN, "
+                             f"got {noisy.shape[1]}")
+        return noisy - self.net(noisy)

@@ -1,0 +1,195 @@
+"""Behaviour every attack shares (it lives in DenoiseAttack)."""
+
+import os
+
+import pytest
+import torch
+from torchattacks.attack import Attack
+
+from denoise_adv import DenoiseAttack, DenoiseBIM, DenoiseFGSM, DenoisePGD, DenoisePGDL2, ObsAtk
+from denoise_adv.attacks import load_adversarial_set
+from denoise_adv.models import DnCNN
+
+ALL = [DenoisePGD, DenoisePGDL2, DenoiseFGSM, DenoiseBIM, ObsAtk]
+WITH_STEPS = [DenoisePGD, DenoisePGDL2, DenoiseBIM, ObsAtk]
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    return DnCNN(depth=3, features=4)
+
+
+@pytest.fixture
+def pair():
+    g = torch.Generator().manual_seed(0)
+    clean = torch.rand(2, 1, 8, 8, generator=g)
+    return clean + 0.1 * torch.randn(clean.shape, generator=g), clean
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_is_a_torchattacks_attack(cls, model):
+    atk = cls(model)
+    assert isinstance(atk, Attack) and isinstance(atk, DenoiseAttack)
+    assert cls.__name__ in repr(atk) and "eps=" in repr(atk)
+
+
+@pytest.mark.parametrize("cls", ALL)
+@pytest.mark.parametrize(
+    ("make_noisy", "make_clean", "error", "match"),
+    [
+        (lambda n: n.clone().index_fill_(3, torch.tensor([0]), float("nan")), None, ValueError,
+         "noisy contains NaN"),
+        (lambda n: n.clone().index_fill_(3, torch.tensor([0]), float("inf")), None, ValueError,
+         "noisy contains NaN or Inf"),
+        (lambda n: n[0], None, ValueError, r"noisy must have shape \(B, C, H, W\)"),
+        (lambda n: n.numpy(), None, TypeError, "noisy must be a torch.Tensor"),
+        (lambda n: (n * 255).to(torch.uint8), None, TypeError, "floating-point"),
+        (None, lambda c: c[:, :, :4], ValueError, "clean must have the same shape as noisy"),
+        (None, lambda c: c.clone().fill_(float("nan")), ValueError, "clean contains NaN"),
+    ],
+)
+def test_bad_inputs_raise_naming_the_argument(cls, model, pair, make_noisy, make_clean, error,
+                                              match):
+    noisy, clean = pair
+    if make_noisy is not None:
+        noisy = make_noisy(noisy)
+    if make_clean is not None:
+        clean = make_clean(clean)
+    with pytest.raises(error, match=match):
+        cls(model)(noisy, clean)
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_bad_constructor_arguments(cls, model):
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        cls(lambda x: x)
+    with pytest.raises(ValueError, match="eps must be >= 0"):
+        cls(model, eps=-0.1)
+    with pytest.raises(TypeError, match="clip must be None or a"):
+        cls(model, clip=1.0)
+    with pytest.raises(ValueError, match="clip must satisfy low < high"):
+        cls(model, clip=(1.0, 0.0))
+
+
+@pytest.mark.parametrize("cls", WITH_STEPS)
+def test_bad_step_arguments(cls, model):
+    with pytest.raises(ValueError, match="alpha must be > 0"):
+        cls(model, alpha=0.0)
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        cls(model, steps=0)
+    with pytest.raises(TypeError, match="steps must be an integer"):
+        cls(model, steps=2.5)
+    with pytest.raises(ValueError, match="eps must be finite"):
+        cls(model, eps=float("nan"))
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_model_mode_restored_per_module(cls, model, pair):
+    model.train()
+    model.net[1].eval()  # a mixed state must come back exactly
+    modes = [m.training for m in model.modules()]
+    cls(model)(*pair)
+    assert [m.training for m in model.modules()] == modes
+
+
+def test_model_mode_restored_when_attack_raises(model, pair):
+    model.train()
+
+    def broken_loss(output, target):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        DenoisePGD(model, loss=broken_loss)(*pair)
+    assert all(m.training for m in model.modules())
+
+
+def test_batchnorm_statistics_untouched(model, pair):
+    model.train()
+    stats = {k: v.clone() for k, v in model.state_dict().items()}
+    DenoisePGD(model)(*pair)
+    assert all(torch.equal(stats[k], v) for k, v in model.state_dict().items())
+
+
+def test_custom_per_sample_loss(model, pair):
+    def l1_per_sample(output, target):
+        return (output - target).abs().flatten(1).mean(1)
+
+    adv = DenoisePGD(model, loss=l1_per_sample, random_start=False)(*pair)
+    assert (adv - pair[0]).abs().max() > 0
+
+
+@pytest.mark.parametrize("method", ["set_mode_targeted_random", "set_mode_targeted_least_likely"])
+def test_classification_only_modes_raise(model, method):
+    with pytest.raises(ValueError, match="classification-only"):
+        getattr(DenoisePGD(model), method)()
+
+
+def test_targeted_by_function(model, pair):
+    noisy, clean = pair
+    atk = DenoisePGD(model, eps=4 / 255, alpha=1 / 255, steps=5)
+    atk.set_mode_targeted_by_function(lambda inputs, labels: torch.zeros_like(inputs), quiet=True)
+    adv = atk(noisy, clean)
+    with torch.no_grad():
+        assert model(adv).pow(2).mean() < model(noisy).pow(2).mean()
+
+
+def test_params_are_plain_values(model):
+    params = DenoisePGDL2(model, eps=0.5, alpha=0.1, steps=3, clip=(0, 1), per_pixel=True).params
+    assert params == {"attack": "DenoisePGDL2", "mode": "default", "eps": 0.5, "alpha": 0.1,
+                      "steps": 3, "random_start": True, "clip": [0.0, 1.0], "per_pixel": True}
+
+
+def test_save_and_load_round_trip_bit_for_bit(model, pair, tmp_path, capsys):
+    noisy, clean = pair
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(noisy, clean),
+                                         batch_size=1)
+    atk = DenoisePGD(model, steps=2, generator=torch.Generator().manual_seed(0))
+    path = tmp_path / "adv.pt"
+    psnr_adv, l2, seconds = atk.save(loader, path, return_verbose=True, save_predictions=True,
+                                     save_clean_inputs=True, progress=False, meta={"seed": 0})
+    assert "PSNR on adversarial inputs" in capsys.readouterr().out
+    assert [p.name for p in tmp_path.iterdir()] == ["adv.pt"]  # no temp file left behind
+    saved = load_adversarial_set(path)
+    expected = DenoisePGD(model, steps=2, generator=torch.Generator().manual_seed(0))
+    again = torch.cat([expected(n[None], c[None]) for n, c in zip(noisy, clean)])
+    assert torch.equal(saved["adv_inputs"], again)
+    assert torch.equal(saved["labels"], clean) and torch.equal(saved["clean_inputs"], noisy)
+    with torch.no_grad():
+        model.eval()
+        assert torch.equal(saved["preds"], torch.cat([model(a[None]) for a in again]))
+    assert saved["meta"]["eps"] == atk.eps and saved["meta"]["seed"] == 0
+    assert saved["meta"]["model"] == "DnCNN"
+    assert l2 > 0 and seconds >= 0 and psnr_adv > 0
+    (adv_batch, clean_batch, preds), = list(DenoisePGD.load(path, batch_size=2,
+                                                            load_predictions=True))
+    assert torch.equal(adv_batch, again) and torch.equal(preds, saved["preds"])
+
+
+def test_save_refuses_8bit(model, pair):
+    with pytest.raises(ValueError, match="save_type must be 'float'"):
+        DenoisePGD(model).save([pair], save_type="int")
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="adversarial set not found"):
+        DenoisePGD.load(tmp_path / "missing.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match="cannot read adversarial set"):
+        load_adversarial_set(bad)
+    torch.save({"x": torch.ones(1)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="is not an adversarial set"):
+        load_adversarial_set(tmp_path / "other.pt")
+    path = tmp_path / "noext.pt"
+    DenoisePGD(DnCNN(depth=3, features=4)).save([(torch.rand(1, 1, 4, 4),) * 2], path,
+                                                 verbose=False, progress=False)
+    with pytest.raises(ValueError, match="has no 'preds'"):
+        DenoisePGD.load(path, load_predictions=True)
+    assert os.path.getsize(path) > 0
+
+
+def test_parameterless_model_uses_input_device_quietly(linear_denoiser, pair, capsys):
+    atk = DenoisePGD(linear_denoiser(0.5))
+    assert capsys.readouterr().out == ""
+    assert atk(*pair).device == pair[0].device

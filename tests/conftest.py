@@ -1,0 +1,69 @@
+"""Shared fixtures: devices, dtypes, a linear denoiser with closed-form attacks, and one tiny
+DnCNN trained once per session on built-in images."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from denoise_adv.data import builtin_image
+from denoise_adv.models import DnCNN
+from denoise_adv.train import train_denoiser
+
+SIGMA = 25 / 255
+
+_DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=_DEVICES)
+def device(request) -> torch.device:
+    """Every available device (CUDA joins when present)."""
+    return torch.device(request.param)
+
+
+@pytest.fixture(params=[torch.float32, torch.float64], ids=["f32", "f64"])
+def dtype(request) -> torch.dtype:
+    return request.param
+
+
+class LinearDenoiser(nn.Module):
+    """f(y) = a * y: the attacks' worst cases are known in closed form."""
+
+    def __init__(self, a: float) -> None:
+        super().__init__()
+        self.a = a
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        return self.a * y
+
+
+@pytest.fixture
+def linear_denoiser():
+    return LinearDenoiser
+
+
+@pytest.fixture(scope="session")
+def sample_images() -> list[torch.Tensor]:
+    """Gray 64x64 crops of built-in images (clean, [0, 1])."""
+    camera, moon = builtin_image("camera"), builtin_image("moon")
+    return [camera[:, 100:164, 200:264], camera[:, 300:364, 100:164], moon[:, 200:264, 200:264]]
+
+
+@pytest.fixture(scope="session")
+def trained_dncnn() -> DnCNN:
+    """A 5-layer, 16-feature DnCNN trained for a few seconds at sigma 25 (shared, read-only)."""
+    torch.manual_seed(0)
+    model = DnCNN(channels=1, depth=5, features=16)
+    train_images = [builtin_image(n) for n in ("coffee", "grass", "brick", "clock")]
+    train_denoiser(model, train_images, sigma=SIGMA, steps=150, batch_size=32, lr=3e-3, seed=0,
+                   progress=False)
+    return model.eval()
+
+
+@pytest.fixture
+def noisy_pair(sample_images):
+    """(noisy, clean) batch of the sample crops with seeded Gaussian noise at sigma 25."""
+    clean = torch.stack(sample_images)
+    g = torch.Generator().manual_seed(123)
+    return clean + SIGMA * torch.randn(clean.shape, generator=g), clean

@@ -1,0 +1,114 @@
+"""End-to-end runs of the ``denoise-adv`` command line."""
+
+import json
+import math
+import subprocess
+import sys
+from importlib.metadata import entry_points
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from denoise_adv.cli import main
+from denoise_adv.data import load_image, save_png
+from denoise_adv.metrics import psnr
+from denoise_adv.models import load_checkpoint, save_checkpoint
+
+
+@pytest.fixture
+def checkpoint(trained_dncnn, tmp_path):
+    return save_checkpoint(trained_dncnn, tmp_path / "model.pt", {"strategy": "normal"})
+
+
+@pytest.fixture
+def image_folder(sample_images, tmp_path):
+    folder = tmp_path / "images"
+    for i, img in enumerate(sample_images[:2]):
+        save_png(img, folder / f"img{i}.png")
+    return folder
+
+
+def test_console_script_is_declared():
+    assert any(ep.name == "denoise-adv" and ep.value == "denoise_adv.cli:main"
+               for ep in entry_points(group="console_scripts"))
+
+
+@pytest.mark.parametrize("command", [[], ["attack"], ["train"]])
+def test_help_for_every_subcommand(command):
+    out = subprocess.run([sys.executable, "-m", "denoise_adv", *command, "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "usage: denoise-adv" in out
+    if command:
+        assert "8-bit" in out  # units are stated
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_attack_end_to_end(checkpoint, image_folder, tmp_path, capsys, norm):
+    out = tmp_path / f"out-{norm}"
+    code = main(["attack", "--model", str(checkpoint), "--input", str(image_folder),
+                 "--norm", norm, "--eps", "2", "--steps", "5", "--seed", "7", "--out", str(out),
+                 "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "img0" in printed and "img1" in printed and "mean" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["protocol"]["attack"]["eps"] == pytest.approx(2 / 255)
+    assert summary["protocol"]["noise_seed"] == 7
+    model, _ = load_checkpoint(checkpoint)
+    for index, row in enumerate(summary["images"]):
+        name = row["image"]
+        adv = torch.load(out / f"{name}_adv.pt", weights_only=True)
+        assert np.array_equal(np.load(out / f"{name}_adv.npy"), adv.numpy())
+        clean = load_image(image_folder / f"{name}.png")[None]
+        g = torch.Generator().manual_seed(7 * 1_000_003 + index)
+        noisy = clean + 25 / 255 * torch.randn(clean.shape, generator=g)
+        delta = adv - noisy
+        if norm == "linf":
+            assert delta.abs().max() <= 2 / 255 + 1e-6
+        else:
+            assert delta.norm() <= 2 / 255 * math.sqrt(delta.numel()) * (1 + 1e-5)
+        with torch.no_grad():
+            assert psnr(model(adv).clamp(0, 1), clean).item() == pytest.approx(
+                row["psnr_denoised_adv"], abs=1e-4)
+            assert psnr(model(noisy).clamp(0, 1), clean).item() == pytest.approx(
+                row["psnr_denoised"], abs=1e-4)
+        assert row["drop"] > 0.2
+        assert (adv < 0).any() or (adv > 1).any()  # stored unclipped
+        for suffix in ("clean", "noisy", "adv", "denoised", "denoised_adv", "perturbation"):
+            png = np.asarray(Image.open(out / f"{name}_{suffix}.png"))
+            assert png.shape == (64, 64) and png.std() > 1  # a real picture, not a flat one
+    assert (out / "summary.csv").read_text().startswith("image,psnr_noisy,")
+
+
+def test_attack_on_builtin_image(checkpoint, tmp_path):
+    out = tmp_path / "builtin"
+    assert main(["attack", "--model", str(checkpoint), "--input", "builtin:coins", "--steps",
+                 "1", "--out", str(out), "--quiet"]) == 0
+    assert (out / "coins_adv.pt").is_file()
+
+
+def test_train_end_to_end(image_folder, tmp_path, capsys):
+    path = tmp_path / "tiny.pt"
+    code = main(["train", "--data", str(image_folder), "--out", str(path), "--depth", "3",
+                 "--features", "4", "--steps", "3", "--batch-size", "4", "--quiet"])
+    assert code == 0 and "wrote" in capsys.readouterr().out
+    model, meta = load_checkpoint(path)
+    assert model.config == {"channels": 1, "depth": 3, "features": 4}
+    assert meta["sigma"] == pytest.approx(25 / 255) and meta["strategy"] == "normal"
+
+
+def test_clear_errors(checkpoint, image_folder, tmp_path, capsys):
+    base = ["attack", "--out", str(tmp_path / "o"), "--quiet"]
+    assert main([*base, "--model", str(tmp_path / "nope.pt"), "--input", "builtin:camera"]) == 2
+    assert "model checkpoint not found" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main([*base, "--model", str(checkpoint), "--input", str(empty)]) == 2
+    assert "no image files" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="--steps must be >= 1"):
+        main([*base, "--model", str(checkpoint), "--input", "builtin:camera", "--steps", "0"])
+    with pytest.raises(SystemExit):
+        main([*base, "--model", str(checkpoint), "--input", "x", "--eps", "-1"])
+    assert "expected a finite number >= 0" in capsys.readouterr().err

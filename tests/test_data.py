@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+import torch
+
+from denoise_adv.data import (
+    BUILTIN_SETS,
+    builtin_image,
+    iter_images,
+    load_image,
+    save_png,
+    to_tensor,
+)
+
+
+def test_to_tensor_conversions():
+    gray8 = np.array([[0, 255]], dtype=np.uint8)
+    torch.testing.assert_close(to_tensor(gray8), torch.tensor([[[0.0, 1.0]]]))
+    gray16 = np.array([[65535]], dtype=np.uint16)
+    assert to_tensor(gray16).item() == 1.0
+    rgb = np.zeros((2, 2, 3), dtype=np.uint8)
+    rgb[..., 1] = 255
+    assert to_tensor(rgb, channels=3).shape == (3, 2, 2)
+    assert to_tensor(rgb)[0, 0, 0].item() == pytest.approx(0.587)  # ITU-R 601 luma
+    rgba = np.concatenate([rgb, np.zeros((2, 2, 1), np.uint8)], axis=2)
+    torch.testing.assert_close(to_tensor(rgba, 3), to_tensor(rgb, 3))
+    assert to_tensor(gray8, channels=3).shape == (3, 1, 2)
+    with pytest.raises(ValueError, match="channels must be 1 or 3"):
+        to_tensor(gray8, channels=2)
+    with pytest.raises(ValueError, match="image must have shape"):
+        to_tensor(np.zeros((2, 2, 5)))
+
+
+def test_builtin_images_and_sets_are_disjoint():
+    assert not set(BUILTIN_SETS["test"]) & set(BUILTIN_SETS["train"])
+    camera = builtin_image("camera")
+    assert camera.shape == (1, 512, 512) and camera.min() >= 0 and camera.max() <= 1
+    assert builtin_image("astronaut", channels=3).shape == (3, 512, 512)
+    with pytest.raises(ValueError, match="unknown built-in image 'nope'"):
+        builtin_image("nope")
+    names = [n for n, _ in iter_images("builtin:test")]
+    assert names == list(BUILTIN_SETS["test"])
+
+
+def test_png_round_trip_and_folder_listing(tmp_path):
+    img = torch.linspace(0, 1, 256).view(1, 16, 16)
+    save_png(img, tmp_path / "a.png")
+    save_png(img[None].expand(1, 3, 16, 16), tmp_path / "b.png")
+    (tmp_path / "notes.txt").write_text("not an image")
+    loaded = load_image(tmp_path / "a.png")
+    torch.testing.assert_close(loaded, (img * 255).round() / 255)
+    items = list(iter_images(tmp_path))
+    assert [n for n, _ in items] == ["a", "b"]
+    assert load_image(tmp_path / "b.png", channels=3).shape == (3, 16, 16)
+
+
+def test_bad_files_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.png"):
+        load_image(tmp_path / "missing.png")
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG not really")
+    with pytest.raises(ValueError, match="broken.png"):
+        load_image(bad)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="no image files"):
+        list(iter_images(empty))
+    with pytest.raises(ValueError, match="one image"):
+        save_png(torch.rand(2, 1, 4, 4), tmp_path / "x.png")
+    with pytest.raises(ValueError, match=r"shape \(C, H, W\)"):
+        save_png(torch.rand(2, 4, 4), tmp_path / "x.png")
