@@ -22,6 +22,7 @@ from ._io import atomic_write
 __all__ = [
     "BUILTIN_SETS",
     "IMAGE_SUFFIXES",
+    "NoisyPairs",
     "builtin_image",
     "iter_images",
     "load_image",
@@ -153,3 +154,38 @@ def save_png(image: torch.Tensor, path: str | os.PathLike) -> Path:
     array = (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     pil = Image.fromarray(array[..., 0] if array.shape[2] == 1 else array)
     return atomic_write(path, lambda f: pil.save(f, format="PNG"))
+
+
+class NoisyPairs(torch.utils.data.Dataset):
+    """Turn a dataset of clean images into ``(noisy, clean)`` pairs, the form denoiser training
+    wants; the noise is any callable on a (C, H, W) tensor, e.g. a transform of
+    :mod:`denoise_adv.transforms`.
+
+    Items of ``dataset`` may be images or tuples whose first element is the image (labels are
+    dropped).
+
+    Args:
+        dataset: map-style dataset of clean (C, H, W) float tensors in [0, 1].
+        noise: callable adding noise, e.g. ``TSNoise.ts_def(25 / 255)``.
+
+    Example:
+        >>> from denoise_adv.transforms import GaussianNoise
+        >>> pairs = NoisyPairs([torch.zeros(1, 4, 4)], GaussianNoise(0.1, seed=0))
+        >>> noisy, clean = pairs[0]
+        >>> bool(noisy.abs().sum() > 0), bool(clean.abs().sum() == 0)
+        (True, True)
+    """
+
+    def __init__(self, dataset, noise) -> None:
+        if not callable(noise):
+            raise TypeError(f"noise must be callable, got {type(noise).__name__}")
+        self.dataset = dataset
+        self.noise = noise
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        item = self.dataset[index]
+        clean = item[0] if isinstance(item, (tuple, list)) else item
+        return self.noise(clean), clean

@@ -35,7 +35,7 @@ def test_console_script_is_declared():
                for ep in entry_points(group="console_scripts"))
 
 
-@pytest.mark.parametrize("command", [[], ["attack"], ["train"]])
+@pytest.mark.parametrize("command", [[], ["attack"], ["train"], ["typical"]])
 def test_help_for_every_subcommand(command):
     out = subprocess.run([sys.executable, "-m", "denoise_adv", *command, "--help"],
                          capture_output=True, text=True, check=True).stdout
@@ -112,3 +112,25 @@ def test_clear_errors(checkpoint, image_folder, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([*base, "--model", str(checkpoint), "--input", "x", "--eps", "-1"])
     assert "expected a finite number >= 0" in capsys.readouterr().err
+
+
+def test_typical_end_to_end(tmp_path, capsys):
+    out = tmp_path / "typical"
+    assert main(["typical", "--sigma", "25", "--patch", "20", "--eps-linf", "2", "--eps-l2", "2",
+                 "--iterations", "1,10", "--samples", "500", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "d = 400" in printed and "TS T=10: mean shift E[e]" in printed
+    png = np.asarray(Image.open(out / "typical_nll.png").convert("L"))
+    assert png.shape[0] > 200 and png.shape[1] > 300 and png.std() > 10
+    assert "| quantity | value |" in (out / "typical.md").read_text()
+    rows = (out / "typical_samples.csv").read_text().splitlines()
+    assert rows[0] == "noise,mean NLL,std NLL,mean e(n)" and len(rows) == 1 + 7
+    gauss, ts1, ts10 = (float(r.split(",")[3]) for r in rows[1:4])
+    assert abs(gauss) < 0.01 and 0 < ts1 < ts10  # more iterations, lower likelihood
+
+
+def test_typical_bad_arguments(tmp_path):
+    with pytest.raises(SystemExit, match="--iterations must be comma-separated numbers"):
+        main(["typical", "--iterations", "1,x", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--sigma must be > 0"):
+        main(["typical", "--sigma", "0", "--out", str(tmp_path)])

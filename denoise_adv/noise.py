@@ -1,0 +1,209 @@
+r"""Functional noise samplers: Gaussian, TS (paper section 3.5) and mixed-level Gaussian.
+
+Every sampler is batched (dim 0 is the batch; each sample is one noise vector over the other
+dimensions, ``d = C*H*W``), takes a :class:`torch.Generator` (the global RNG when ``None``) and
+returns a tensor on ``device`` in ``dtype``. ``sigma`` is a float or a per-sample tensor of
+shape (B,), in [0, 1] units.
+
+TS, Out-of-Distribution Typical Set Sampling (Algorithm 3.1 of the paper, reconstructed from its
+description because our copy lost it), per sample::
+
+    n ~ N(0, sigma^2 I_d)
+    repeat T times: m ~ N(0, sigma^2 I_d); if log p(m) < log p(n): n <- m
+
+so :math:`\|n\|^2/\sigma^2` is the maximum of T+1 independent :math:`\chi^2_d` draws and the
+direction is uniform. ``method="screening"`` runs that loop literally; ``method="exact"`` draws
+the same distribution at a cost independent of T: :math:`g \sim N(0, I_d)`,
+:math:`u \sim U(0, 1)`, :math:`r^2 = F^{-1}_{\chi^2_d}(u^{1/(T+1)})`,
+:math:`n = \sigma r\, g/\|g\|` (the upper-tail form of the inverse CDF keeps large T accurate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from scipy import special
+
+from ._checks import check_real
+from .typical import ts_iterations_for
+
+__all__ = ["gaussian_noise", "mixed_noise", "ts_noise"]
+
+METHODS = ("exact", "screening")
+
+
+def _shape(shape: Sequence[int]) -> tuple[int, ...]:
+    shape = tuple(int(s) for s in shape)
+    if len(shape) < 2 or any(s < 1 for s in shape):
+        raise ValueError(f"shape must be (B, ...) with every size >= 1, got {shape}")
+    return shape
+
+
+def _sigma_column(sigma: float | torch.Tensor, batch: int, ndim: int, device, dtype):
+    """``sigma`` as a float or a (B, 1, ..., 1) tensor broadcasting over each sample."""
+    if isinstance(sigma, torch.Tensor):
+        if sigma.dim() == 0:
+            sigma = sigma.reshape(1).expand(batch)
+        if sigma.dim() != 1 or sigma.shape[0] != batch:
+            raise ValueError(f"sigma must be a float or a tensor of shape ({batch},), got shape "
+                             f"{tuple(sigma.shape)}")
+        if not bool(torch.isfinite(sigma).all()) or bool((sigma < 0).any()):
+            raise ValueError("sigma must be finite and >= 0")
+        return sigma.to(device=device, dtype=dtype).view(batch, *([1] * (ndim - 1)))
+    return check_real(sigma, "sigma", minimum=0.0)
+
+
+def _generator_device(generator: torch.Generator | None, device) -> torch.device:
+    return generator.device if generator is not None else torch.device(device or "cpu")
+
+
+def _randn(shape, generator, device, dtype) -> torch.Tensor:
+    """Standard normal draws from ``generator`` (made on its device, then moved)."""
+    out = torch.randn(shape, generator=generator, device=_generator_device(generator, device),
+                      dtype=dtype)
+    return out.to(device) if device is not None else out
+
+
+def _rand(shape, generator, device, dtype) -> torch.Tensor:
+    out = torch.rand(shape, generator=generator, device=_generator_device(generator, device),
+                     dtype=dtype)
+    return out.to(device) if device is not None else out.cpu()
+
+
+def gaussian_noise(
+    shape: Sequence[int],
+    sigma: float | torch.Tensor,
+    generator: torch.Generator | None = None,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """I.i.d. Gaussian noise :math:`N(0, \\sigma^2)` of the given shape.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> gaussian_noise((2, 1, 4, 4), sigma=torch.tensor([0.0, 0.1]), generator=g)[0].abs().max()
+        tensor(0.)
+    """
+    shape = _shape(shape)
+    dtype = dtype or torch.get_default_dtype()
+    sigma = _sigma_column(sigma, shape[0], len(shape), device, dtype)
+    return _randn(shape, generator, device, dtype) * sigma
+
+
+def _ts_iterations(iterations: float | None, shift: float | None, d: int) -> float:
+    if (iterations is None) == (shift is None):
+        raise ValueError("give exactly one of iterations (T) and shift (target mean AEP shift)")
+    if shift is not None:
+        return ts_iterations_for(d, shift)
+    return check_real(iterations, "iterations", minimum=0.0)
+
+
+def ts_noise(
+    shape: Sequence[int],
+    sigma: float | torch.Tensor,
+    iterations: float | None = 10,
+    method: str = "exact",
+    shift: float | None = None,
+    generator: torch.Generator | None = None,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """TS noise: per sample, the least likely of ``iterations + 1`` Gaussian draws.
+
+    Args:
+        shape: (B, ...); each sample is one vector of ``d = prod(shape[1:])`` values.
+        sigma: noise level, a float or a (B,) tensor.
+        iterations: T of Algorithm 3.1, >= 0 (fractional T only with ``"exact"``).
+            (Default: 10, see :class:`denoise_adv.transforms.TSNoise` for why.)
+        method: ``"exact"`` (cost independent of T) or ``"screening"`` (the literal loop).
+        shift: instead of ``iterations``, the target mean AEP deviation
+            (:func:`denoise_adv.typical.ts_iterations_for` turns it into T); pass
+            ``iterations=None`` with it.
+        generator: RNG; ``None`` for the global one.
+        device: output device (default: the generator's, else CPU).
+        dtype: output dtype (default: ``torch.get_default_dtype()``).
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> n = ts_noise((256, 1600), sigma=1.0, iterations=10, generator=g)
+        >>> round(float(((n.pow(2).mean(1) - 1) / 2).mean()), 2)  # E[e(n)] = 0.028
+        0.03
+    """
+    shape = _shape(shape)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    batch, d = shape[0], int(np.prod(shape[1:]))
+    iterations = _ts_iterations(iterations, shift, d)
+    dtype = dtype or torch.get_default_dtype()
+    sigma = _sigma_column(sigma, batch, len(shape), device, dtype)
+
+    if method == "screening":
+        if iterations != int(iterations):
+            raise ValueError(f"iterations must be a whole number for method='screening', got "
+                             f"{iterations}")
+        n = _randn(shape, generator, device, dtype)
+        energy = n.flatten(1).pow(2).sum(1)
+        for _ in range(int(iterations)):
+            m = _randn(shape, generator, device, dtype)
+            m_energy = m.flatten(1).pow(2).sum(1)
+            lower_density = m_energy > energy  # log p(m) < log p(n): same sigma, larger norm
+            n = torch.where(lower_density.view(batch, *([1] * (len(shape) - 1))), m, n)
+            energy = torch.where(lower_density, m_energy, energy)
+        return n * sigma
+
+    g = _randn(shape, generator, device, dtype)
+    u = _rand((batch,), generator, None, torch.float64).numpy()
+    u = np.clip(u, np.finfo(np.float64).tiny, None)  # open interval: log(0) is -inf
+    # r^2 = F^-1(u^(1/(T+1))) through the upper tail q = 1 - u^(1/(T+1)), exact for large T.
+    q = -np.expm1(np.log(u) / (iterations + 1.0))
+    radius = torch.from_numpy(np.sqrt(2.0 * special.gammainccinv(d / 2.0, q)))
+    norm = torch.linalg.vector_norm(g.view(batch, -1), dim=1).double().clamp_min(1e-300)
+    scale = (radius / norm.cpu()).to(device=g.device, dtype=dtype)
+    scale = scale.view(batch, *([1] * (len(shape) - 1))) * sigma  # (B, 1, ...): cheap
+    return g.mul_(scale)
+
+
+def mixed_noise(
+    shape: Sequence[int],
+    sigmas: Sequence[float] = (25 / 255, 26 / 255),
+    weights: Sequence[float] | None = None,
+    generator: torch.Generator | None = None,
+    device: str | torch.device | None = None,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Gaussian noise whose level is drawn per sample from ``sigmas`` (paper section 4.3).
+
+    Args:
+        shape: (B, ...).
+        sigmas: candidate levels. (Default: 25/255 and 26/255, the "mixed-26" strategy)
+        weights: their probabilities (normalised); ``None`` for equal weights (the 1:1 ratio is
+            our reconstruction: the paper's is not in our copy).
+        generator, device, dtype: as in :func:`gaussian_noise`.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> mixed_noise((4, 1, 8, 8), sigmas=(0.1, 0.2), generator=g).shape
+        torch.Size([4, 1, 8, 8])
+    """
+    shape = _shape(shape)
+    levels = torch.tensor([check_real(s, f"sigmas[{i}]", minimum=0.0)
+                           for i, s in enumerate(sigmas)], dtype=torch.float64)
+    if levels.numel() == 0:
+        raise ValueError("sigmas must not be empty")
+    if weights is None:
+        probs = torch.full((levels.numel(),), 1.0 / levels.numel(), dtype=torch.float64)
+    else:
+        if len(weights) != levels.numel():
+            raise ValueError(f"weights must have one entry per sigma ({levels.numel()}), got "
+                             f"{len(weights)}")
+        probs = torch.tensor([check_real(w, f"weights[{i}]", minimum=0.0)
+                              for i, w in enumerate(weights)], dtype=torch.float64)
+        if probs.sum() <= 0:
+            raise ValueError("weights must not all be zero")
+        probs = probs / probs.sum()
+    u = _rand((shape[0],), generator, None, torch.float64).cpu()
+    index = torch.searchsorted(probs.cumsum(0), u, right=True).clamp_max(levels.numel() - 1)
+    dtype = dtype or torch.get_default_dtype()
+    return gaussian_noise(shape, levels[index].to(dtype), generator, device, dtype)

@@ -1,0 +1,94 @@
+"""Tables and figures: plain text for the terminal, Markdown/CSV files, matplotlib PNGs.
+
+Figures use matplotlib's non-interactive Agg backend and are written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ._io import atomic_open, atomic_write
+
+__all__ = ["format_table", "new_figure", "save_figure", "write_csv", "write_markdown"]
+
+
+def _cell(value: Any, floatfmt: str) -> str:
+    if isinstance(value, float):
+        return format(value, floatfmt)
+    return str(value)
+
+
+def format_table(rows: Sequence[dict[str, Any]], floatfmt: str = ".3f") -> str:
+    """Align ``rows`` (dicts with the same keys) as a plain-text table.
+
+    Example:
+        >>> print(format_table([{"name": "a", "psnr": 30.0}, {"name": "bb", "psnr": 29.5}]))
+        name    psnr
+        a     30.000
+        bb    29.500
+    """
+    if not rows:
+        raise ValueError("rows must not be empty")
+    columns = list(rows[0])
+    cells = [[_cell(row[c], floatfmt) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    numeric = [all(isinstance(row[c], (int, float)) for row in rows) for c in columns]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if num else v.ljust(w)
+                         for v, w, num in zip(values, widths, numeric)).rstrip()
+
+    return "\n".join([line(columns)] + [line(r) for r in cells])
+
+
+def write_markdown(rows: Sequence[dict[str, Any]], path: str | os.PathLike,
+                   floatfmt: str = ".3f", title: str | None = None) -> Path:
+    """Write ``rows`` as a Markdown table (optionally under a heading), atomically."""
+    if not rows:
+        raise ValueError("rows must not be empty")
+    columns = list(rows[0])
+    lines = [f"# {title}", ""] if title else []
+    lines.append("| " + " | ".join(columns) + " |")
+    lines.append("|" + "|".join("---" for _ in columns) + "|")
+    lines += ["| " + " | ".join(_cell(r[c], floatfmt) for c in columns) + " |" for r in rows]
+    with atomic_open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return Path(path)
+
+
+def write_csv(rows: Sequence[dict[str, Any]], path: str | os.PathLike) -> Path:
+    """Write ``rows`` as CSV (full precision), atomically."""
+    if not rows:
+        raise ValueError("rows must not be empty")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    with atomic_open(path, "w") as f:
+        f.write(buffer.getvalue())
+    return Path(path)
+
+
+def new_figure(*args: Any, **kwargs: Any):
+    """``matplotlib.pyplot.subplots`` on the Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(*args, **kwargs)
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
+    """Save a matplotlib figure as PNG atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return atomic_write(path, lambda f: f.write(buffer.getvalue()))

@@ -1,0 +1,132 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from denoise_adv.noise import gaussian_noise, mixed_noise, ts_noise
+from denoise_adv.typical import ts_expected_shift
+
+
+def _energy(n, sigma=1.0):
+    return (n.double().flatten(1).pow(2).sum(1) / sigma**2).numpy()
+
+
+def _ts_cdf(d, T):
+    return lambda x: stats.chi2.cdf(x, d) ** (T + 1)
+
+
+def test_gaussian_norm_is_chi2():
+    g = torch.Generator().manual_seed(0)
+    n = gaussian_noise((4000, 1, 5, 5), sigma=0.3, generator=g, dtype=torch.float64)
+    assert stats.kstest(_energy(n, 0.3), stats.chi2(25).cdf).pvalue > 0.01
+
+
+@pytest.mark.parametrize(("d", "T"), [(4, 3), (64, 10), (1600, 10)])
+def test_exact_and_screening_agree_and_match_theory(d, T):
+    g = torch.Generator().manual_seed(d + T)
+    exact = _energy(ts_noise((3000, d), 1.0, T, "exact", generator=g, dtype=torch.float64))
+    screen = _energy(ts_noise((3000, d), 1.0, T, "screening", generator=g, dtype=torch.float64))
+    assert stats.ks_2samp(exact, screen).pvalue > 0.01
+    assert stats.kstest(exact, _ts_cdf(d, T)).pvalue > 0.01
+    assert stats.kstest(screen, _ts_cdf(d, T)).pvalue > 0.01
+
+
+def test_the_distribution_test_can_fail():
+    # The same KS test tells T = 10 from T = 6 (and from Gaussian noise) at this sample size.
+    g = torch.Generator().manual_seed(0)
+    exact = _energy(ts_noise((3000, 4), 1.0, 10, generator=g, dtype=torch.float64))
+    assert stats.kstest(exact, _ts_cdf(4, 6)).pvalue < 1e-6
+    assert stats.kstest(exact, stats.chi2(4).cdf).pvalue < 1e-6
+
+
+def test_screening_is_the_literal_loop():
+    shape, T = (5, 2, 3, 3), 4
+    ours = ts_noise(shape, 0.1, T, "screening", generator=torch.Generator().manual_seed(3))
+    g = torch.Generator().manual_seed(3)
+    n = torch.randn(shape, generator=g)
+    for _ in range(T):
+        m = torch.randn(shape, generator=g)
+        for b in range(shape[0]):  # per sample: keep m if log p(m) < log p(n)
+            log_p_m = -0.5 * (0.1 * m[b]).pow(2).sum() / 0.1**2
+            log_p_n = -0.5 * (0.1 * n[b]).pow(2).sum() / 0.1**2
+            if log_p_m < log_p_n:
+                n[b] = m[b]
+    torch.testing.assert_close(ours, 0.1 * n)
+
+
+def test_ts_directions_are_uniform():
+    g = torch.Generator().manual_seed(1)
+    n = ts_noise((20000, 1, 4, 4), 1.0, 50, generator=g, dtype=torch.float64)
+    u = n.flatten(1) / n.flatten(1).norm(dim=1, keepdim=True)
+    # uniform on the sphere: mean 0 (sd 1/sqrt(N d)), every coordinate variance 1/d
+    assert u.mean(0).abs().max() < 5 / math.sqrt(20000 * 16)
+    var = u.var(0)
+    assert (var - 1 / 16).abs().max() < 0.005
+
+
+@pytest.mark.parametrize("T", [0, 10, 1e3, 1e6])
+def test_mean_shift_matches_expectation_even_for_huge_T(T):
+    g = torch.Generator().manual_seed(2)
+    n = ts_noise((4000, 1600), 25 / 255, T, generator=g, dtype=torch.float64)
+    e = (n.pow(2).mean(1) / (25 / 255) ** 2 - 1) / 2
+    sd = e.std().item() / math.sqrt(4000)
+    assert abs(e.mean().item() - ts_expected_shift(1600, T)) < 4 * sd
+
+
+def test_target_shift_instead_of_iterations():
+    g = torch.Generator().manual_seed(4)
+    n = ts_noise((3000, 1, 40, 40), 1.0, iterations=None, shift=0.067, generator=g,
+                 dtype=torch.float64)
+    e = (n.flatten(1).pow(2).mean(1) - 1) / 2
+    assert abs(e.mean().item() - 0.067) < 4 * e.std().item() / math.sqrt(3000)
+
+
+def test_per_sample_sigma():
+    sigma = torch.tensor([0.0, 0.1, 0.5])
+    for sampler in (lambda **k: gaussian_noise(**k), lambda **k: ts_noise(**k)):
+        n = sampler(shape=(3, 1, 40, 40), sigma=sigma, generator=torch.Generator().manual_seed(0))
+        rms = n.flatten(1).pow(2).mean(1).sqrt()
+        assert rms[0] == 0 and abs(rms[1] - 0.1) < 0.01 and abs(rms[2] - 0.5) < 0.05
+
+
+def test_mixed_noise_ratio_binomial():
+    g = torch.Generator().manual_seed(0)
+    n = mixed_noise((3000, 1000), sigmas=(0.1, 0.2), weights=(1, 2), generator=g)
+    is_high = (n.pow(2).mean(1).sqrt() > 0.15).sum().item()
+    assert stats.binomtest(is_high, 3000, 2 / 3).pvalue > 0.01
+    g = torch.Generator().manual_seed(0)
+    n = mixed_noise((3000, 1000), sigmas=(0.1, 0.2), generator=g)  # default 1:1
+    assert stats.binomtest((n.pow(2).mean(1).sqrt() > 0.15).sum().item(), 3000, 0.5).pvalue > 0.01
+
+
+def test_same_generator_seed_same_noise(device, dtype):
+    kw = dict(shape=(3, 1, 8, 8), sigma=0.1, device=device, dtype=dtype)
+    a = ts_noise(**kw, generator=torch.Generator().manual_seed(7))
+    b = ts_noise(**kw, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(a, b) and a.device.type == device.type and a.dtype == dtype
+    torch.manual_seed(1)
+    c = mixed_noise((3, 4), device=device, dtype=dtype)
+    torch.manual_seed(1)
+    assert torch.equal(c, mixed_noise((3, 4), device=device, dtype=dtype))
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="sigma must be >= 0"):
+        gaussian_noise((2, 3), -0.1)
+    with pytest.raises(ValueError, match="sigma must be a float or a tensor of shape"):
+        ts_noise((2, 3), torch.ones(3))
+    with pytest.raises(ValueError, match="shape must be"):
+        ts_noise((4,), 0.1)
+    with pytest.raises(ValueError, match="iterations must be >= 0"):
+        ts_noise((2, 3), 0.1, iterations=-1)
+    with pytest.raises(ValueError, match="method must be one of"):
+        ts_noise((2, 3), 0.1, method="fast")
+    with pytest.raises(ValueError, match="whole number"):
+        ts_noise((2, 3), 0.1, iterations=2.5, method="screening")
+    with pytest.raises(ValueError, match="exactly one of iterations"):
+        ts_noise((2, 3), 0.1, iterations=3, shift=0.1)
+    with pytest.raises(ValueError, match="weights must have one entry per sigma"):
+        mixed_noise((2, 3), (0.1, 0.2), weights=(1.0,))
+    assert np.isfinite(ts_noise((2, 3), 0.1, iterations=2.5).numpy()).all()  # fractional: fine
