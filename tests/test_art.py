@@ -1,0 +1,217 @@
+"""ART's own attacks and defences on PyTorchDenoiser."""
+
+import numpy as np
+import pytest
+import torch
+from art.attacks.evasion import BasicIterativeMethod, FastGradientMethod, ProjectedGradientDescent
+from torch import nn
+
+from denoise_adv import DenoisePGD, DenoisePGDL2
+from denoise_adv.art import PyTorchDenoiser, TSAugmentation, check_attack
+from denoise_adv.metrics import psnr
+from denoise_adv.typical import ts_expected_shift
+
+EPS = 2 / 255
+
+
+class _Smooth(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(1, 3, 3, padding=1)
+        self.b = nn.Conv2d(3, 1, 3, padding=1)
+
+    def forward(self, x):
+        return x - self.b(torch.tanh(self.a(x)))
+
+
+@pytest.fixture
+def estimator(trained_dncnn):
+    return PyTorchDenoiser(trained_dncnn, input_shape=(1, 64, 64), device_type="cpu")
+
+
+@pytest.fixture
+def arrays(noisy_pair):
+    noisy, clean = noisy_pair
+    return noisy.numpy().astype(np.float32), clean.numpy().astype(np.float32)
+
+
+def _psnr(model, x, clean):
+    with torch.no_grad():
+        return psnr(model(torch.from_numpy(x)).clamp(0, 1), torch.from_numpy(clean))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda est: FastGradientMethod(est, norm=np.inf, eps=EPS),
+        lambda est: FastGradientMethod(est, norm=2, eps=EPS * 64),
+        lambda est: BasicIterativeMethod(est, eps=EPS, eps_step=EPS / 4, max_iter=10),
+        lambda est: ProjectedGradientDescent(est, norm=np.inf, eps=EPS, eps_step=EPS / 4,
+                                             max_iter=10, verbose=False),
+        lambda est: ProjectedGradientDescent(est, norm=2, eps=EPS * 64, eps_step=EPS * 16,
+                                             max_iter=10, verbose=False),
+    ],
+    ids=["fgm-inf", "fgm-2", "bim", "pgd-inf", "pgd-2"],
+)
+def test_art_attacks_respect_budget_and_lower_psnr(estimator, arrays, trained_dncnn, make):
+    noisy, clean = arrays
+    attack = check_attack(make(estimator))
+    adv = attack.generate(x=noisy, y=clean)
+    delta = (adv - noisy).reshape(len(adv), -1)
+    if attack.norm in (np.inf, "inf"):
+        assert np.abs(delta).max() <= EPS + 1e-6
+    else:
+        assert np.linalg.norm(delta, axis=1).max() <= EPS * 64 * (1 + 1e-5)
+    drop = _psnr(trained_dncnn, noisy, clean) - _psnr(trained_dncnn, adv, clean)
+    assert bool((drop > 0.2).all()), drop
+
+
+def test_art_pgd_equals_denoise_pgd(estimator, arrays, trained_dncnn):
+    noisy, clean = arrays
+    art_adv = ProjectedGradientDescent(estimator, norm=np.inf, eps=EPS, eps_step=EPS / 4,
+                                       max_iter=10, verbose=False).generate(x=noisy, y=clean)
+    ours = DenoisePGD(trained_dncnn, eps=EPS, alpha=EPS / 4, steps=10, random_start=False)(
+        torch.from_numpy(noisy), torch.from_numpy(clean))
+    np.testing.assert_allclose(art_adv, ours.numpy(), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("smooth", [True, False], ids=["smooth-model", "dncnn"])
+def test_art_pgd_l2_equals_denoise_pgd_l2(arrays, trained_dncnn, smooth):
+    # A summed loss: ART adds 1e-7 to the gradient norm before dividing, which would bias the
+    # step of a mean loss (gradient norms ~1e-4) by ~0.1%; our step is scale-free.
+    torch.manual_seed(0)
+    model = _Smooth().eval() if smooth else trained_dncnn
+    estimator = PyTorchDenoiser(model, input_shape=(1, 64, 64), device_type="cpu",
+                                loss=nn.MSELoss(reduction="sum"))
+    noisy, clean = arrays
+    art_adv = ProjectedGradientDescent(estimator, norm=2, eps=0.5, eps_step=0.1, max_iter=10,
+                                       verbose=False).generate(x=noisy, y=clean)
+    ours = DenoisePGDL2(model, eps=0.5, alpha=0.1, steps=10, random_start=False)(
+        torch.from_numpy(noisy), torch.from_numpy(clean)).numpy()
+    if smooth:
+        np.testing.assert_allclose(art_adv, ours, atol=1e-6, rtol=0)
+    else:
+        # float32 rounding differs between ART's NumPy steps and ours; on a ReLU network it can
+        # flip a unit whose input sits at 0, which changes a 3x3 patch of the next gradient.
+        close = np.abs(art_adv - ours) <= 1e-6
+        assert close.mean() > 0.999 and np.abs(art_adv - ours).max() < 1e-3
+
+
+def test_loss_gradient_matches_finite_differences():
+    torch.manual_seed(0)
+    model = _Smooth().double()
+    est = PyTorchDenoiser(model, input_shape=(1, 5, 5), device_type="cpu")
+    rng = np.random.default_rng(0)
+    x, y = rng.random((2, 1, 5, 5)), rng.random((2, 1, 5, 5))
+    grad = est.loss_gradient(x, y)
+    assert grad.shape == x.shape and isinstance(grad, np.ndarray)
+
+    def loss(xx):
+        with torch.no_grad():
+            return nn.functional.mse_loss(model(torch.from_numpy(xx)), torch.from_numpy(y)).item()
+
+    h = 1e-6
+    for index in [(0, 0, 0, 0), (1, 0, 2, 3), (0, 0, 4, 1)]:
+        plus, minus = x.copy(), x.copy()
+        plus[index] += h
+        minus[index] -= h
+        assert grad[index] == pytest.approx((loss(plus) - loss(minus)) / (2 * h), rel=1e-5)
+    tensor_grad = est.loss_gradient(torch.from_numpy(x), torch.from_numpy(y))
+    np.testing.assert_allclose(tensor_grad.numpy(), grad)
+
+
+def test_predict_in_batches_equals_model_output(estimator, arrays, trained_dncnn):
+    noisy, _ = arrays
+    with torch.no_grad():
+        expected = np.concatenate([trained_dncnn(torch.from_numpy(noisy[i:i + 1])).numpy()
+                                   for i in range(len(noisy))])
+    np.testing.assert_allclose(estimator.predict(noisy, batch_size=1), expected, atol=1e-6)
+    np.testing.assert_allclose(estimator.predict(noisy, batch_size=2), expected, atol=1e-5)
+
+
+def test_compute_loss_per_sample_and_reduced(estimator, arrays, trained_dncnn):
+    noisy, clean = arrays
+    per_sample = estimator.compute_loss(noisy, clean)
+    with torch.no_grad():
+        out = trained_dncnn(torch.from_numpy(noisy))
+    expected = (out - torch.from_numpy(clean)).pow(2).flatten(1).mean(1).numpy()
+    np.testing.assert_allclose(per_sample, expected, rtol=1e-5)
+    assert estimator.compute_loss(noisy, clean, reduction="mean") == pytest.approx(
+        expected.mean(), rel=1e-5)
+    from_pred = estimator.compute_loss_from_predictions(out.numpy(), clean, reduction="sum")
+    assert from_pred == pytest.approx(((out.numpy() - clean) ** 2).sum(), rel=1e-5)
+
+
+def test_get_activations(estimator, arrays, trained_dncnn):
+    noisy, _ = arrays
+    assert estimator.layer_names == ["net"]  # DnCNN's residual branch
+    act = estimator.get_activations(noisy, layer="net", batch_size=2)
+    with torch.no_grad():
+        expected = trained_dncnn.noise(torch.from_numpy(noisy)).numpy()
+    np.testing.assert_allclose(act, expected, atol=1e-5)
+
+
+def test_fit_with_ts_augmentation_lowers_the_loss(sample_images):
+    torch.manual_seed(0)
+    from denoise_adv.models import DnCNN
+
+    model = DnCNN(depth=3, features=8)
+    clean = torch.stack(sample_images).numpy().astype(np.float32)
+    clean = np.concatenate([clean[:, :, i:i + 32, j:j + 32] for i in (0, 32) for j in (0, 32)])
+    aug = TSAugmentation(sigma=25 / 255, iterations=10, ratio=2.0, seed=0)
+    est = PyTorchDenoiser(model, input_shape=(1, 32, 32), device_type="cpu",
+                          optimizer=torch.optim.Adam(model.parameters(), lr=3e-3),
+                          preprocessing_defences=[aug])
+    rng = np.random.default_rng(1)
+    noisy = clean + (25 / 255 * rng.standard_normal(clean.shape)).astype(np.float32)
+    before = est.compute_loss(noisy, clean, reduction="mean")
+    est.fit(clean, clean, batch_size=8, nb_epochs=15)
+    after = est.compute_loss(noisy, clean, reduction="mean")
+    assert after < 0.7 * before, (before, after)
+    clone = est.clone_for_refitting()
+    assert clone.optimizer is not est.optimizer
+    assert all(p is q for p, q in zip(clone.model.parameters(),
+                                      clone.optimizer.param_groups[0]["params"]))
+    assert clone.preprocessing_defences[0] is aug
+    clone.fit(clean, clean, batch_size=8, nb_epochs=1)  # the clone trains on its own
+
+
+def test_ts_augmentation_keeps_y_aligned_and_draws_ts_noise():
+    x = np.repeat(np.arange(200, dtype=np.float32)[:, None, None, None], 1600, axis=1)
+    x = x.reshape(200, 1, 40, 40)
+    x_aug, y_aug = TSAugmentation(sigma=0.1, iterations=10, ratio=1.5, seed=0)(x, x.copy())
+    assert x_aug.shape == (500, 1, 40, 40) and y_aug.shape == (500, 1, 40, 40)
+    np.testing.assert_array_equal(x_aug[:200], x)
+    noise = (x_aug[200:] - y_aug[200:]).reshape(300, -1)
+    assert np.abs(noise).max() < 1  # each copy sits on its own clean sample (values 1 apart)
+    e = ((noise.astype(np.float64) ** 2).mean(1) / 0.01 - 1) / 2
+    assert abs(e.mean() - ts_expected_shift(1600, 10)) < 4 * e.std() / np.sqrt(300)
+    replaced, y_same = TSAugmentation(sigma=0.1, augmentation=False, seed=0)(x, x)
+    assert replaced.shape == x.shape and y_same is x and not np.array_equal(replaced, x)
+
+
+def test_clear_errors(estimator, arrays):
+    noisy, clean = arrays
+    with pytest.raises(ValueError, match="y is missing"):
+        estimator.loss_gradient(noisy, None)
+    with pytest.raises(ValueError, match=r"y equals the model's output.*generate\(x=noisy, y="):
+        FastGradientMethod(estimator, eps=EPS).generate(x=noisy)
+    with pytest.raises(ValueError, match="y equals the model's output"):
+        ProjectedGradientDescent(estimator, eps=EPS, eps_step=EPS, max_iter=2,
+                                 verbose=False).generate(x=noisy)
+    with pytest.raises(ValueError, match="y must have the shape of the model output"):
+        estimator.loss_gradient(noisy, clean[:, :, :32])
+    with pytest.raises(ValueError, match="denoise_adv.DenoisePGD"):
+        check_attack(ProjectedGradientDescent(estimator, eps=EPS, eps_step=EPS, max_iter=2,
+                                              num_random_init=1))
+    with pytest.raises(ValueError, match="Random initialisation is only supported"):
+        ProjectedGradientDescent(estimator, eps=EPS, eps_step=EPS, max_iter=2, num_random_init=1,
+                                 verbose=False).generate(x=noisy, y=clean)  # ART's own refusal
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        PyTorchDenoiser(lambda x: x, input_shape=(1, 4, 4))
+    with pytest.raises(ValueError, match="input_shape must be a tuple of positive ints"):
+        PyTorchDenoiser(nn.Identity(), input_shape=(1, -4, 4))
+    with pytest.raises(ValueError, match="An optimizer is needed"):
+        estimator.fit(noisy, clean)
+    with pytest.raises(ValueError, match="p must be <= 1.0"):
+        TSAugmentation(p=2.0)
