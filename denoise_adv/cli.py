@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -80,7 +81,7 @@ def _run_attack(args: argparse.Namespace) -> int:
     from .attacks import DenoisePGD, DenoisePGDL2
     from .data import iter_images, save_png
     from .metrics import psnr
-    from .models import load_checkpoint
+    from .models import fixed_level_denoiser, load_checkpoint
 
     if args.steps < 1:
         raise SystemExit(f"error: --steps must be >= 1, got {args.steps}")
@@ -90,6 +91,7 @@ def _run_attack(args: argparse.Namespace) -> int:
     model, meta = load_checkpoint(args.model, map_location=device)
     channels = getattr(model, "channels", 1)
     sigma, eps = args.sigma / LEVEL, args.eps / LEVEL
+    model = fixed_level_denoiser(model, sigma)
     alpha = (args.alpha if args.alpha is not None else args.eps / 4) / LEVEL
     if alpha <= 0:
         raise SystemExit("error: --alpha must be > 0 (with --eps 0 give --alpha explicitly)")
@@ -163,54 +165,131 @@ def _run_attack(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------- train
+def _levels(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text}") from exc
+
+
 def _add_train(sub: argparse._SubParsersAction) -> None:
+    from .models import MODELS
+    from .train import STRATEGIES
+
     p = sub.add_parser(
         "train",
-        help="train a DnCNN on Gaussian noise and write a checkpoint",
-        description="Train a DnCNN (noisy -> clean, residual learning) on random patches of "
-        "clean images with Gaussian noise. Levels are 8-bit: --sigma 25 means 25/255.",
+        help="train a denoiser with a sampling strategy (normal, TS, mixed, blind, adversarial)",
+        description="Train a denoiser on DnCNN-style patches with the noise of a strategy; "
+        "writes OUT/model.pt (the model), OUT/checkpoint.pt (to --resume), OUT/log.csv and "
+        "OUT/log.json. Defaults are DnCNN's recipe (Adam 1e-3, MultiStepLR x0.1 at epoch 30, "
+        "batch 128 of 40x40 patches, sigma 25, 50 epochs). Levels are 8-bit: --sigma 25 means "
+        "25/255. Runs under torchrun --nproc_per_node N with DistributedDataParallel. "
+        "--config FILE (JSON or TOML, keys = option names) sets defaults that options override.",
     )
-    p.add_argument("--data", default="builtin:train",
-                   help="folder of clean images, an image file, or builtin:train (default)")
-    p.add_argument("--out", required=True, help="checkpoint path (.pt)")
+    p.add_argument("--config", help="JSON or TOML file of option values")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--model", choices=sorted(MODELS), default="dncnn", help="(default: dncnn)")
+    p.add_argument("--model-kwargs", default="{}", help='JSON constructor arguments, e.g. '
+                   '\'{"depth": 8, "features": 32}\'')
+    p.add_argument("--depth", type=int, help="shortcut for model_kwargs depth")
+    p.add_argument("--features", type=int, help="shortcut for model_kwargs features")
+    p.add_argument("--channels", type=int, choices=(1, 3), default=1, help="(default: 1)")
+    p.add_argument("--strategy", choices=STRATEGIES, default="normal", help="(default: normal)")
     p.add_argument("--sigma", type=_positive_level, default=25.0,
                    help="noise level in 8-bit levels (default: 25)")
-    p.add_argument("--channels", type=int, choices=(1, 3), default=1,
-                   help="1 gray, 3 colour (default: 1)")
-    p.add_argument("--depth", type=int, default=17, help="DnCNN layers (default: 17)")
-    p.add_argument("--features", type=int, default=64, help="DnCNN features (default: 64)")
-    p.add_argument("--steps", type=int, default=1000, help="optimisation steps (default: 1000)")
-    p.add_argument("--batch-size", type=int, default=128, help="patches per step (default: 128)")
-    p.add_argument("--patch-size", type=int, default=40, help="patch side (default: 40)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
-    p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    p.add_argument("--data", default="builtin:train",
+                   help="folder of clean images, an image, or builtin:train (default)")
+    p.add_argument("--val-data", default="builtin:test",
+                   help="validation images, or 'none' (default: builtin:test)")
+    p.add_argument("--val-crop", type=int, default=128,
+                   help="centre crop of validation images, 0 for none (default: 128)")
+    p.add_argument("--patch-size", type=int, default=40, help="(default: 40)")
+    p.add_argument("--stride", type=int, default=10, help="(default: 10)")
+    p.add_argument("--scales", type=_levels, default=(1.0, 0.9, 0.8, 0.7),
+                   help="comma-separated rescaling factors (default: 1,0.9,0.8,0.7)")
+    p.add_argument("--batch-size", type=int, default=128,
+                   help="global batch size (default: 128)")
+    p.add_argument("--epochs", type=int, default=50, help="(default: 50)")
+    p.add_argument("--steps", type=int, default=None, help="stop after this many steps")
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="(default: adam)")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 1e-3)")
+    p.add_argument("--milestones", type=_levels, default=(30,),
+                   help="epochs where the learning rate is multiplied by --gamma (default: 30)")
+    p.add_argument("--gamma", type=float, default=0.1, help="(default: 0.1)")
+    p.add_argument("--ts-iterations", type=float, default=10, help="TS T (default: 10)")
+    p.add_argument("--ts-method", choices=("exact", "screening"), default="exact")
+    p.add_argument("--blind-range", type=_levels, default=(0.0, 55.0),
+                   help="blind strategy: sigma range in 8-bit levels (default: 0,55)")
+    p.add_argument("--adv-norm", choices=("linf", "l2"), default="linf",
+                   help="adversarial strategy: attack norm (default: linf)")
+    p.add_argument("--adv-eps", type=_positive_level, default=2.0,
+                   help="adversarial strategy: budget, 8-bit levels per pixel (default: 2)")
+    p.add_argument("--adv-alpha", type=_positive_level, default=0.5,
+                   help="adversarial strategy: step, 8-bit levels (default: 0.5)")
+    p.add_argument("--adv-steps", type=int, default=3,
+                   help="adversarial strategy: attack steps (default: 3)")
+    p.add_argument("--seed", type=int, default=0, help="(default: 0)")
+    p.add_argument("--checkpoint-every", type=int, default=0,
+                   help="also checkpoint every N steps (default: 0, epoch ends only)")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader workers (default: 0)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
+    p.add_argument("--amp", choices=("bf16",), default=None, help="bf16 autocast")
+    p.add_argument("--channels-last", action="store_true", help="channels_last memory format")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_train)
 
 
-def _run_train(args: argparse.Namespace) -> int:
-    from .data import iter_images
-    from .models import DnCNN, save_checkpoint
-    from .train import train_denoiser
-
-    device = _device(args.device)
-    torch.manual_seed(args.seed)  # weight initialisation
+def _config_file(path: str) -> dict:
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"config file not found: {file}")
+    text = file.read_text()
     try:
-        model = DnCNN(channels=args.channels, depth=args.depth, features=args.features)
-    except (TypeError, ValueError) as exc:
-        raise SystemExit(f"error: {exc}") from exc
-    images = [img for _, img in iter_images(args.data, args.channels)]
-    losses = train_denoiser(model.to(device), images, sigma=args.sigma / LEVEL,
-                            steps=args.steps, batch_size=args.batch_size,
-                            patch_size=args.patch_size, lr=args.lr, seed=args.seed,
-                            progress=not args.quiet)
-    meta = {"strategy": "normal", "sigma": args.sigma / LEVEL, "steps": args.steps,
-            "batch_size": args.batch_size, "patch_size": args.patch_size, "lr": args.lr,
-            "seed": args.seed, "data": str(args.data), "final_loss": losses[-1]}
-    save_checkpoint(model, args.out, meta)
-    print(f"trained DnCNN(depth={args.depth}, features={args.features}) for {args.steps} steps; "
-          f"final MSE {losses[-1]:.6f}; wrote {args.out}")
+        if file.suffix.lower() == ".toml":
+            import tomllib
+
+            return tomllib.loads(text)
+        return json.loads(text)
+    except Exception as exc:
+        raise ValueError(f"cannot parse config file {file}: {exc}") from exc
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from .training import TrainConfig, train
+
+    try:  # a config file may give a table; the command line gives JSON text
+        kwargs = (dict(args.model_kwargs) if isinstance(args.model_kwargs, dict)
+                  else json.loads(args.model_kwargs))
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"error: --model-kwargs must be JSON: {exc}") from exc
+    if not isinstance(kwargs, dict):
+        raise SystemExit("error: --model-kwargs must be a JSON object")
+    for name in ("depth", "features"):
+        if getattr(args, name) is not None:
+            kwargs[name] = getattr(args, name)
+    if len(args.blind_range) != 2:
+        raise SystemExit("error: --blind-range needs two levels, low,high")
+    config = TrainConfig(
+        out=args.out, model=args.model, model_kwargs=kwargs, channels=args.channels,
+        strategy=args.strategy, sigma=args.sigma / LEVEL, data=args.data,
+        val_data=None if str(args.val_data).lower() == "none" else args.val_data,
+        val_crop=args.val_crop or None, patch_size=args.patch_size, stride=args.stride,
+        scales=tuple(args.scales), batch_size=args.batch_size, epochs=args.epochs,
+        max_steps=args.steps, optimizer=args.optimizer, lr=args.lr,
+        milestones=tuple(int(m) for m in args.milestones), gamma=args.gamma,
+        ts_iterations=args.ts_iterations, ts_method=args.ts_method,
+        blind_range=(args.blind_range[0] / LEVEL, args.blind_range[1] / LEVEL),
+        adv_norm=args.adv_norm, adv_eps=args.adv_eps / LEVEL, adv_alpha=args.adv_alpha / LEVEL,
+        adv_steps=args.adv_steps, seed=args.seed, checkpoint_every=args.checkpoint_every,
+        workers=args.workers, device=args.device, amp=args.amp,
+        channels_last=args.channels_last, progress=not args.quiet)
+    result = train(config, resume=args.resume)
+    if int(os.environ.get("RANK", "0")) == 0:
+        last = result["epochs"][-1] if result["epochs"] else {}
+        val = f"; validation PSNR {last['val_psnr']:.3f} dB" if "val_psnr" in last else ""
+        print(f"trained {args.model} ({args.strategy}) for {result['steps']} steps; final MSE "
+              f"{result['final_loss']:.6f}{val}; wrote {Path(args.out) / 'model.pt'}")
     return 0
 
 
@@ -302,7 +381,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``denoise-adv``; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "config", None):
+        # Values from the file become defaults; options on the command line still win.
+        try:
+            values = _config_file(args.config)
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"denoise-adv {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        sub = parser._subparsers._group_actions[0].choices[args.command]
+        known = {a.dest for a in sub._actions}
+        values = {k.replace("-", "_"): v for k, v in values.items()}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            print(f"denoise-adv {args.command}: error: unknown option(s) in {args.config}: "
+                  f"{unknown}", file=sys.stderr)
+            return 2
+        for key in ("scales", "milestones", "blind_range"):
+            if isinstance(values.get(key), list):
+                values[key] = tuple(values[key])
+        for action in sub._actions:
+            if action.dest in values:
+                action.required = False
+        sub.set_defaults(**values)
+        args = parser.parse_args(argv)
     try:
         return args.func(args)
     except (FileNotFoundError, ValueError, TypeError) as exc:

@@ -9,8 +9,10 @@ set as ``builtin:test`` / ``builtin:train`` (disjoint lists below).
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,9 @@ __all__ = [
     "BUILTIN_SETS",
     "IMAGE_SUFFIXES",
     "NoisyPairs",
+    "PatchDataset",
+    "augment",
+    "derived_generator",
     "builtin_image",
     "iter_images",
     "load_image",
@@ -112,9 +117,13 @@ def load_image(path: str | os.PathLike, channels: int = 1) -> torch.Tensor:
     return to_tensor(array, channels)
 
 
-def iter_images(spec: str | os.PathLike, channels: int = 1) -> Iterator[tuple[str, torch.Tensor]]:
+def iter_images(spec: str | os.PathLike, channels: int = 1, skip_errors: bool = False
+                ) -> Iterator[tuple[str, torch.Tensor]]:
     """Yield ``(name, image)`` for a file, a folder (sorted, image suffixes only),
     ``builtin:NAME``, ``builtin:test`` or ``builtin:train``.
+
+    An unreadable file in a folder raises :class:`ValueError` naming it, or, with
+    ``skip_errors=True``, is skipped with a warning.
 
     Example:
         >>> [name for name, _ in iter_images("builtin:test")][:2]
@@ -132,7 +141,14 @@ def iter_images(spec: str | os.PathLike, channels: int = 1) -> Iterator[tuple[st
         if not files:
             raise ValueError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in folder {path}")
         for file in files:
-            yield file.stem, load_image(file, channels)
+            try:
+                image = load_image(file, channels)
+            except ValueError as exc:
+                if not skip_errors:
+                    raise
+                warnings.warn(f"skipping unreadable image: {exc}", stacklevel=2)
+                continue
+            yield file.stem, image
     else:
         yield path.stem, load_image(path, channels)
 
@@ -189,3 +205,116 @@ class NoisyPairs(torch.utils.data.Dataset):
         item = self.dataset[index]
         clean = item[0] if isinstance(item, (tuple, list)) else item
         return self.noise(clean), clean
+
+
+def derived_generator(*keys: int) -> torch.Generator:
+    """A CPU generator seeded from a tuple of integers (e.g. ``(seed, epoch, index)``).
+
+    Randomness derived this way does not depend on what ran before, so a run can resume
+    mid-epoch exactly and DataLoader workers never share a stream.
+
+    Example:
+        >>> a = torch.rand(2, generator=derived_generator(0, 1, 2))
+        >>> torch.equal(a, torch.rand(2, generator=derived_generator(0, 1, 2)))
+        True
+    """
+    digest = hashlib.sha256(":".join(str(int(k)) for k in keys).encode()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little"))
+
+
+def augment(patch: torch.Tensor, mode: int) -> torch.Tensor:
+    """One of the 8 flips/rotations of Zhang et al.'s DnCNN data generator.
+
+    Mode ``k``: rotate by ``(k // 2) * 90`` degrees, then flip vertically if ``k`` is odd.
+    """
+    if not 0 <= mode < 8:
+        raise ValueError(f"mode must be in 0..7, got {mode}")
+    out = torch.rot90(patch, mode // 2, dims=(-2, -1))
+    return out.flip(-2) if mode % 2 else out
+
+
+class PatchDataset(torch.utils.data.Dataset):
+    """DnCNN-style training patches (Zhang et al., 2017, data generator).
+
+    Each image is rescaled by each of ``scales`` (bicubic, antialiased), cut into
+    ``patch_size`` patches with ``stride``, and each patch gets one of the 8 flips/rotations
+    (:func:`augment`). The orientation and the noise of item ``i`` in epoch ``e`` are drawn from
+    :func:`derived_generator` ``(seed, e, i)``: call :meth:`set_epoch` each epoch to regenerate
+    them; the same (seed, epoch, index) always gives the same pair.
+
+    Args:
+        images: clean images (C, H, W) in [0, 1], all with the same C.
+        patch_size: patch side. (Default: 40)
+        stride: distance between patches. (Default: 10)
+        scales: rescaling factors. (Default: (1, 0.9, 0.8, 0.7))
+        augment: apply a random flip/rotation. (Default: True)
+        noise: a transform of :mod:`denoise_adv.transforms` (anything with
+            ``apply(x, generator)``); items are then ``(noisy, clean)``, else clean patches.
+        seed: seed of orientations and noise. (Default: 0)
+
+    Example:
+        >>> from denoise_adv.transforms import GaussianNoise
+        >>> ds = PatchDataset([torch.rand(1, 60, 60)], patch_size=40, stride=10, scales=(1,),
+        ...                   noise=GaussianNoise(25 / 255))
+        >>> len(ds), ds[0][0].shape
+        (9, torch.Size([1, 40, 40]))
+    """
+
+    def __init__(self, images: Sequence[torch.Tensor], patch_size: int = 40, stride: int = 10,
+                 scales: Sequence[float] = (1.0, 0.9, 0.8, 0.7), augment: bool = True,
+                 noise: Callable | None = None, seed: int = 0) -> None:
+        import torch.nn.functional as F
+
+        self.patch_size = check_int(patch_size, "patch_size", minimum=1)
+        self.stride = check_int(stride, "stride", minimum=1)
+        self.augment = bool(augment)
+        if noise is not None and not hasattr(noise, "apply"):
+            raise TypeError("noise must have an apply(x, generator) method (a transform of "
+                            "denoise_adv.transforms)")
+        self.noise = noise
+        self.seed = check_int(seed, "seed")
+        self.epoch = 0
+        if not images:
+            raise ValueError("images must not be empty")
+        self.images: list[torch.Tensor] = []
+        index = []
+        for i, image in enumerate(images):
+            if not isinstance(image, torch.Tensor) or image.dim() != 3:
+                raise ValueError(f"images[{i}] must be a (C, H, W) tensor")
+            for scale in scales:
+                if not 0 < scale <= 1:
+                    raise ValueError(f"scales must be in (0, 1], got {scale}")
+                h, w = int(image.shape[1] * scale), int(image.shape[2] * scale)
+                if min(h, w) < self.patch_size:
+                    continue
+                scaled = image if scale == 1 else F.interpolate(
+                    image[None], size=(h, w), mode="bicubic", align_corners=False,
+                    antialias=True)[0].clamp(0, 1)
+                k = len(self.images)
+                self.images.append(scaled.contiguous())
+                index += [(k, top, left)
+                          for top in range(0, h - self.patch_size + 1, self.stride)
+                          for left in range(0, w - self.patch_size + 1, self.stride)]
+        if not index:
+            raise ValueError(f"no image is at least {self.patch_size}x{self.patch_size} at any "
+                             "scale")
+        self.index = torch.tensor(index, dtype=torch.int64)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Regenerate orientations and noise for ``epoch``."""
+        self.epoch = check_int(epoch, "epoch", minimum=0)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int):
+        k, top, left = (int(v) for v in self.index[i])
+        p = self.patch_size
+        patch = self.images[k][:, top:top + p, left:left + p]
+        generator = derived_generator(self.seed, self.epoch, i)
+        if self.augment:
+            patch = augment(patch, int(torch.randint(8, (1,), generator=generator)))
+        patch = patch.contiguous()
+        if self.noise is None:
+            return patch
+        return self.noise.apply(patch, generator), patch

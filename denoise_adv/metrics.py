@@ -2,17 +2,25 @@
 
 Conventions (see the design notes): images are in [0, 1]; PSNR uses a peak of ``data_range``
 (1.0 here is the same as 255 on 8-bit images); MAE is reported on the 8-bit scale, as in the
-paper's tables. The functions are pure: they do not clamp. Clamp a denoiser's output to [0, 1]
-before scoring it (``model(noisy).clamp(0, 1)``), as the command line does.
+paper's tables; SSIM is Wang et al. (2004) with an 11x11 Gaussian window of sigma 1.5 and
+population (not sample) covariances, averaged over the channels and over the pixels whose
+window lies inside the image -- the choices of ``skimage.metrics.structural_similarity(...,
+gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0)``, which it
+matches. Implementations differ on these choices (MATLAB's ``ssim`` and torchmetrics keep the
+border), so compare numbers across papers with care.
+
+The functions are pure: they do not clamp. Clamp a denoiser's output to [0, 1] before scoring
+it (``model(noisy).clamp(0, 1)``), as the command line does.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from ._checks import check_image_batch, check_real, check_same_shape
 
-__all__ = ["mae", "mse", "psnr"]
+__all__ = ["mae", "mse", "psnr", "ssim"]
 
 
 def _pair(preds: torch.Tensor, target: torch.Tensor) -> None:
@@ -79,3 +87,57 @@ def mae(preds: torch.Tensor, target: torch.Tensor, scale: float = 255.0) -> torc
     _pair(preds, target)
     scale = check_real(scale, "scale", minimum=0.0, strict=True)
     return (preds - target).abs().flatten(1).mean(dim=1) * scale
+
+
+def _gaussian_window(sigma: float, radius: int, device, dtype) -> torch.Tensor:
+    x = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
+    w = torch.exp(-0.5 * (x / sigma) ** 2)
+    return w / w.sum()
+
+
+def ssim(preds: torch.Tensor, target: torch.Tensor, data_range: float = 1.0,
+         sigma: float = 1.5) -> torch.Tensor:
+    """Structural similarity (Wang et al., 2004) of each image, as scikit-image computes it.
+
+    Gaussian window of ``sigma`` truncated at 3.5 sigma (11x11 for 1.5), K1 = 0.01, K2 = 0.03,
+    population covariances; the SSIM map is averaged over the channels and over the pixels at
+    least ``(win - 1) / 2`` from the border. Differentiable.
+
+    Args:
+        preds: estimates, shape (B, C, H, W), H and W at least the window size.
+        target: references, same shape.
+        data_range: dynamic range of the images (1.0 for [0, 1]).
+        sigma: standard deviation of the Gaussian window. (Default: 1.5)
+
+    Returns:
+        Tensor of shape (B,).
+
+    Example:
+        >>> x = torch.rand(2, 1, 16, 16)
+        >>> ssim(x, x)
+        tensor([1., 1.])
+    """
+    _pair(preds, target)
+    data_range = check_real(data_range, "data_range", minimum=0.0, strict=True)
+    sigma = check_real(sigma, "sigma", minimum=0.0, strict=True)
+    radius = int(3.5 * sigma + 0.5)
+    size = 2 * radius + 1
+    if min(preds.shape[-2:]) < size:
+        raise ValueError(f"preds must be at least {size}x{size} for SSIM with sigma {sigma}, "
+                         f"got {tuple(preds.shape[-2:])}")
+    channels = preds.shape[1]
+    w = _gaussian_window(sigma, radius, preds.device, preds.dtype)
+    w_h = w.view(1, 1, size, 1).expand(channels, 1, size, 1)
+    w_w = w.view(1, 1, 1, size).expand(channels, 1, 1, size)
+
+    def blur(x: torch.Tensor) -> torch.Tensor:  # separable, "valid": the cropped region only
+        return F.conv2d(F.conv2d(x, w_h, groups=channels), w_w, groups=channels)
+
+    ux, uy = blur(preds), blur(target)
+    vx = blur(preds * preds) - ux * ux
+    vy = blur(target * target) - uy * uy
+    vxy = blur(preds * target) - ux * uy
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
+    return s.flatten(1).mean(dim=1)
+

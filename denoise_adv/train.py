@@ -13,6 +13,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ._checks import check_int, check_module, check_real
+from .data import augment
 
 __all__ = ["random_patches", "train_denoiser"]
 
@@ -48,9 +49,7 @@ def random_patches(
         top = int(torch.randint(img.shape[1] - size + 1, (1,), generator=generator))
         left = int(torch.randint(img.shape[2] - size + 1, (1,), generator=generator))
         patch = img[:, top : top + size, left : left + size]
-        mode = int(torch.randint(8, (1,), generator=generator))
-        patch = torch.rot90(patch, mode % 4, dims=(1, 2))
-        out.append(patch.flip(2) if mode >= 4 else patch)
+        out.append(augment(patch, int(torch.randint(8, (1,), generator=generator))))
     return torch.stack(out)
 
 
@@ -111,3 +110,44 @@ def train_denoiser(
         losses.append(loss.item())
     model.eval()
     return losses
+
+
+# ------------------------------------------------------------------------------------------------
+# The full recipe: strategies, patch data, checkpoints, exact resume, validation, DDP.
+# ------------------------------------------------------------------------------------------------
+
+#: Training strategies of the paper (sections 4.2-4.3) and the baselines.
+STRATEGIES = ("normal", "ts-pres", "ts-def", "mixed-25.5", "mixed-26", "blind", "adversarial")
+
+
+def strategy_noise(strategy: str, sigma: float, ts_iterations: float = 10,
+                   ts_method: str = "exact", blind_range: tuple[float, float] = (0.0, 55 / 255)):
+    """The noise transform of a training strategy.
+
+    - ``normal`` and ``adversarial``: Gaussian at ``sigma`` (the adversarial strategy attacks
+      the noisy batch inside the loop);
+    - ``ts-pres`` / ``ts-def``: :class:`~denoise_adv.transforms.TSNoise` with p = 1/3 / 1/2;
+    - ``mixed-25.5`` / ``mixed-26``: ``sigma`` mixed 1:1 with ``sigma + 0.5/255`` /
+      ``sigma + 1/255`` (25 with 25.5 or 26 at the paper's sigma; the ratio is our
+      reconstruction);
+    - ``blind``: a level per sample uniform in ``blind_range`` (DnCNN-B).
+
+    Example:
+        >>> strategy_noise("ts-def", 25 / 255).p
+        0.5
+    """
+    from .transforms import GaussianNoise, MixedNoise, TSNoise
+
+    if strategy in ("normal", "adversarial"):
+        return GaussianNoise(sigma)
+    if strategy == "ts-pres":
+        return TSNoise.ts_pres(sigma, iterations=ts_iterations, method=ts_method)
+    if strategy == "ts-def":
+        return TSNoise.ts_def(sigma, iterations=ts_iterations, method=ts_method)
+    if strategy == "mixed-25.5":
+        return MixedNoise((sigma, sigma + 0.5 / 255))
+    if strategy == "mixed-26":
+        return MixedNoise((sigma, sigma + 1 / 255))
+    if strategy == "blind":
+        return GaussianNoise(tuple(blind_range))
+    raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")

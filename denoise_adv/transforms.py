@@ -87,8 +87,17 @@ class _NoiseTransform(v2.Transform):
     def _noise(self, shape: tuple[int, ...], generator, device, dtype) -> torch.Tensor:
         raise NotImplementedError
 
+    def apply(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Add noise to an image (C, H, W) or a batch, drawing from ``generator`` (not the
+        transform's own): for datasets that derive randomness from (seed, epoch, index)."""
+        return self._add_noise(x, generator)
+
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         x = inpt.as_subclass(torch.Tensor) if isinstance(inpt, tv_tensors.TVTensor) else inpt
+        out = self._add_noise(x, self._get_generator())
+        return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
+
+    def _add_noise(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         if not x.is_floating_point():
             raise TypeError(f"{type(self).__name__} needs a floating-point image in [0, 1], got "
                             f"dtype {x.dtype}: convert with v2.ToDtype(torch.float32, scale=True)")
@@ -96,12 +105,11 @@ class _NoiseTransform(v2.Transform):
             raise ValueError(f"{type(self).__name__} needs an image (C, H, W) or a batch "
                              f"(B, C, H, W), got shape {tuple(x.shape)}")
         batch = x if x.dim() == 4 else x.unsqueeze(0)
-        noise = self._noise(tuple(batch.shape), self._get_generator(), batch.device, batch.dtype)
+        noise = self._noise(tuple(batch.shape), generator, batch.device, batch.dtype)
         out = batch + noise
         if self.clip:
             out = out.clamp(0, 1)
-        out = out if x.dim() == 4 else out.squeeze(0)
-        return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
+        return out if x.dim() == 4 else out.squeeze(0)
 
 
 class GaussianNoise(_NoiseTransform):

@@ -90,11 +90,14 @@ def test_attack_on_builtin_image(checkpoint, tmp_path):
 
 
 def test_train_end_to_end(image_folder, tmp_path, capsys):
-    path = tmp_path / "tiny.pt"
-    code = main(["train", "--data", str(image_folder), "--out", str(path), "--depth", "3",
-                 "--features", "4", "--steps", "3", "--batch-size", "4", "--quiet"])
+    out = tmp_path / "run"
+    code = main(["train", "--data", str(image_folder), "--out", str(out), "--depth", "3",
+                 "--features", "4", "--steps", "3", "--batch-size", "4", "--stride", "20",
+                 "--val-data", "none", "--quiet"])
     assert code == 0 and "wrote" in capsys.readouterr().out
-    model, meta = load_checkpoint(path)
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "log.csv", "log.json",
+                                                     "model.pt"]
+    model, meta = load_checkpoint(out / "model.pt")
     assert model.config == {"channels": 1, "depth": 3, "features": 4}
     assert meta["sigma"] == pytest.approx(25 / 255) and meta["strategy"] == "normal"
 

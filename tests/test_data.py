@@ -68,3 +68,57 @@ def test_bad_files_name_the_file(tmp_path):
         save_png(torch.rand(2, 1, 4, 4), tmp_path / "x.png")
     with pytest.raises(ValueError, match=r"shape \(C, H, W\)"):
         save_png(torch.rand(2, 4, 4), tmp_path / "x.png")
+
+
+def test_patch_counts_shapes_and_scales():
+    from denoise_adv.data import PatchDataset
+
+    img = torch.rand(1, 100, 80)
+    ds = PatchDataset([img, img], patch_size=40, stride=10, scales=(1.0, 0.7))
+    per_image = 7 * 5 + ((70 - 40) // 10 + 1) * ((56 - 40) // 10 + 1)  # 100x80 and 70x56
+    assert len(ds) == 2 * per_image and ds[0].shape == (1, 40, 40)
+    small = PatchDataset([torch.rand(3, 50, 50)], patch_size=40, stride=10, scales=(1.0, 0.7))
+    assert len(small) == 4 and small[0].shape == (3, 40, 40)  # 35x35 is too small: skipped
+    with pytest.raises(ValueError, match="no image is at least 40x40"):
+        PatchDataset([torch.rand(1, 30, 30)])
+    with pytest.raises(ValueError, match="scales must be in"):
+        PatchDataset([img], scales=(1.5,))
+
+
+def test_patch_orientations_cover_all_eight_and_follow_the_epoch():
+    from denoise_adv.data import PatchDataset, augment
+
+    img = torch.arange(16.0).view(1, 4, 4)
+    ds = PatchDataset([img], patch_size=4, stride=4, scales=(1.0,))
+    seen = set()
+    for epoch in range(64):
+        ds.set_epoch(epoch)
+        seen.add(tuple(ds[0].flatten().tolist()))
+    assert seen == {tuple(augment(img, m).flatten().tolist()) for m in range(8)}
+    ds.set_epoch(3)
+    assert torch.equal(ds[0], ds[0])  # (seed, epoch, index) fixes the draw
+
+
+def test_patch_noise_on_the_fly_is_reproducible_and_regenerated():
+    from denoise_adv.data import PatchDataset
+    from denoise_adv.transforms import TSNoise
+
+    ds = PatchDataset([torch.rand(1, 60, 60)], patch_size=40, stride=20, scales=(1.0,),
+                      noise=TSNoise.ts_def(25 / 255), seed=1)
+    noisy, clean = ds[2]
+    again, _ = ds[2]
+    assert torch.equal(noisy, again) and not torch.equal(noisy, clean)
+    ds.set_epoch(1)
+    assert not torch.equal(ds[2][0] - ds[2][1], noisy - clean)
+    with pytest.raises(TypeError, match="apply"):
+        PatchDataset([torch.rand(1, 60, 60)], noise=lambda x: x)
+
+
+def test_skip_unreadable_files_with_warning(tmp_path):
+    save_png(torch.rand(1, 8, 8), tmp_path / "good.png")
+    (tmp_path / "bad.png").write_bytes(b"nope")
+    with pytest.raises(ValueError, match="bad.png"):
+        list(iter_images(tmp_path))
+    with pytest.warns(UserWarning, match="skipping unreadable image.*bad.png"):
+        names = [n for n, _ in iter_images(tmp_path, skip_errors=True)]
+    assert names == ["good"]

@@ -41,3 +41,32 @@ def test_bad_inputs():
         psnr(x, x, data_range=0)
     with pytest.raises(ValueError, match="preds contains NaN"):
         mae(x * float("nan"), x)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 11, 11), (2, 1, 40, 33), (2, 3, 24, 30)])
+def test_ssim_matches_skimage(shape):
+    from skimage.metrics import structural_similarity
+
+    from denoise_adv.metrics import ssim
+
+    g = torch.Generator().manual_seed(sum(shape))
+    clean = torch.rand(shape, generator=g, dtype=torch.float64)
+    noisy = clean + 0.1 * torch.randn(shape, generator=g, dtype=torch.float64)
+    ours = ssim(noisy, clean)
+    for i in range(shape[0]):
+        ref = structural_similarity(clean[i].numpy(), noisy[i].numpy(), gaussian_weights=True,
+                                    sigma=1.5, use_sample_covariance=False, data_range=1.0,
+                                    channel_axis=0)
+        assert ours[i].item() == pytest.approx(ref, abs=1e-10)
+    torch.testing.assert_close(ssim(clean, clean), torch.ones(shape[0], dtype=torch.float64))
+
+
+def test_ssim_is_differentiable_and_checks_size():
+    from denoise_adv.metrics import ssim
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(1, 1, 11, 12, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.rand(1, 1, 11, 12, generator=g, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda x: ssim(x, b), (a,))
+    with pytest.raises(ValueError, match="at least 11x11"):
+        ssim(torch.rand(1, 1, 10, 20), torch.rand(1, 1, 10, 20))

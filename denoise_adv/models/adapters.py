@@ -7,7 +7,7 @@ from torch import nn
 
 from .._checks import check_module, check_real
 
-__all__ = ["DenoiserAdapter", "as_denoiser"]
+__all__ = ["DenoiserAdapter", "as_denoiser", "fixed_level_denoiser"]
 
 
 class DenoiserAdapter(nn.Module):
@@ -74,3 +74,19 @@ def as_denoiser(
     if sigma is None and not residual:
         return model
     return DenoiserAdapter(model, sigma=sigma, residual=residual)
+
+
+def fixed_level_denoiser(model: nn.Module, sigma: float) -> nn.Module:
+    """``model`` as a plain denoiser at noise level ``sigma``: models of this package that take
+    a noise level (``takes_sigma = True``: FFDNet, DRUNet) are wrapped by :func:`as_denoiser`,
+    the others are returned unchanged.
+
+    Example:
+        >>> from denoise_adv.models import DnCNN, FFDNet
+        >>> isinstance(fixed_level_denoiser(FFDNet(depth=2, features=4), 0.1), DenoiserAdapter)
+        True
+        >>> m = DnCNN(depth=2, features=4)
+        >>> fixed_level_denoiser(m, 0.1) is m
+        True
+    """
+    return as_denoiser(model, sigma=sigma) if getattr(model, "takes_sigma", False) else model

@@ -1,0 +1,41 @@
+"""Helpers shared by the model definitions: input checks, noise-level maps, padding."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def check_input(x: object, channels: int, name: str = "noisy") -> torch.Tensor:
+    """Shape-only check of a model input (a data pass would cost every attack step)."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        raise ValueError(f"{name} must be a tensor of shape (B, C, H, W), got "
+                         f"{getattr(x, 'shape', type(x).__name__)}")
+    if x.shape[1] != channels:
+        raise ValueError(f"{name} must have {channels} channel(s) for this model, got {x.shape[1]}")
+    return x
+
+
+def sigma_map(sigma: float | torch.Tensor, x: torch.Tensor, height: int, width: int
+              ) -> torch.Tensor:
+    """A (B, 1, height, width) noise-level map from a float, a scalar, a (B,) or a
+    (B, 1, 1, 1) tensor, on ``x``'s device and dtype."""
+    batch = x.shape[0]
+    s = torch.as_tensor(sigma, device=x.device, dtype=x.dtype)
+    if s.numel() == 1:
+        s = s.reshape(1, 1, 1, 1).expand(batch, 1, 1, 1)
+    elif s.numel() == batch:
+        s = s.reshape(batch, 1, 1, 1)
+    else:
+        raise ValueError(f"sigma must be a number or have one value per image ({batch}), got "
+                         f"shape {tuple(s.shape)}")
+    return s.expand(batch, 1, height, width)
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
+    """Replicate-pad H and W up to a multiple; returns the padded tensor and the original size."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+    return x, h, w
