@@ -26,6 +26,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "NoisyPairs",
     "PatchDataset",
+    "TEST_SIZE",
     "augment",
     "derived_generator",
     "builtin_image",
@@ -37,13 +38,16 @@ __all__ = [
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
-#: Disjoint built-in sets. ``test`` plays the role of Set12 (natural gray-scale photographs);
-#: ``train`` holds the rest of scikit-image's bundled photographs and textures.
+#: Disjoint built-in sets. ``test`` plays the role of Set12: natural photographs, centre-cropped
+#: to :data:`TEST_SIZE` squares (gray by default; ``channels=3`` gives colour, gray sources
+#: repeated); ``train`` holds the rest of scikit-image's bundled photographs and textures, whole.
 BUILTIN_SETS: dict[str, tuple[str, ...]] = {
     "test": ("camera", "moon", "coins", "astronaut", "chelsea", "brick"),
     "train": ("coffee", "rocket", "grass", "gravel", "clock", "cat", "immunohistochemistry",
               "hubble_deep_field", "page", "text", "cell"),
 }
+#: Side of the centre crops of ``builtin:test`` (Set12's images are 256x256 and 512x512).
+TEST_SIZE = 256
 _BUILTIN_NAMES = tuple(sorted({n for names in BUILTIN_SETS.values() for n in names}))
 
 
@@ -133,7 +137,12 @@ def iter_images(spec: str | os.PathLike, channels: int = 1, skip_errors: bool = 
     if text.startswith("builtin:"):
         key = text.split(":", 1)[1]
         for name in BUILTIN_SETS.get(key, (key,)):
-            yield name, builtin_image(name, channels)
+            image = builtin_image(name, channels)
+            if key == "test":
+                top = (image.shape[1] - TEST_SIZE) // 2
+                left = (image.shape[2] - TEST_SIZE) // 2
+                image = image[:, top:top + TEST_SIZE, left:left + TEST_SIZE]
+            yield name, image
         return
     path = Path(spec)
     if path.is_dir():

@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
+from denoise_adv.analysis import noisy_image
 from denoise_adv.cli import main
 from denoise_adv.data import load_image, save_png
 from denoise_adv.metrics import psnr
@@ -35,7 +36,9 @@ def test_console_script_is_declared():
                for ep in entry_points(group="console_scripts"))
 
 
-@pytest.mark.parametrize("command", [[], ["attack"], ["train"], ["typical"]])
+@pytest.mark.parametrize("command", [[], ["demo"], ["attack"], ["train"], ["typical"],
+                                     ["evaluate"], ["make-adv"], ["transfer"], ["neighborhood"],
+                                     ["patch-attack"]])
 def test_help_for_every_subcommand(command):
     out = subprocess.run([sys.executable, "-m", "denoise_adv", *command, "--help"],
                          capture_output=True, text=True, check=True).stdout
@@ -62,8 +65,7 @@ def test_attack_end_to_end(checkpoint, image_folder, tmp_path, capsys, norm):
         adv = torch.load(out / f"{name}_adv.pt", weights_only=True)
         assert np.array_equal(np.load(out / f"{name}_adv.npy"), adv.numpy())
         clean = load_image(image_folder / f"{name}.png")[None]
-        g = torch.Generator().manual_seed(7 * 1_000_003 + index)
-        noisy = clean + 25 / 255 * torch.randn(clean.shape, generator=g)
+        noisy = noisy_image(clean, 25 / 255, 7, index)  # the noise every command draws
         delta = adv - noisy
         if norm == "linf":
             assert delta.abs().max() <= 2 / 255 + 1e-6

@@ -37,8 +37,11 @@ def test_builtin_images_and_sets_are_disjoint():
     assert builtin_image("astronaut", channels=3).shape == (3, 512, 512)
     with pytest.raises(ValueError, match="unknown built-in image 'nope'"):
         builtin_image("nope")
-    names = [n for n, _ in iter_images("builtin:test")]
-    assert names == list(BUILTIN_SETS["test"])
+    items = list(iter_images("builtin:test"))
+    assert [n for n, _ in items] == list(BUILTIN_SETS["test"])
+    assert all(img.shape == (1, 256, 256) for _, img in items)  # Set12-like crops
+    torch.testing.assert_close(items[0][1], camera[:, 128:384, 128:384])
+    assert all(img.shape == (3, 256, 256) for _, img in iter_images("builtin:test", channels=3))
 
 
 def test_png_round_trip_and_folder_listing(tmp_path):

@@ -1,5 +1,40 @@
-"""The paper's analyses as reusable functions (typical sets; more in later work)."""
+"""The paper's analyses as reusable functions: robustness evaluation and adversarial sets,
+transferability, neighbourhood sweeps, patch attacks, typical sets; and their figures."""
 
+from .common import AttackSpec, load_dataset, noisy_image, score
+from .figures import plot_comparison_strip, plot_polar, plot_sphere, plot_transfer
+from .neighborhood import connected_set_check, gram_schmidt, neighborhood_2d, sphere_sweep
+from .patches import patch_attack
+from .robustness import (
+    evaluate_adversarial_set,
+    evaluate_robustness,
+    make_adversarial_set,
+    summarize,
+)
+from .transfer import random_like, transfer_matrix
 from .typical_sets import nll_samples, plot_nll_histograms, typical_set_rows
 
-__all__ = ["nll_samples", "plot_nll_histograms", "typical_set_rows"]
+__all__ = [
+    "AttackSpec",
+    "connected_set_check",
+    "evaluate_adversarial_set",
+    "evaluate_robustness",
+    "gram_schmidt",
+    "load_dataset",
+    "make_adversarial_set",
+    "neighborhood_2d",
+    "nll_samples",
+    "noisy_image",
+    "patch_attack",
+    "plot_comparison_strip",
+    "plot_nll_histograms",
+    "plot_polar",
+    "plot_sphere",
+    "plot_transfer",
+    "random_like",
+    "score",
+    "sphere_sweep",
+    "summarize",
+    "transfer_matrix",
+    "typical_set_rows",
+]

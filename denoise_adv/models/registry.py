@@ -111,6 +111,16 @@ def load_checkpoint(
     return model, payload["meta"]
 
 
-def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> nn.Module:
-    """Load only the model of a checkpoint (see :func:`load_checkpoint`)."""
-    return load_checkpoint(path, map_location)[0]
+def load(path_or_name: str | os.PathLike, map_location: str | torch.device = "cpu"
+         ) -> nn.Module:
+    """Load only the model of a checkpoint (see :func:`load_checkpoint`).
+
+    A registered name instead of a path raises :class:`ValueError`: no pretrained weights ship
+    with the package (nothing is downloaded); train some with ``denoise-adv train``.
+    """
+    if str(path_or_name) in MODELS and not Path(path_or_name).exists():
+        raise ValueError(f"{path_or_name!r} is a model name, but no pretrained weights ship with "
+                         "denoise_adv (nothing is downloaded): train one with `denoise-adv train "
+                         f"--model {path_or_name} --out DIR` and load DIR/model.pt, or use "
+                         f"build({str(path_or_name)!r}) for untrained weights")
+    return load_checkpoint(path_or_name, map_location)[0]

@@ -1,0 +1,170 @@
+"""Robustness evaluation (paper Tables 2-3) and fixed adversarial sets (Set12-Adv)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..attacks import load_adversarial_set, save_adversarial_set
+from .common import AttackSpec, Image, attack_generator, load_dataset, noisy_image, score
+
+__all__ = [
+    "evaluate_adversarial_set",
+    "evaluate_robustness",
+    "make_adversarial_set",
+    "summarize",
+]
+
+METRICS = ("psnr", "ssim", "mae")
+
+
+def evaluate_robustness(
+    model: nn.Module,
+    dataset: str | Sequence[Image],
+    sigma: float = 25 / 255,
+    attacks: Mapping[str, AttackSpec] | Sequence[str] = ("linf", "l2"),
+    seed: int = 0,
+    channels: int = 1,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Score ``model`` per image on Gaussian noise and on white-box adversarial versions of it.
+
+    For image ``i`` the noisy input is ``clean + sigma * n_i`` with ``n_i`` drawn from
+    ``(seed, i)``; each attack starts from that input (its random start drawn from
+    ``(seed, i, attack)``) with the model's own gradients.
+
+    Args:
+        model: denoiser (noisy -> clean).
+        dataset: images (folder, ``builtin:test``...) or a list of ``(name, clean)``.
+        sigma: noise level, [0, 1] units.
+        attacks: names ``"linf"`` / ``"l2"`` (protocol defaults) or ``{name: AttackSpec}``.
+        seed: seed of noise and random starts.
+        channels: image channels to load.
+        progress: tqdm bar over the images.
+
+    Returns:
+        One row per image and input set: ``{"image", "set", "psnr", "ssim", "mae"}`` with
+        ``set`` in ``"gaussian"`` and the attack names.
+
+    Example:
+        >>> from denoise_adv.models import DnCNN
+        >>> rows = evaluate_robustness(DnCNN(depth=3, features=4).eval(),
+        ...                            [("x", torch.rand(1, 16, 16))], progress=False)
+        >>> [r["set"] for r in rows]
+        ['gaussian', 'linf', 'l2']
+    """
+    if not isinstance(attacks, Mapping):
+        attacks = {name: AttackSpec(norm=name) for name in attacks}
+    images = load_dataset(dataset, channels)
+    rows = []
+    for index, (name, clean) in enumerate(tqdm(images, desc="evaluate", disable=not progress)):
+        clean = clean[None]
+        noisy = noisy_image(clean, sigma, seed, index)
+        rows.append({"image": name, "set": "gaussian", **score(model, noisy, clean)})
+        for attack_name, spec in attacks.items():
+            attack = spec.build(model, attack_generator(seed, index, attack_name))
+            adv = attack(noisy, clean)
+            rows.append({"image": name, "set": attack_name, **score(model, adv, clean)})
+    return rows
+
+
+def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean metrics per input set, with the drop from the Gaussian set (the paper's RES).
+
+    Returns one row per set: ``{"set", "psnr", "ssim", "mae", "psnr_drop", "ssim_drop"}``.
+    """
+    sets = list(dict.fromkeys(r["set"] for r in rows))
+    means = {}
+    for s in sets:
+        selected = [r for r in rows if r["set"] == s]
+        means[s] = {m: sum(r[m] for r in selected) / len(selected) for m in METRICS}
+    base = means.get("gaussian")
+    out = []
+    for s in sets:
+        row = {"set": s, **means[s]}
+        if base is not None:
+            row["psnr_drop"] = base["psnr"] - means[s]["psnr"]
+            row["ssim_drop"] = base["ssim"] - means[s]["ssim"]
+        out.append(row)
+    return out
+
+
+def make_adversarial_set(
+    model: nn.Module,
+    dataset: str | Sequence[Image],
+    path: str | os.PathLike,
+    sigma: float = 25 / 255,
+    attack: AttackSpec | None = None,
+    seed: int = 0,
+    channels: int = 1,
+    meta: Mapping[str, Any] | None = None,
+    progress: bool = True,
+) -> Path:
+    """Craft the adversarial set of ``dataset`` once on a source ``model`` and save it.
+
+    ``attack`` defaults to the protocol's L-inf :class:`AttackSpec`. The file (format of
+    :mod:`denoise_adv.attacks.io`, written atomically) holds the adversarial noisy images, the
+    clean images and the Gaussian noisy inputs they started from (``clean_inputs``), with a
+    manifest in ``meta``: image names, sigma, attack parameters, seed, and whatever ``meta``
+    adds (the source checkpoint, say). All images must share one size.
+    """
+    attack = attack if attack is not None else AttackSpec()
+    images = load_dataset(dataset, channels)
+    if len({tuple(img.shape) for _, img in images}) != 1:
+        raise ValueError("an adversarial set needs images of one size; crop or resize them")
+    advs, cleans, noisies = [], [], []
+    for index, (_, clean) in enumerate(tqdm(images, desc="make-adv", disable=not progress)):
+        clean = clean[None]
+        noisy = noisy_image(clean, sigma, seed, index)
+        adv = attack.build(model, attack_generator(seed, index, attack.norm))(noisy, clean)
+        advs.append(adv.cpu())
+        cleans.append(clean)
+        noisies.append(noisy)
+    manifest = {"images": [n for n, _ in images], "sigma": sigma, "seed": seed,
+                "attack_protocol": attack.as_dict(), "shape": list(images[0][1].shape),
+                **(meta or {})}
+    return save_adversarial_set(path, torch.cat(advs), torch.cat(cleans), manifest,
+                                clean_inputs=torch.cat(noisies))
+
+
+def evaluate_adversarial_set(
+    model: nn.Module,
+    path: str | os.PathLike,
+    sigma: float | None = None,
+    shape: Sequence[int] | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Score ``model`` on a saved adversarial set (the fixed-set / transfer protocol).
+
+    Rows as :func:`evaluate_robustness`: the set's Gaussian inputs (``"gaussian"``) and its
+    adversarial inputs (named by the set's attack norm).
+
+    Raises:
+        ValueError: the set was made for another ``sigma`` or another image ``shape`` (C, H, W)
+            than the caller expects.
+    """
+    payload = load_adversarial_set(path)
+    meta = payload["meta"]
+    if "clean_inputs" not in payload:
+        raise ValueError(f"{path} has no Gaussian inputs (clean_inputs); make it with make-adv")
+    if sigma is not None and abs(meta.get("sigma", sigma) - sigma) > 1e-9:
+        raise ValueError(f"{path} was made for sigma {meta['sigma'] * 255:g}/255, not "
+                         f"{sigma * 255:g}/255")
+    got = tuple(payload["adv_inputs"].shape[1:])
+    if shape is not None and tuple(shape) != got:
+        raise ValueError(f"{path} holds images of shape {got}, not {tuple(shape)}")
+    name = meta.get("attack_protocol", {}).get("norm", "adversarial")
+    names = meta.get("images") or [str(i) for i in range(len(payload["adv_inputs"]))]
+    rows = []
+    triples = zip(names, payload["clean_inputs"], payload["adv_inputs"], payload["labels"])
+    for image, noisy, adv, clean in tqdm(list(triples), desc="score", disable=not progress):
+        rows.append({"image": image, "set": "gaussian",
+                     **score(model, noisy[None], clean[None])})
+        rows.append({"image": image, "set": name, **score(model, adv[None], clean[None])})
+    return rows

@@ -1,0 +1,85 @@
+"""Transferability between models (paper section 2.7, eq. 9).
+
+Eq. 9 was lost from our copy of the paper; the reading here: adversarial noisy images crafted
+white-box on a *source* model transfer to a *target* model when the target's output PSNR drops
+by more than ``threshold`` dB compared with the same Gaussian noisy input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..data import derived_generator
+from .common import AttackSpec, Image, attack_generator, load_dataset, noisy_image, score
+
+__all__ = ["random_like", "transfer_matrix"]
+
+
+def random_like(delta: torch.Tensor, norm: str, generator: torch.Generator) -> torch.Tensor:
+    """A random perturbation with the size of ``delta``: random signs times ``max|delta|`` for
+    L-inf, a uniformly random direction with ``delta``'s L2 norm for L2."""
+    g = torch.randn(delta.shape, generator=generator).to(delta)
+    if norm == "linf":
+        return torch.where(g >= 0, 1.0, -1.0).to(delta) * delta.abs().amax()
+    return g / g.norm() * delta.norm()
+
+
+def transfer_matrix(
+    models: Mapping[str, nn.Module],
+    dataset: str | Sequence[Image],
+    attack: AttackSpec | None = None,
+    threshold: float = 0.1,
+    sigma: float = 25 / 255,
+    seed: int = 0,
+    channels: int = 1,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Craft adversarial samples on each source model and score them on every target.
+
+    Args:
+        models: ``{name: denoiser}``.
+        dataset: images or ``(name, clean)`` pairs.
+        attack: the attack protocol (default L-inf, 2/255, 10 steps).
+        threshold: PSNR drop (dB) above which a transfer counts as successful.
+        sigma: noise level.
+        seed: seed of noise, random starts and the random baseline.
+        channels: image channels.
+        progress: tqdm bar.
+
+    Returns:
+        A dict: ``names``; ``drop[source][target]``, the mean PSNR drop in dB; ``success``, the
+        same indices, whether the drop exceeds ``threshold``; ``baseline[target]``, the mean
+        drop under random perturbations of the attacks' size; ``clean_psnr[target]``, the
+        mean PSNR on Gaussian noise; ``threshold``; ``attack``. The diagonal is the white-box
+        drop.
+    """
+    attack = attack if attack is not None else AttackSpec()
+    images = load_dataset(dataset, channels)
+    names = list(models)
+    noisy_inputs = [noisy_image(clean[None], sigma, seed, i) for i, (_, clean) in enumerate(images)]
+    gauss = [{t: score(models[t], noisy, clean[None])["psnr"] for t in names}
+             for noisy, (_, clean) in zip(noisy_inputs, images)]
+    drop = {s: {t: 0.0 for t in names} for s in names}
+    baseline = {t: 0.0 for t in names}
+    pairs = [(s, i) for s in names for i in range(len(images))]
+    for source, index in tqdm(pairs, desc="transfer", disable=not progress):
+        clean, noisy = images[index][1][None], noisy_inputs[index]
+        adv = attack.build(models[source], attack_generator(seed, index, attack.norm))(
+            noisy, clean).cpu()
+        for t in names:
+            drop[source][t] += (gauss[index][t] - score(models[t], adv, clean)["psnr"]) / len(
+                images)
+        if source == names[0]:  # one random baseline per image, sized like the attack
+            rand = noisy + random_like(adv - noisy, attack.norm, derived_generator(seed, index, -1))
+            for t in names:
+                baseline[t] += (gauss[index][t] - score(models[t], rand, clean)["psnr"]) / len(
+                    images)
+    base = {t: sum(g[t] for g in gauss) / len(images) for t in names}
+    success = {s: {t: drop[s][t] > threshold for t in names} for s in names}
+    return {"names": names, "drop": drop, "success": success, "baseline": baseline,
+            "clean_psnr": base, "threshold": threshold, "attack": attack.as_dict()}

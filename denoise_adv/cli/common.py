@@ -1,0 +1,74 @@
+"""Helpers shared by the subcommands: units, devices, models, the attack options."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+LEVEL = 255.0
+
+
+def device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"error: --device {name} requested but CUDA is not available")
+    return torch.device(name)
+
+
+def positive_level(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
+    return value
+
+
+def levels(text: str) -> tuple[float, ...]:
+    """argparse type: comma-separated numbers."""
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text}") from exc
+
+
+def add_noise_and_attack_options(p: argparse.ArgumentParser, with_attack: bool = True) -> None:
+    """--sigma, --seed, --device, --quiet and (optionally) the attack protocol options."""
+    p.add_argument("--sigma", type=positive_level, default=25.0,
+                   help="Gaussian noise level in 8-bit levels (default: 25)")
+    if with_attack:
+        p.add_argument("--norm", choices=("linf", "l2"), default="linf",
+                       help="attack norm (default: linf)")
+        p.add_argument("--eps", type=positive_level, default=2.0,
+                       help="budget in 8-bit levels per pixel; for l2 the RMS per pixel, so the "
+                       "L2 radius is eps/255*sqrt(C*H*W) (default: 2)")
+        p.add_argument("--alpha", type=positive_level, default=None,
+                       help="step size in the units of --eps (default: eps/4)")
+        p.add_argument("--steps", type=int, default=10, help="attack steps (default: 10)")
+    p.add_argument("--seed", type=int, default=0, help="seed of noise and random starts")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def attack_spec(args: argparse.Namespace, random_start: bool = True):
+    """The :class:`~denoise_adv.analysis.AttackSpec` of the parsed options ([0, 1] units)."""
+    from ..analysis import AttackSpec
+
+    if args.steps < 1:
+        raise SystemExit(f"error: --steps must be >= 1, got {args.steps}")
+    alpha = args.alpha if args.alpha is not None else args.eps / 4
+    if alpha <= 0:
+        raise SystemExit("error: --alpha must be > 0 (with --eps 0 give --alpha explicitly)")
+    return AttackSpec(norm=args.norm, eps=args.eps / LEVEL, alpha=alpha / LEVEL,
+                      steps=args.steps, random_start=random_start)
+
+
+def load_model(path: str | Path, sigma: float, where: torch.device):
+    """``(denoiser, channels, meta)`` of a checkpoint; noise-level models are fixed at sigma."""
+    from ..models import fixed_level_denoiser, load_checkpoint
+
+    model, meta = load_checkpoint(path, map_location=where)
+    return fixed_level_denoiser(model, sigma), getattr(model, "channels", 1), meta

@@ -1,0 +1,152 @@
+"""End-to-end runs of the analysis commands and of the main job, ``denoise-adv demo``."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from denoise_adv.cli import demo as demo_module
+from denoise_adv.cli import main
+from denoise_adv.data import save_png
+from denoise_adv.models import DnCNN, save_checkpoint
+
+
+@pytest.fixture
+def checkpoint(trained_dncnn, tmp_path):
+    return save_checkpoint(trained_dncnn, tmp_path / "a" / "model.pt", {"strategy": "normal"})
+
+
+@pytest.fixture
+def other_checkpoint(tmp_path):
+    torch.manual_seed(3)
+    return save_checkpoint(DnCNN(depth=3, features=8).eval(), tmp_path / "b.pt")
+
+
+@pytest.fixture
+def folder(sample_images, tmp_path):
+    path = tmp_path / "images"
+    for i, img in enumerate(sample_images[:2]):
+        save_png(img, path / f"im{i}.png")
+    return path
+
+
+def _png_ok(path, min_side=100):
+    array = np.asarray(Image.open(path).convert("L"))
+    assert min(array.shape) >= min_side and array.std() > 5, path
+
+
+def test_evaluate_white_box_and_fixed_set(checkpoint, other_checkpoint, folder, tmp_path,
+                                          capsys):
+    adv_set = tmp_path / "set-linf.pt"
+    assert main(["make-adv", "--model", str(checkpoint), "--data", str(folder), "--steps", "3",
+                 "--out", str(adv_set), "--quiet"]) == 0
+    assert "wrote the linf adversarial set" in capsys.readouterr().out
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--model", str(checkpoint), str(other_checkpoint), "--data",
+                 str(folder), "--steps", "3", "--adv-set", str(adv_set), "--out", str(out),
+                 "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "psnr_drop" in printed and "set-linf" in printed
+    report = json.loads((out / "report.json").read_text())
+    labels = [m["label"] for m in report["protocol"]["models"]]
+    assert labels == ["a", "b"] and report["protocol"]["noise_seed"] == 0
+    assert report["protocol"]["white_box_attacks"]["l2"]["per_pixel"] is True
+    summary = {(r["model"], r["set"]): r for r in report["summary"]}
+    assert set(summary) == {(m, s) for m in labels for s in ("gaussian", "linf", "l2", "set-linf")}
+    a = summary[("a", "linf")]
+    assert a["psnr_drop"] > 0.2
+    # on its own source the fixed set equals the white-box L-inf attack of the same protocol
+    assert summary[("a", "set-linf")]["psnr"] == pytest.approx(a["psnr"], abs=1e-6)
+    assert summary[("b", "set-linf")]["psnr"] != pytest.approx(summary[("b", "linf")]["psnr"])
+    assert (out / "report.md").read_text().startswith("# Robustness at sigma 25/255")
+    assert len((out / "per_image.csv").read_text().splitlines()) == 1 + 2 * 2 * 4
+
+
+def test_transfer_command(checkpoint, other_checkpoint, folder, tmp_path, capsys):
+    out = tmp_path / "transfer"
+    assert main(["transfer", "--models", str(checkpoint), str(other_checkpoint), "--names",
+                 "tiny", "other", "--data", str(folder), "--steps", "3", "--out", str(out),
+                 "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "random (same size)" in printed and "transfers above 0.1 dB" in printed
+    result = json.loads((out / "transfer.json").read_text())
+    assert result["names"] == ["tiny", "other"] and result["drop"]["tiny"]["tiny"] > 0.2
+    _png_ok(out / "transfer.png")
+    with pytest.raises(SystemExit, match="one distinct label per model"):
+        main(["transfer", "--models", str(checkpoint), str(other_checkpoint), "--names", "x",
+              "--out", str(out)])
+
+
+def test_neighborhood_and_patch_commands(checkpoint, tmp_path, capsys):
+    out = tmp_path / "nb"
+    assert main(["neighborhood", "--model", str(checkpoint), "--input", "builtin:camera",
+                 "--crop", "32", "--angles", "12", "--radii", "0,1", "--steps", "3", "--out",
+                 str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "worst angle" in printed and "connected set" in printed
+    data = json.loads((out / "neighborhood.json").read_text())
+    assert max(data["two_d"]["psnr"][0]) - min(data["two_d"]["psnr"][0]) < 1e-4  # radius 0
+    _png_ok(out / "neighborhood_2d.png")
+    _png_ok(out / "neighborhood_3d.png")
+    out = tmp_path / "patch"
+    assert main(["patch-attack", "--model", str(checkpoint), "--input", "builtin:camera",
+                 "--crop", "64", "--steps", "3", "--out", str(out), "--quiet"]) == 0
+    assert "method2" in capsys.readouterr().out
+    result = json.loads((out / "patch_attack.json").read_text())
+    assert result["box"] == [16, 16, 32, 32] and result["method1"]["drop_inside"] > 0
+    _png_ok(out / "patch_attack.png")
+
+
+def test_demo_with_a_given_model(checkpoint, folder, tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--model", str(checkpoint), "--data", str(folder), "--out", str(out),
+                 "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "gaussian" in printed and "linf" in printed and "l2" in printed
+    for name in ("report.md", "summary.csv", "per_image.csv", "report.json"):
+        assert (out / name).is_file()
+    _png_ok(out / "comparison.png")
+    _png_ok(out / "polar.png")
+
+
+def test_demo_without_arguments_trains_once_then_reuses_the_cache(monkeypatch, tmp_path,
+                                                                  capsys):
+    # The README's main job, with a smaller recipe so that the test takes seconds.
+    monkeypatch.setattr(demo_module, "DEMO_RECIPE", {"model_kwargs": {"depth": 3, "features": 4},
+                                                     "max_steps": 3, "batch_size": 8,
+                                                     "lr": 1e-3})
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--quiet"]) == 0
+    first = capsys.readouterr().out
+    assert "training the demo DnCNN" in first and "denoise-adv-demo" in first
+    assert len(list((tmp_path / "cache" / "denoise_adv").glob("demo-dncnn-*.pt"))) == 1
+    _png_ok(tmp_path / "denoise-adv-demo" / "comparison.png")
+    assert main(["demo", "--quiet"]) == 0
+    assert "using the cached demo model" in capsys.readouterr().out
+
+
+def test_clear_errors(checkpoint, folder, tmp_path, capsys):
+    assert main(["evaluate", "--model", str(tmp_path / "missing.pt"), "--out",
+                 str(tmp_path)]) == 2
+    assert "model checkpoint not found" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["evaluate", "--model", str(checkpoint), "--data", str(empty), "--out",
+                 str(tmp_path)]) == 2
+    assert "no image files" in capsys.readouterr().err
+    adv_set = tmp_path / "set.pt"
+    main(["make-adv", "--model", str(checkpoint), "--data", str(folder), "--steps", "1", "--out",
+          str(adv_set), "--quiet"])
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(checkpoint), "--data", "builtin:test", "--steps",
+                 "1", "--adv-set", str(adv_set), "--out", str(tmp_path / "e"), "--quiet",
+                 "--attacks", "linf"]) == 2
+    assert "holds images of shape (1, 64, 64), not (1, 256, 256)" in capsys.readouterr().err
+    assert main(["evaluate", "--model", str(checkpoint), "--sigma", "15", "--attacks", "none",
+                 "--adv-set", str(adv_set), "--out", str(tmp_path / "e"), "--quiet"]) == 2
+    assert "made for sigma 25/255, not 15/255" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="--attacks takes linf, l2 or none"):
+        main(["evaluate", "--model", str(checkpoint), "--attacks", "l1", "--out", str(tmp_path)])
