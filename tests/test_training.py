@@ -151,3 +151,35 @@ def test_bad_configuration():
         TrainConfig(batch_size=0).validate()
     with pytest.raises(ValueError, match="unknown training option"):
         TrainConfig.from_dict({"nope": 1})
+
+
+@pytest.mark.parametrize("suffix", [".json", ".toml"])
+def test_config_file_sets_defaults_and_options_override(folder, tmp_path, suffix):
+    from denoise_adv.cli import main
+
+    values = {"steps": 2, "batch-size": 4, "stride": 24, "scales": [1.0], "val_data": "none",
+              "strategy": "ts-def", "lr": 0.002, "model_kwargs": {"depth": 3, "features": 4},
+              "data": str(folder)}
+    config = tmp_path / f"recipe{suffix}"
+    if suffix == ".json":
+        config.write_text(json.dumps(values))
+    else:
+        lines = []
+        for k, v in values.items():
+            if isinstance(v, dict):
+                lines.append(f"{k} = {{ " + ", ".join(f"{a} = {b}" for a, b in v.items()) + " }")
+            elif isinstance(v, str):
+                lines.append(f'{k} = "{v}"')
+            else:
+                lines.append(f"{k} = {json.dumps(v)}")
+        config.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--out", str(out), "--lr", "0.004",
+                 "--quiet"]) == 0
+    saved = json.loads((out / "log.json").read_text())["config"]
+    assert saved["strategy"] == "ts-def" and saved["model_kwargs"] == {"depth": 3, "features": 4}
+    assert saved["lr"] == 0.004  # the command line wins over the file
+    assert saved["max_steps"] == 2 and saved["val_data"] is None and saved["scales"] == [1.0]
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"nope": 1}')
+    assert main(["train", "--config", str(bad), "--out", str(out)]) == 2

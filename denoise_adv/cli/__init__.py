@@ -28,8 +28,10 @@ def _config_file(path: str) -> dict:
     text = file.read_text()
     try:
         if file.suffix.lower() == ".toml":
-            import tomllib
-
+            try:
+                import tomllib
+            except ImportError:  # Python 3.10
+                raise ValueError("TOML config files need Python 3.11+; use JSON") from None
             return tomllib.loads(text)
         return json.loads(text)
     except Exception as exc:
