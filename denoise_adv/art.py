@@ -32,7 +32,7 @@ from torch import nn
 from tqdm.auto import trange
 
 from ._checks import check_int, check_module, check_real
-from .noise import METHODS, gaussian_noise, ts_noise
+from .transforms import TSNoise
 
 __all__ = ["PyTorchDenoiser", "TSAugmentation", "check_attack"]
 
@@ -248,7 +248,8 @@ class TSAugmentation(Preprocessor):
     ``augmentation=False`` every sample of ``x`` is replaced by ``x + noise``. For denoiser
     training pass clean ``x`` and ``y = clean``: the copies become (noisy, clean) pairs.
 
-    Each noisy copy gets TS noise with probability ``p`` (else Gaussian), per sample.
+    Each noisy copy gets TS noise with probability ``p`` (else Gaussian), per sample, drawn by
+    :class:`denoise_adv.transforms.TSNoise` over all values of the sample (layout-independent).
 
     Args:
         sigma: noise level in the units of ``x``. (Default: 25/255)
@@ -284,13 +285,10 @@ class TSAugmentation(Preprocessor):
         if augmentation and not (apply_fit or apply_predict):
             raise ValueError("If `augmentation` is `True`, then `apply_fit` and `apply_predict` "
                              "can't be both `False`.")
-        self.sigma = check_real(sigma, "sigma", minimum=0.0)
-        self.iterations = check_real(iterations, "iterations", minimum=0.0)
+        # The noise itself is TSNoise's (checks included): one implementation of TS-or-Gaussian.
+        self._noise = TSNoise(sigma, iterations=iterations, p=p, method=method)
+        self.sigma, self.iterations, self.p, self.method = sigma, iterations, p, method
         self.ratio = check_real(ratio, "ratio", minimum=0.0, strict=augmentation)
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        self.method = method
-        self.p = check_real(p, "p", minimum=0.0, maximum=1.0)
         self.augmentation = bool(augmentation)
         if clip_values is not None and (len(clip_values) != 2 or clip_values[0] >= clip_values[1]):
             raise ValueError(f"clip_values must be (min, max) with min < max, got {clip_values!r}")
@@ -299,17 +297,8 @@ class TSAugmentation(Preprocessor):
         self._generator = None if seed is None else torch.Generator().manual_seed(seed)
 
     def _noisy(self, x: np.ndarray) -> np.ndarray:
-        g = self._generator
-        shape = x.shape
-        is_ts = (torch.rand(shape[0], generator=g, dtype=torch.float64) < self.p).numpy()
-        noise = np.empty(shape, dtype=np.float32)
-        if is_ts.any():
-            noise[is_ts] = ts_noise((int(is_ts.sum()), *shape[1:]), self.sigma, self.iterations,
-                                    self.method, generator=g).numpy()
-        if (~is_ts).any():
-            noise[~is_ts] = gaussian_noise((int((~is_ts).sum()), *shape[1:]), self.sigma,
-                                           generator=g).numpy()
-        out = (x + noise).astype(np.float32)
+        noisy = self._noise.apply(torch.from_numpy(x.astype(np.float32)), self._generator)
+        out = noisy.numpy()
         if self.clip_values is not None:
             out = np.clip(out, self.clip_values[0], self.clip_values[1])
         return out
@@ -317,8 +306,9 @@ class TSAugmentation(Preprocessor):
     def __call__(self, x: np.ndarray, y: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray | None]:
         x = np.asarray(x)
-        if x.ndim < 2:
-            raise ValueError(f"x must have shape (N, ...), got {x.shape}")
+        if x.ndim != 4:
+            raise ValueError(f"x must be a batch of images (N, C, H, W) or (N, H, W, C), got "
+                             f"shape {x.shape}")
         if not self.augmentation:
             return self._noisy(x), y
         size = int(x.shape[0] * self.ratio)

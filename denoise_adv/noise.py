@@ -29,7 +29,7 @@ from scipy import special
 from ._checks import check_real
 from .typical import ts_iterations_for
 
-__all__ = ["gaussian_noise", "mixed_noise", "ts_noise"]
+__all__ = ["gaussian_noise", "mixed_noise", "mixing_levels", "random_like", "ts_noise"]
 
 METHODS = ("exact", "screening")
 
@@ -70,6 +70,23 @@ def _rand(shape, generator, device, dtype) -> torch.Tensor:
     out = torch.rand(shape, generator=generator, device=_generator_device(generator, device),
                      dtype=dtype)
     return out.to(device) if device is not None else out.cpu()
+
+
+def random_like(like: torch.Tensor, kind: str, generator: torch.Generator | None = None
+                ) -> torch.Tensor:
+    """Standard normal (``"normal"``) or uniform [0, 1) (``"uniform"``) draws shaped like
+    ``like``, on its device and dtype, from ``generator`` (drawn where the generator lives, then
+    moved), or from the global RNG of ``like``'s device.
+
+    Example:
+        >>> a = random_like(torch.zeros(2), "uniform", torch.Generator().manual_seed(0))
+        >>> bool(((a >= 0) & (a < 1)).all())
+        True
+    """
+    draw = {"normal": _randn, "uniform": _rand}.get(kind)
+    if draw is None:
+        raise ValueError(f"kind must be 'normal' or 'uniform', got {kind!r}")
+    return draw(like.shape, generator, like.device, like.dtype)
 
 
 def gaussian_noise(
@@ -165,6 +182,31 @@ def ts_noise(
     return g.mul_(scale)
 
 
+def mixing_levels(sigmas: Sequence[float], weights: Sequence[float] | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Checked noise levels and their normalised probabilities (float64), for
+    :func:`mixed_noise` and :class:`~denoise_adv.transforms.MixedNoise`.
+
+    Example:
+        >>> mixing_levels((0.1, 0.2), (1, 3))[1]
+        tensor([0.2500, 0.7500], dtype=torch.float64)
+    """
+    levels = torch.tensor([check_real(s, f"sigmas[{i}]", minimum=0.0)
+                           for i, s in enumerate(sigmas)], dtype=torch.float64)
+    if levels.numel() == 0:
+        raise ValueError("sigmas must not be empty")
+    if weights is None:
+        return levels, torch.full((levels.numel(),), 1.0 / levels.numel(), dtype=torch.float64)
+    if len(weights) != levels.numel():
+        raise ValueError(f"weights must have one entry per sigma ({levels.numel()}), got "
+                         f"{len(weights)}")
+    probs = torch.tensor([check_real(w, f"weights[{i}]", minimum=0.0)
+                          for i, w in enumerate(weights)], dtype=torch.float64)
+    if probs.sum() <= 0:
+        raise ValueError("weights must not all be zero")
+    return levels, probs / probs.sum()
+
+
 def mixed_noise(
     shape: Sequence[int],
     sigmas: Sequence[float] = (25 / 255, 26 / 255),
@@ -188,21 +230,7 @@ def mixed_noise(
         torch.Size([4, 1, 8, 8])
     """
     shape = _shape(shape)
-    levels = torch.tensor([check_real(s, f"sigmas[{i}]", minimum=0.0)
-                           for i, s in enumerate(sigmas)], dtype=torch.float64)
-    if levels.numel() == 0:
-        raise ValueError("sigmas must not be empty")
-    if weights is None:
-        probs = torch.full((levels.numel(),), 1.0 / levels.numel(), dtype=torch.float64)
-    else:
-        if len(weights) != levels.numel():
-            raise ValueError(f"weights must have one entry per sigma ({levels.numel()}), got "
-                             f"{len(weights)}")
-        probs = torch.tensor([check_real(w, f"weights[{i}]", minimum=0.0)
-                              for i, w in enumerate(weights)], dtype=torch.float64)
-        if probs.sum() <= 0:
-            raise ValueError("weights must not all be zero")
-        probs = probs / probs.sum()
+    levels, probs = mixing_levels(sigmas, weights)
     u = _rand((shape[0],), generator, None, torch.float64).cpu()
     index = torch.searchsorted(probs.cumsum(0), u, right=True).clamp_max(levels.numel() - 1)
     dtype = dtype or torch.get_default_dtype()

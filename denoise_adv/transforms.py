@@ -29,7 +29,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from ._checks import check_int, check_real
-from .noise import METHODS, gaussian_noise, mixed_noise, ts_noise
+from .noise import METHODS, gaussian_noise, mixed_noise, mixing_levels, ts_noise
 
 __all__ = ["GaussianNoise", "MixedNoise", "TSNoise"]
 
@@ -256,19 +256,9 @@ class MixedNoise(_NoiseTransform):
                  weights: tuple[float, ...] | None = None, clip: bool = False,
                  seed: int | None = None) -> None:
         super().__init__(clip=clip, seed=seed)
-        self.sigmas = tuple(check_real(s, f"sigmas[{i}]", minimum=0.0)
-                            for i, s in enumerate(sigmas))
-        if not self.sigmas:
-            raise ValueError("sigmas must not be empty")
-        if weights is not None:
-            if len(weights) != len(self.sigmas):
-                raise ValueError(f"weights must have one entry per sigma ({len(self.sigmas)}), "
-                                 f"got {len(weights)}")
-            weights = tuple(check_real(w, f"weights[{i}]", minimum=0.0)
-                            for i, w in enumerate(weights))
-            if sum(weights) <= 0:
-                raise ValueError("weights must not all be zero")
-        self.weights = weights
+        levels, probs = mixing_levels(sigmas, weights)  # checked once, here
+        self.sigmas = tuple(levels.tolist())
+        self.weights = None if weights is None else tuple(probs.tolist())
 
     def _noise(self, shape, generator, device, dtype):
         return mixed_noise(shape, self.sigmas, self.weights, generator, device, dtype)

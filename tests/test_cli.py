@@ -84,6 +84,15 @@ def test_attack_end_to_end(checkpoint, image_folder, tmp_path, capsys, norm):
     assert (out / "summary.csv").read_text().startswith("image,psnr_noisy,")
 
 
+def test_attack_clip_option_bounds_the_adversarial_images(checkpoint, image_folder, tmp_path):
+    out = tmp_path / "clip"
+    assert main(["attack", "--model", str(checkpoint), "--input", str(image_folder), "--steps",
+                 "2", "--clip", "--out", str(out), "--quiet"]) == 0
+    adv = torch.load(out / "img0_adv.pt", weights_only=True)
+    assert adv.min() >= 0 and adv.max() <= 1
+    assert json.loads((out / "summary.json").read_text())["protocol"]["attack"]["clip"] == [0, 1]
+
+
 def test_attack_on_builtin_image(checkpoint, tmp_path):
     out = tmp_path / "builtin"
     assert main(["attack", "--model", str(checkpoint), "--input", "builtin:coins", "--steps",

@@ -21,6 +21,7 @@ Image = tuple[str, torch.Tensor]  # (name, clean (C, H, W))
 class AttackSpec:
     """The evaluation protocol's attack: Denoising-PGD, L-inf or per-pixel L2.
 
+    ``clip=(low, high)`` bounds the adversarial image (default: unclipped, as noisy images are).
     ``eps`` and ``alpha`` are per pixel in [0, 1] units (L2: RMS per pixel, radius
     ``eps * sqrt(C*H*W)``). The defaults (2/255, 0.5/255, 10 steps, random start) cost about
     1 dB on a small DnCNN at sigma 25, the size of the paper's drops.
@@ -31,6 +32,7 @@ class AttackSpec:
     alpha: float = 0.5 / 255
     steps: int = 10
     random_start: bool = True
+    clip: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.norm not in ("linf", "l2"):
@@ -39,14 +41,15 @@ class AttackSpec:
     def build(self, model: nn.Module, generator: torch.Generator | None = None) -> DenoiseAttack:
         """The attack on ``model`` (random start from ``generator``)."""
         common = dict(eps=self.eps, alpha=self.alpha, steps=self.steps,
-                      random_start=self.random_start, generator=generator)
+                      random_start=self.random_start, clip=self.clip, generator=generator)
         if self.norm == "linf":
             return DenoisePGD(model, **common)
         return DenoisePGDL2(model, per_pixel=True, **common)
 
     def as_dict(self) -> dict:
         return {"norm": self.norm, "eps": self.eps, "alpha": self.alpha, "steps": self.steps,
-                "random_start": self.random_start, "per_pixel": self.norm == "l2"}
+                "random_start": self.random_start, "per_pixel": self.norm == "l2",
+                "clip": list(self.clip) if self.clip else None}
 
 
 def load_dataset(spec: str | Sequence[Image], channels: int = 1) -> list[Image]:

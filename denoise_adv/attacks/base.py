@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from .._checks import check_image_batch, check_int, check_module, check_real, check_same_shape
 from ..metrics import psnr
+from ..noise import random_like
 from .io import load_adversarial_set, save_adversarial_set
 
 __all__ = ["DenoiseAttack"]
@@ -135,15 +136,8 @@ class DenoiseAttack(Attack):
         return {"attack": self.attack, "mode": self.attack_mode, **values}
 
     def _random(self, like: torch.Tensor, kind: str) -> torch.Tensor:
-        """Uniform [0, 1) or standard normal noise shaped like ``like``, from the generator."""
-        gen = self._generator
-        out = torch.empty(like.shape, dtype=like.dtype,
-                          device=gen.device if gen is not None else like.device)
-        if kind == "uniform":
-            out.uniform_(0.0, 1.0, generator=gen)
-        else:
-            out.normal_(0.0, 1.0, generator=gen)
-        return out.to(like.device)
+        """``"uniform"`` [0, 1) or ``"normal"`` draws shaped like ``like``, from the generator."""
+        return random_like(like, kind, self._generator)
 
     def _resolve_device(self, inputs: torch.Tensor) -> torch.device:
         tensor = next(self.model.parameters(), None)

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from ..data import derived_generator, save_png
     from ..metrics import psnr
 
-    spec = attack_spec(args, random_start=not args.no_random_start)
+    spec = attack_spec(args, random_start=not args.no_random_start, clip=args.clip)
     where = device(args.device)
     sigma = args.sigma / LEVEL
     model, channels, meta = load_model(args.model, sigma, where)
@@ -55,10 +55,7 @@ def run(args: argparse.Namespace) -> int:
         clean = image[None]
         noisy = noisy_image(clean, sigma, args.seed, index)
         clean, noisy = clean.to(where), noisy.to(where)
-        attack = spec.build(model, derived_generator(args.seed, index, 1))
-        if args.clip:
-            attack.clip = (0.0, 1.0)
-        adv = attack(noisy, clean)
+        adv = spec.build(model, derived_generator(args.seed, index, 1))(noisy, clean)
         with torch.no_grad():
             den = model(noisy).clamp(0, 1)
             den_adv = model(adv).clamp(0, 1)
@@ -85,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     protocol = {
         "command": "attack", "model": str(args.model), "model_meta": meta,
         "input": str(args.input), "sigma": sigma, "noise_seed": args.seed,
-        "attack": {**spec.as_dict(), "clip": [0.0, 1.0] if args.clip else None},
+        "attack": spec.as_dict(),
         "device": str(where), "units": "[0, 1]; multiply by 255 for 8-bit levels",
     }
     write_csv(rows, out / "summary.csv")

@@ -53,7 +53,7 @@ def add_noise_and_attack_options(p: argparse.ArgumentParser, with_attack: bool =
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def attack_spec(args: argparse.Namespace, random_start: bool = True):
+def attack_spec(args: argparse.Namespace, random_start: bool = True, clip: bool = False):
     """The :class:`~denoise_adv.analysis.AttackSpec` of the parsed options ([0, 1] units)."""
     from ..analysis import AttackSpec
 
@@ -63,7 +63,8 @@ def attack_spec(args: argparse.Namespace, random_start: bool = True):
     if alpha <= 0:
         raise SystemExit("error: --alpha must be > 0 (with --eps 0 give --alpha explicitly)")
     return AttackSpec(norm=args.norm, eps=args.eps / LEVEL, alpha=alpha / LEVEL,
-                      steps=args.steps, random_start=random_start)
+                      steps=args.steps, random_start=random_start,
+                      clip=(0.0, 1.0) if clip else None)
 
 
 def load_model(path: str | Path, sigma: float, where: torch.device):
@@ -72,3 +73,9 @@ def load_model(path: str | Path, sigma: float, where: torch.device):
 
     model, meta = load_checkpoint(path, map_location=where)
     return fixed_level_denoiser(model, sigma), getattr(model, "channels", 1), meta
+
+
+def model_label(path: str | Path) -> str:
+    """A short name for a checkpoint: its folder for ``.../NAME/model.pt``, else the file stem."""
+    path = Path(path)
+    return path.parent.name if path.name == "model.pt" else path.stem

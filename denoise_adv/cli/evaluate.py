@@ -7,7 +7,14 @@ import json
 from pathlib import Path
 
 from .._io import atomic_open
-from .common import LEVEL, add_noise_and_attack_options, attack_spec, device, load_model
+from .common import (
+    LEVEL,
+    add_noise_and_attack_options,
+    attack_spec,
+    device,
+    load_model,
+    model_label,
+)
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -61,7 +68,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     per_image, summary, protocol_models = [], [], []
     for path in args.model:
         model, channels, meta = load_model(path, sigma, where)
-        label = Path(path).parent.name if Path(path).name == "model.pt" else Path(path).stem
+        label = model_label(path)
         protocol_models.append({"label": label, "checkpoint": str(path), "meta": meta})
         rows = []
         if attacks:

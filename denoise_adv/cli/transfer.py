@@ -7,7 +7,14 @@ import json
 from pathlib import Path
 
 from .._io import atomic_open
-from .common import LEVEL, add_noise_and_attack_options, attack_spec, device, load_model
+from .common import (
+    LEVEL,
+    add_noise_and_attack_options,
+    attack_spec,
+    device,
+    load_model,
+    model_label,
+)
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -36,8 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     spec = attack_spec(args)
     where, sigma = device(args.device), args.sigma / LEVEL
-    names = args.names or [Path(m).parent.name if Path(m).name == "model.pt" else Path(m).stem
-                           for m in args.models]
+    names = args.names or [model_label(m) for m in args.models]
     if len(names) != len(args.models) or len(set(names)) != len(names):
         raise SystemExit("error: --names must give one distinct label per model")
     models, channels = {}, set()
