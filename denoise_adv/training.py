@@ -29,10 +29,11 @@ import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import seeding
 from ._io import atomic_open, atomic_torch_save
-from .data import PatchDataset, derived_generator, iter_images
+from .data import PatchDataset, iter_images
 from .metrics import psnr
-from .models import build, fixed_level_denoiser, save_checkpoint
+from .models import as_denoiser, build, save_checkpoint
 from .report import write_csv
 from .train import STRATEGIES, strategy_noise
 
@@ -41,7 +42,7 @@ __all__ = ["TrainConfig", "train"]
 CHECKPOINT = "checkpoint.pt"
 FINAL = "model.pt"
 #: Options that may change between a run and its resumption (they do not steer the trajectory).
-_RESUME_FREE = ("max_steps", "progress", "workers", "checkpoint_every")
+_RESUME_FREE = ("out", "max_steps", "progress", "workers", "checkpoint_every", "init")
 
 
 @dataclass
@@ -54,6 +55,7 @@ class TrainConfig:
     out: str = "runs/train"
     model: str = "dncnn"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
+    init: str | None = None
     channels: int = 1
     strategy: str = "normal"
     sigma: float = 25 / 255
@@ -148,19 +150,27 @@ def _validation_set(config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor] | 
     if len(sizes) != 1:
         raise ValueError("validation images must share one size; set val_crop")
     clean = torch.stack(images)
-    noise = torch.randn(clean.shape, generator=derived_generator(config.seed, -1))
+    noise = torch.randn(clean.shape, generator=seeding.generator(config.seed, "validation"))
     return clean + config.sigma * noise, clean
 
 
-def _attack(model: nn.Module, config: TrainConfig, step: int):
-    from .attacks import DenoisePGD, DenoisePGDL2
+def _load_init(model: nn.Module, path: str) -> None:
+    """Start from the weights of the model checkpoint ``path`` (same architecture)."""
+    from .models import load_checkpoint
 
-    generator = derived_generator(config.seed, 10**9 + step)
-    common = dict(eps=config.adv_eps, alpha=config.adv_alpha, steps=config.adv_steps,
-                  generator=generator)
-    if config.adv_norm == "linf":
-        return DenoisePGD(model, **common)
-    return DenoisePGDL2(model, per_pixel=True, **common)
+    source, _ = load_checkpoint(path)
+    try:
+        model.load_state_dict(source.state_dict())
+    except RuntimeError as exc:
+        raise ValueError(f"init checkpoint {path} does not fit the configured model: "
+                         f"{str(exc).splitlines()[0]}") from None
+
+
+def _attack(model: nn.Module, config: TrainConfig, step: int):
+    from .attacks import AttackSpec
+
+    spec = AttackSpec(config.adv_norm, config.adv_eps, config.adv_alpha, config.adv_steps)
+    return spec.build(model, seeding.generator(config.seed, "train-attack", step))
 
 
 def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
@@ -183,6 +193,8 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
 
     torch.manual_seed(config.seed)  # weight initialisation: the same on every rank
     model = build(config.model, channels=config.channels, **config.model_kwargs).to(device)
+    if config.init and not resume:
+        _load_init(model, config.init)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if config.optimizer == "adam":
@@ -210,7 +222,7 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
         epoch, position, global_step = state["epoch"], state["position"], state["global_step"]
         steps_log, epochs_log = state["steps_log"], state["epochs_log"]
 
-    denoiser = fixed_level_denoiser(model, config.sigma)
+    denoiser = as_denoiser(model, config.sigma)
     if world > 1:
         net = nn.parallel.DistributedDataParallel(
             denoiser, device_ids=[device.index] if device.type == "cuda" else None)

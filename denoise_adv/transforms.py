@@ -19,7 +19,6 @@ one stream, and a run is reproducible when the main process is seeded. The trans
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import PIL.Image
@@ -28,6 +27,7 @@ from torch.utils.data import get_worker_info
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
+from . import seeding
 from ._checks import check_int, check_real
 from .noise import METHODS, gaussian_noise, mixed_noise, mixing_levels, ts_noise
 
@@ -55,11 +55,8 @@ class _NoiseTransform(v2.Transform):
             return None
         owner = torch.initial_seed() if get_worker_info() is not None else None
         if self._generator is None or self._generator_owner != owner:
-            seed = self.seed
-            if owner is not None:
-                digest = hashlib.sha256(f"{self.seed}:{owner}".encode()).digest()
-                seed = int.from_bytes(digest[:8], "little")
-            self._generator = torch.Generator().manual_seed(seed)
+            self._generator = (torch.Generator().manual_seed(self.seed) if owner is None
+                               else seeding.generator(self.seed, "worker", owner))
             self._generator_owner = owner
         return self._generator
 

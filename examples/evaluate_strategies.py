@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from denoise_adv.analysis import evaluate_robustness, summarize
-from denoise_adv.models import fixed_level_denoiser, load_checkpoint
+from denoise_adv.models import as_denoiser, load_checkpoint
 from denoise_adv.report import format_table, write_csv, write_markdown
 from denoise_adv.training import TrainConfig, train
 
@@ -41,7 +41,7 @@ def main() -> None:
                               model_kwargs={"depth": 6, "features": 24},
                               progress=not args.quiet))
             model, _ = load_checkpoint(run / "model.pt")
-            rows = evaluate_robustness(fixed_level_denoiser(model, 25 / 255), "builtin:test",
+            rows = evaluate_robustness(as_denoiser(model, 25 / 255), "builtin:test",
                                        progress=not args.quiet)
             label = strategy if not strategy.startswith("ts") else (
                 f"{strategy} T={args.ts_iterations:g}")

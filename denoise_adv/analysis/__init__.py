@@ -1,7 +1,7 @@
 """The paper's analyses as reusable functions: robustness evaluation and adversarial sets,
 transferability, neighbourhood sweeps, patch attacks, typical sets; and their figures."""
 
-from .common import AttackSpec, load_dataset, noisy_image, score
+from .common import attack_generator, load_dataset, noisy_image, score
 from .figures import plot_comparison_strip, plot_polar, plot_sphere, plot_transfer
 from .neighborhood import connected_set_check, gram_schmidt, neighborhood_2d, sphere_sweep
 from .patches import patch_attack
@@ -15,7 +15,7 @@ from .transfer import random_like, transfer_matrix
 from .typical_sets import nll_samples, plot_nll_histograms, typical_set_rows
 
 __all__ = [
-    "AttackSpec",
+    "attack_generator",
     "connected_set_check",
     "evaluate_adversarial_set",
     "evaluate_robustness",

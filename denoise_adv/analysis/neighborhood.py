@@ -19,7 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .common import AttackSpec, score
+from ..attacks import AttackSpec
+from .common import score
 
 __all__ = ["connected_set_check", "gram_schmidt", "neighborhood_2d", "sphere_sweep"]
 

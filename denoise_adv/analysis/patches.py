@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .common import AttackSpec
+from ..attacks import AttackSpec
 
 __all__ = ["patch_attack"]
 

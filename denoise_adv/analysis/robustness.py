@@ -11,8 +11,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..attacks import load_adversarial_set, save_adversarial_set
-from .common import AttackSpec, Image, attack_generator, load_dataset, noisy_image, score
+from ..attacks import AttackSpec, load_adversarial_set, save_adversarial_set
+from .common import Image, attack_generator, load_dataset, noisy_image, score
 
 __all__ = [
     "evaluate_adversarial_set",
@@ -63,12 +63,12 @@ def evaluate_robustness(
         attacks = {name: AttackSpec(norm=name) for name in attacks}
     images = load_dataset(dataset, channels)
     rows = []
-    for index, (name, clean) in enumerate(tqdm(images, desc="evaluate", disable=not progress)):
+    for name, clean in tqdm(images, desc="evaluate", disable=not progress):
         clean = clean[None]
-        noisy = noisy_image(clean, sigma, seed, index)
+        noisy = noisy_image(clean, sigma, seed, name)
         rows.append({"image": name, "set": "gaussian", **score(model, noisy, clean)})
         for attack_name, spec in attacks.items():
-            attack = spec.build(model, attack_generator(seed, index, attack_name))
+            attack = spec.build(model, attack_generator(seed, name, attack_name))
             adv = attack(noisy, clean)
             rows.append({"image": name, "set": attack_name, **score(model, adv, clean)})
     return rows
@@ -119,10 +119,10 @@ def make_adversarial_set(
     if len({tuple(img.shape) for _, img in images}) != 1:
         raise ValueError("an adversarial set needs images of one size; crop or resize them")
     advs, cleans, noisies = [], [], []
-    for index, (_, clean) in enumerate(tqdm(images, desc="make-adv", disable=not progress)):
+    for name, clean in tqdm(images, desc="make-adv", disable=not progress):
         clean = clean[None]
-        noisy = noisy_image(clean, sigma, seed, index)
-        adv = attack.build(model, attack_generator(seed, index, attack.norm))(noisy, clean)
+        noisy = noisy_image(clean, sigma, seed, name)
+        adv = attack.build(model, attack_generator(seed, name, attack.norm))(noisy, clean)
         advs.append(adv.cpu())
         cleans.append(clean)
         noisies.append(noisy)

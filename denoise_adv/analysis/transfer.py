@@ -14,8 +14,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..data import derived_generator
-from .common import AttackSpec, Image, attack_generator, load_dataset, noisy_image, score
+from .. import seeding
+from ..attacks import AttackSpec
+from .common import Image, attack_generator, load_dataset, noisy_image, score
 
 __all__ = ["random_like", "transfer_matrix"]
 
@@ -61,21 +62,22 @@ def transfer_matrix(
     attack = attack if attack is not None else AttackSpec()
     images = load_dataset(dataset, channels)
     names = list(models)
-    noisy_inputs = [noisy_image(clean[None], sigma, seed, i) for i, (_, clean) in enumerate(images)]
+    noisy_inputs = [noisy_image(clean[None], sigma, seed, name) for name, clean in images]
     gauss = [{t: score(models[t], noisy, clean[None])["psnr"] for t in names}
              for noisy, (_, clean) in zip(noisy_inputs, images)]
     drop = {s: {t: 0.0 for t in names} for s in names}
     baseline = {t: 0.0 for t in names}
     pairs = [(s, i) for s in names for i in range(len(images))]
     for source, index in tqdm(pairs, desc="transfer", disable=not progress):
-        clean, noisy = images[index][1][None], noisy_inputs[index]
-        adv = attack.build(models[source], attack_generator(seed, index, attack.norm))(
+        (image, clean), noisy = (images[index][0], images[index][1][None]), noisy_inputs[index]
+        adv = attack.build(models[source], attack_generator(seed, image, attack.norm))(
             noisy, clean).cpu()
         for t in names:
             drop[source][t] += (gauss[index][t] - score(models[t], adv, clean)["psnr"]) / len(
                 images)
         if source == names[0]:  # one random baseline per image, sized like the attack
-            rand = noisy + random_like(adv - noisy, attack.norm, derived_generator(seed, index, -1))
+            rand = noisy + random_like(adv - noisy, attack.norm,
+                                       seeding.generator(seed, "baseline", image, attack.norm))
             for t in names:
                 baseline[t] += (gauss[index][t] - score(models[t], rand, clean)["psnr"]) / len(
                     images)

@@ -7,8 +7,10 @@ from .io import load_adversarial_set, save_adversarial_set
 from .obsatk import ObsAtk
 from .pgd import DenoisePGD
 from .pgdl2 import DenoisePGDL2
+from .spec import AttackSpec
 
 __all__ = [
+    "AttackSpec",
     "DenoiseAttack",
     "DenoiseBIM",
     "DenoiseFGSM",

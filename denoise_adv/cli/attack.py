@@ -38,8 +38,8 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..analysis import load_dataset, noisy_image
-    from ..data import derived_generator, save_png
+    from ..analysis import attack_generator, load_dataset, noisy_image
+    from ..data import save_png
     from ..metrics import psnr
 
     spec = attack_spec(args, random_start=not args.no_random_start, clip=args.clip)
@@ -51,11 +51,11 @@ def run(args: argparse.Namespace) -> int:
 
     rows = []
     images = load_dataset(args.input, channels)
-    for index, (name, image) in enumerate(tqdm(images, desc="attack", disable=args.quiet)):
+    for name, image in tqdm(images, desc="attack", disable=args.quiet):
         clean = image[None]
-        noisy = noisy_image(clean, sigma, args.seed, index)
+        noisy = noisy_image(clean, sigma, args.seed, name)
         clean, noisy = clean.to(where), noisy.to(where)
-        adv = spec.build(model, derived_generator(args.seed, index, 1))(noisy, clean)
+        adv = spec.build(model, attack_generator(args.seed, name, spec.norm))(noisy, clean)
         with torch.no_grad():
             den = model(noisy).clamp(0, 1)
             den_adv = model(adv).clamp(0, 1)

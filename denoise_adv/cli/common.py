@@ -54,8 +54,8 @@ def add_noise_and_attack_options(p: argparse.ArgumentParser, with_attack: bool =
 
 
 def attack_spec(args: argparse.Namespace, random_start: bool = True, clip: bool = False):
-    """The :class:`~denoise_adv.analysis.AttackSpec` of the parsed options ([0, 1] units)."""
-    from ..analysis import AttackSpec
+    """The :class:`~denoise_adv.attacks.AttackSpec` of the parsed options ([0, 1] units)."""
+    from ..attacks import AttackSpec
 
     if args.steps < 1:
         raise SystemExit(f"error: --steps must be >= 1, got {args.steps}")
@@ -69,10 +69,10 @@ def attack_spec(args: argparse.Namespace, random_start: bool = True, clip: bool 
 
 def load_model(path: str | Path, sigma: float, where: torch.device):
     """``(denoiser, channels, meta)`` of a checkpoint; noise-level models are fixed at sigma."""
-    from ..models import fixed_level_denoiser, load_checkpoint
+    from ..models import as_denoiser, load_checkpoint
 
     model, meta = load_checkpoint(path, map_location=where)
-    return fixed_level_denoiser(model, sigma), getattr(model, "channels", 1), meta
+    return as_denoiser(model, sigma), getattr(model, "channels", 1), meta
 
 
 def model_label(path: str | Path) -> str:

@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ..analysis import (
-        AttackSpec,
+        attack_generator,
         evaluate_robustness,
         load_dataset,
         neighborhood_2d,
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         plot_polar,
         summarize,
     )
-    from ..data import derived_generator
+    from ..attacks import AttackSpec
     from ..report import format_table, write_csv, write_markdown
     from .common import load_model
 
@@ -109,19 +109,20 @@ def run(args: argparse.Namespace) -> int:
     # Figures: clean / noisy / adversarial / denoised for three images; a polar sweep.
     strips = []
     with torch.no_grad():
-        for index, (name, clean) in enumerate(images[:3]):
+        for name, clean in images[:3]:
             clean = clean[None].to(where)
-            noisy = noisy_image(clean, sigma, args.seed, index)
+            noisy = noisy_image(clean, sigma, args.seed, name)
             with torch.enable_grad():
-                adv = attacks["linf"].build(model, derived_generator(args.seed, index, 7))(
+                adv = attacks["linf"].build(model, attack_generator(args.seed, name, "linf"))(
                     noisy, clean)
             strips.append((name, [("clean", clean), ("noisy", noisy), ("denoised", model(noisy)),
                                   ("adversarial", adv), ("denoised adv.", model(adv))]))
     plot_comparison_strip(strips, out / "comparison.png")
     name, clean = images[0]
     crop = clean[None, :, :64, :64].to(where)
-    noise = noisy_image(crop, sigma, args.seed, 0) - crop
-    adv = attacks["linf"].build(model, derived_generator(args.seed, 0, 8))(crop + noise, crop)
+    noise = noisy_image(crop, sigma, args.seed, name) - crop
+    adv = attacks["linf"].build(model, attack_generator(args.seed, name, "linf"))(crop + noise,
+                                                                               crop)
     delta = adv - crop - noise
     polar = neighborhood_2d(model, crop, noise, delta,
                             [delta.norm().item() * r for r in (0.5, 1.0, 1.5, 2.0)], angles=36)

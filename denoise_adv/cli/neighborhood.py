@@ -75,6 +75,7 @@ def _one_image(args: argparse.Namespace, channels: int):
 
 def run_neighborhood(args: argparse.Namespace) -> int:
     from ..analysis import (
+        attack_generator,
         connected_set_check,
         neighborhood_2d,
         noisy_image,
@@ -82,7 +83,7 @@ def run_neighborhood(args: argparse.Namespace) -> int:
         plot_sphere,
         sphere_sweep,
     )
-    from ..data import derived_generator
+    from ..seeding import generator
 
     spec = attack_spec(args)
     where, sigma = device(args.device), args.sigma / LEVEL
@@ -91,16 +92,16 @@ def run_neighborhood(args: argparse.Namespace) -> int:
     model, channels, _ = load_model(args.model, sigma, where)
     name, clean = _one_image(args, channels)
     clean = clean.to(where)
-    n1 = noisy_image(clean, sigma, args.seed, 0) - clean
-    n2 = noisy_image(clean, sigma, args.seed, 1) - clean
-    adv = spec.build(model, derived_generator(args.seed, 0, 1))(clean + n1, clean)
+    n1 = noisy_image(clean, sigma, args.seed, name) - clean
+    n2 = noisy_image(clean, sigma, args.seed, name, draw=1) - clean
+    adv = spec.build(model, attack_generator(args.seed, name, spec.norm))(clean + n1, clean)
     delta = adv - (clean + n1)
     norm = delta.norm().item()
     radii = [r * norm for r in args.radii]
     flat = neighborhood_2d(model, clean, n1, delta, radii, args.angles, args.threshold)
     sphere = sphere_sweep(model, clean, n1, n2, delta, norm, azimuths=24, elevations=11)
     connected = connected_set_check(model, clean, n1, n2, spec,
-                                    generator=derived_generator(args.seed, 0, 2))
+                                    generator=generator(args.seed, "attack", name, "connected-set"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     plot_polar(flat, out / "neighborhood_2d.png",
@@ -124,8 +125,7 @@ def run_neighborhood(args: argparse.Namespace) -> int:
 
 
 def run_patch(args: argparse.Namespace) -> int:
-    from ..analysis import noisy_image, patch_attack, plot_comparison_strip
-    from ..data import derived_generator
+    from ..analysis import attack_generator, noisy_image, patch_attack, plot_comparison_strip
 
     spec = attack_spec(args)
     where, sigma = device(args.device), args.sigma / LEVEL
@@ -136,9 +136,10 @@ def run_patch(args: argparse.Namespace) -> int:
     box = tuple(int(v) for v in args.box) if args.box else (h // 4, w // 4, h // 2, w // 2)
     if len(box) != 4:
         raise SystemExit("error: --box takes top,left,height,width")
-    noisy = noisy_image(clean, sigma, args.seed, 0)
+    noisy = noisy_image(clean, sigma, args.seed, name)
     try:
-        result = patch_attack(model, clean, noisy, box, spec, derived_generator(args.seed, 0, 1))
+        result = patch_attack(model, clean, noisy, box, spec,
+                              attack_generator(args.seed, name, f"patch-{spec.norm}"))
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from exc
     out = Path(args.out)

@@ -30,6 +30,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", choices=sorted(MODELS), default="dncnn", help="(default: dncnn)")
     p.add_argument("--model-kwargs", default="{}", help='JSON constructor arguments, e.g. '
                    '\'{"depth": 8, "features": 32}\'')
+    p.add_argument("--init", default=None,
+                   help="start from the weights of this model checkpoint (fine-tuning)")
     p.add_argument("--depth", type=int, help="shortcut for model_kwargs depth")
     p.add_argument("--features", type=int, help="shortcut for model_kwargs features")
     p.add_argument("--channels", type=int, choices=(1, 3), default=1, help="(default: 1)")
@@ -94,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     if len(args.blind_range) != 2:
         raise SystemExit("error: --blind-range needs two levels, low,high")
     config = TrainConfig(
-        out=args.out, model=args.model, model_kwargs=kwargs, channels=args.channels,
+        out=args.out, model=args.model, model_kwargs=kwargs, init=args.init, channels=args.channels,
         strategy=args.strategy, sigma=args.sigma / LEVEL, data=args.data,
         val_data=None if str(args.val_data).lower() == "none" else args.val_data,
         val_crop=args.val_crop or None, patch_size=args.patch_size, stride=args.stride,

@@ -3,11 +3,13 @@
 Registered names (for :func:`build` and checkpoints): ``dncnn`` (:class:`DnCNN`), ``ffdnet``
 (:class:`FFDNet`), ``drunet`` (:class:`UNetRes`), ``swinir`` (:class:`SwinDenoiser`),
 ``unfolding`` (:class:`UnfoldingDenoiser`). :class:`PnPDenoiser` wraps any of them.
-Models that take a noise level (FFDNet, DRUNet) become plain denoisers with
-``as_denoiser(model, sigma=...)``.
+The denoiser contract is ``model(noisy) -> clean``; models that take a noise level say so with
+``takes_sigma = True`` (FFDNet, DRUNet) and become plain denoisers with
+``as_denoiser(model, sigma=...)``; :func:`as_prior` gives any of them deepinv's
+``prior(x, sigma)`` signature.
 """
 
-from .adapters import DenoiserAdapter, as_denoiser, fixed_level_denoiser
+from .adapters import DenoiserAdapter, PriorAdapter, as_denoiser, as_prior, takes_sigma
 from .dncnn import DnCNN
 from .ffdnet import FFDNet
 from .pnp import PnPDenoiser
@@ -22,12 +24,14 @@ __all__ = [
     "DnCNN",
     "FFDNet",
     "PnPDenoiser",
+    "PriorAdapter",
     "SwinDenoiser",
     "UNetRes",
     "UnfoldingDenoiser",
     "as_denoiser",
     "build",
-    "fixed_level_denoiser",
+    "as_prior",
+    "takes_sigma",
     "load",
     "load_checkpoint",
     "register_model",

@@ -1,4 +1,15 @@
-"""One adapter that turns any denoiser into the package's contract ``model(noisy) -> clean``."""
+"""The denoiser contract and its two adapters.
+
+The contract: a *denoiser* is an ``nn.Module`` with ``model(noisy) -> clean estimate``. A model
+says it takes a noise level by one class attribute, ``takes_sigma = True`` (FFDNet, DRUNet);
+every other model of the package is a fixed-level denoiser. Two adapters cross between the
+forms, so attacks, training and analyses never special-case a model:
+
+- :func:`as_denoiser`: anything (``model(y, sigma)``, a residual predictor, deepinv's
+  ``Denoiser``) -> ``model(noisy)``;
+- :func:`as_prior`: any of our models -> ``model(x, sigma)``, the signature of deepinv's
+  denoisers and of plug-and-play priors (:class:`~denoise_adv.models.PnPDenoiser`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +18,20 @@ from torch import nn
 
 from .._checks import check_module, check_real
 
-__all__ = ["DenoiserAdapter", "as_denoiser", "fixed_level_denoiser"]
+__all__ = ["DenoiserAdapter", "PriorAdapter", "as_denoiser", "as_prior", "takes_sigma"]
+
+
+def takes_sigma(model: nn.Module) -> bool:
+    """Whether ``model`` is called ``model(x, sigma)`` (its ``takes_sigma`` attribute)."""
+    return bool(getattr(model, "takes_sigma", False))
+
+
+def _check_sigma(sigma: float | torch.Tensor) -> float | torch.Tensor:
+    if isinstance(sigma, torch.Tensor):
+        if not bool(torch.isfinite(sigma).all()) or bool((sigma < 0).any()):
+            raise ValueError("sigma must be finite and >= 0")
+        return sigma
+    return check_real(sigma, "sigma", minimum=0.0)
 
 
 class DenoiserAdapter(nn.Module):
@@ -24,11 +48,9 @@ class DenoiserAdapter(nn.Module):
         self.model = model
         self.residual = bool(residual)
         if isinstance(sigma, torch.Tensor):
-            if not bool(torch.isfinite(sigma).all()) or bool((sigma < 0).any()):
-                raise ValueError("sigma must be finite and >= 0")
-            self.register_buffer("sigma", sigma.detach().clone(), persistent=False)
+            self.register_buffer("sigma", _check_sigma(sigma).detach().clone(), persistent=False)
         else:
-            self.sigma = None if sigma is None else check_real(sigma, "sigma", minimum=0.0)
+            self.sigma = None if sigma is None else _check_sigma(sigma)
 
     def forward(self, noisy: torch.Tensor) -> torch.Tensor:
         out = self.model(noisy) if self.sigma is None else self.model(noisy, self.sigma)
@@ -44,22 +66,15 @@ def as_denoiser(
 ) -> nn.Module:
     """Adapt ``model`` to the denoiser contract ``f(noisy) -> clean estimate``.
 
-    Covers the three common forms, so attacks never special-case a model:
+    - A model of this package: fixed-level models are returned unchanged (``sigma`` is then
+      only the level they were trained for); ``takes_sigma`` models (FFDNet, DRUNet) are called
+      with ``sigma``, which they need.
+    - A foreign model: with ``sigma`` it is called ``model(noisy, sigma)`` (deepinv's
+      ``DRUNet``/``DnCNN``/``Denoiser``, KAIR's FFDNet...), else ``model(noisy)``.
+    - ``residual=True``: the model predicts the noise; the wrapper returns ``noisy - model(...)``.
 
-    - plain denoisers ``model(noisy) -> clean`` (returned unchanged when ``sigma`` is ``None`` and
-      ``residual`` is ``False``);
-    - noise-level-conditioned ones ``model(noisy, sigma)`` (FFDNet, DRUNet, deepinv's
-      ``Denoiser``): ``sigma`` is fixed by the wrapper and passed as given (a float, or a tensor
-      shaped as the model expects, e.g. ``(B, 1, 1, 1)``), in [0, 1] units;
-    - residual predictors ``model(noisy) -> noise``: the wrapper returns ``noisy - model(...)``.
-
-    Args:
-        model: the network.
-        sigma: noise level passed as second argument, or ``None``. (Default: None)
-        residual: the model predicts the noise instead of the image. (Default: False)
-
-    Returns:
-        An :class:`torch.nn.Module` mapping noisy -> clean.
+    ``sigma`` is in [0, 1] units: a float, or a tensor shaped as the model expects (e.g.
+    ``(B, 1, 1, 1)``).
 
     Example:
         >>> class NoisePredictor(torch.nn.Module):
@@ -69,24 +84,51 @@ def as_denoiser(
         >>> f(torch.ones(1, 1, 2, 2))
         tensor([[[[0.9000, 0.9000],
                   [0.9000, 0.9000]]]])
+        >>> from denoise_adv.models import DnCNN, FFDNet
+        >>> m = DnCNN(depth=2, features=4)
+        >>> as_denoiser(m, sigma=0.1) is m
+        True
+        >>> isinstance(as_denoiser(FFDNet(depth=2, features=4), 0.1), DenoiserAdapter)
+        True
     """
     check_module(model, "model")
+    if hasattr(model, "takes_sigma") and not model.takes_sigma:
+        sigma = None  # one of ours, fixed-level: the level is a property of its weights
+    if takes_sigma(model) and sigma is None:
+        raise ValueError(f"{type(model).__name__} takes a noise level: give sigma")
     if sigma is None and not residual:
         return model
     return DenoiserAdapter(model, sigma=sigma, residual=residual)
 
 
-def fixed_level_denoiser(model: nn.Module, sigma: float) -> nn.Module:
-    """``model`` as a plain denoiser at noise level ``sigma``: models of this package that take
-    a noise level (``takes_sigma = True``: FFDNet, DRUNet) are wrapped by :func:`as_denoiser`,
-    the others are returned unchanged.
+class PriorAdapter(nn.Module):
+    """``adapter(x, sigma)`` around a denoiser; built by :func:`as_prior`."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, sigma: float | torch.Tensor | None = None,
+                *args, **kwargs) -> torch.Tensor:
+        if takes_sigma(self.model):
+            if sigma is None:
+                raise ValueError(f"{type(self.model).__name__} needs sigma")
+            return self.model(x, _check_sigma(sigma))
+        return self.model(x)
+
+
+def as_prior(model: nn.Module) -> nn.Module:
+    """Our denoiser as a ``prior(x, sigma)``: the signature of deepinv's denoisers
+    (``deepinv.optim.prior.PnP(denoiser=...)``) and of :class:`PnPDenoiser`'s prior.
+
+    ``takes_sigma`` models receive ``sigma``; other models ignore it (fixed-level models denoise
+    at the level they were trained for). deepinv's extra arguments are accepted and ignored.
 
     Example:
-        >>> from denoise_adv.models import DnCNN, FFDNet
-        >>> isinstance(fixed_level_denoiser(FFDNet(depth=2, features=4), 0.1), DenoiserAdapter)
-        True
-        >>> m = DnCNN(depth=2, features=4)
-        >>> fixed_level_denoiser(m, 0.1) is m
-        True
+        >>> from denoise_adv.models import DnCNN
+        >>> prior = as_prior(DnCNN(depth=2, features=4))
+        >>> prior(torch.rand(1, 1, 8, 8), 0.1).shape
+        torch.Size([1, 1, 8, 8])
     """
-    return as_denoiser(model, sigma=sigma) if getattr(model, "takes_sigma", False) else model
+    check_module(model, "model")
+    return PriorAdapter(model)

@@ -39,6 +39,10 @@ class DnCNN(nn.Module):
         torch.Size([2, 1, 33, 17])
     """
 
+    #: forward takes only the noisy image (the denoiser contract of
+    #: :mod:`denoise_adv.models.adapters`).
+    takes_sigma = False
+
     def __init__(self, channels: int = 1, depth: int = 17, features: int = 64) -> None:
         super().__init__()
         self.channels = check_int(channels, "channels", minimum=1)

@@ -41,7 +41,7 @@ class FFDNet(nn.Module):
         torch.Size([2, 1, 17, 20])
     """
 
-    #: forward takes (noisy, sigma); see :func:`denoise_adv.models.fixed_level_denoiser`.
+    #: forward takes (noisy, sigma); see :func:`denoise_adv.models.as_denoiser`.
     takes_sigma = True
 
     def __init__(self, channels: int = 1, depth: int = 15, features: int = 64) -> None:

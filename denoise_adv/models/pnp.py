@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from .._checks import check_int, check_module, check_real
+from .adapters import as_prior
 
 __all__ = ["PnPDenoiser"]
 
@@ -27,13 +28,14 @@ class PnPDenoiser(nn.Module):
     ``sigma_max = 49/255``, ``lam = 0.23``.
 
     Args:
-        prior: the denoiser, called ``prior(x, sigma_k)`` when ``conditioned`` (DRUNet, FFDNet)
-            else ``prior(x)``.
+        prior: the denoiser prior, called ``prior(x, sigma_k)``. Models of this package are
+            adapted by :func:`~denoise_adv.models.as_prior` (fixed-level ones ignore
+            ``sigma_k``); a foreign model must take ``(x, sigma)`` as deepinv's denoisers do
+            (wrap a foreign fixed-level denoiser in ``as_prior``).
         sigma: noise level of the input, [0, 1] units, > 0.
         iterations: HQS iterations K. (Default: 8)
         sigma_max: first prior noise level. (Default: 49/255)
         lam: regularisation weight lambda. (Default: 0.23)
-        conditioned: pass the noise level to the prior. (Default: True)
 
     Shape:
         - noisy: :math:`(B, C, H, W)`.
@@ -48,14 +50,14 @@ class PnPDenoiser(nn.Module):
     """
 
     def __init__(self, prior: nn.Module, sigma: float, iterations: int = 8,
-                 sigma_max: float = 49 / 255, lam: float = 0.23, conditioned: bool = True) -> None:
+                 sigma_max: float = 49 / 255, lam: float = 0.23) -> None:
         super().__init__()
-        self.prior = check_module(prior, "prior")
+        check_module(prior, "prior")
+        self.prior = as_prior(prior) if hasattr(prior, "takes_sigma") else prior
         self.sigma = check_real(sigma, "sigma", minimum=0.0, strict=True)
         self.iterations = check_int(iterations, "iterations", minimum=1)
         self.sigma_max = check_real(sigma_max, "sigma_max", minimum=0.0, strict=True)
         self.lam = check_real(lam, "lam", minimum=0.0)
-        self.conditioned = bool(conditioned)
 
     def sigmas(self) -> list[float]:
         """The prior's noise levels, geometric from ``max(sigma_max, sigma)`` to ``sigma``."""
@@ -70,5 +72,5 @@ class PnPDenoiser(nn.Module):
         for sigma_k in self.sigmas():
             rho = self.lam * self.sigma**2 / sigma_k**2
             x = (noisy + rho * z) / (1 + rho)
-            z = self.prior(x, sigma_k) if self.conditioned else self.prior(x)
+            z = self.prior(x, sigma_k)
         return z

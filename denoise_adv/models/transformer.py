@@ -139,6 +139,8 @@ class SwinDenoiser(nn.Module):
         torch.Size([1, 1, 10, 13])
     """
 
+    takes_sigma = False  # a fixed-level denoiser (see denoise_adv.models.adapters)
+
     def __init__(self, channels: int = 1, dim: int = 180,
                  depths: tuple[int, ...] = (6, 6, 6, 6, 6, 6), heads: int = 6, window: int = 8,
                  mlp_ratio: float = 2.0) -> None:

@@ -49,7 +49,7 @@ class UNetRes(nn.Module):
         torch.Size([1, 1, 20, 13])
     """
 
-    #: forward takes (noisy, sigma); see :func:`denoise_adv.models.fixed_level_denoiser`.
+    #: forward takes (noisy, sigma); see :func:`denoise_adv.models.as_denoiser`.
     takes_sigma = True
 
     def __init__(self, channels: int = 1, features: tuple[int, int, int, int] = (64, 128, 256, 512),

@@ -49,6 +49,8 @@ class UnfoldingDenoiser(nn.Module):
         torch.Size([1, 1, 9, 7])
     """
 
+    takes_sigma = False  # a fixed-level denoiser (see denoise_adv.models.adapters)
+
     def __init__(self, channels: int = 1, stages: int = 5, features: int = 32, depth: int = 5,
                  shared: bool = False) -> None:
         super().__init__()

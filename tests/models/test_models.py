@@ -10,8 +10,9 @@ from denoise_adv.models import (
     SwinDenoiser,
     UNetRes,
     UnfoldingDenoiser,
+    as_denoiser,
+    as_prior,
     build,
-    fixed_level_denoiser,
     load_checkpoint,
     save_checkpoint,
 )
@@ -27,7 +28,7 @@ TINY = {
 
 def _tiny(name, channels=1):
     torch.manual_seed(0)
-    return fixed_level_denoiser(build(name, channels=channels, **TINY[name]), 25 / 255)
+    return as_denoiser(build(name, channels=channels, **TINY[name]), 25 / 255)
 
 
 @pytest.mark.parametrize("name", list(TINY))
@@ -57,8 +58,8 @@ def test_checkpoint_round_trip_every_model(name, tmp_path):
     loaded, _ = load_checkpoint(tmp_path / "m.pt")
     x = torch.rand(1, 3, 16, 16)
     with torch.no_grad():
-        torch.testing.assert_close(fixed_level_denoiser(loaded, 0.1)(x),
-                                   fixed_level_denoiser(model, 0.1)(x))
+        torch.testing.assert_close(as_denoiser(loaded, 0.1)(x),
+                                   as_denoiser(model, 0.1)(x))
 
 
 @pytest.mark.parametrize("name", ["ffdnet", "swinir", "unfolding"])
@@ -111,7 +112,7 @@ def test_pnp_is_half_quadratic_splitting():
         rho = 0.3 * 0.1**2 / s**2
         z = 0.5 * (y + rho * z) / (1 + rho) + s
     torch.testing.assert_close(pnp(y), z)
-    identity = PnPDenoiser(torch.nn.Identity(), sigma=0.1, conditioned=False)
+    identity = PnPDenoiser(as_prior(torch.nn.Identity()), sigma=0.1)
     torch.testing.assert_close(identity(y), y)  # an identity prior keeps the data
 
 
