@@ -6,7 +6,15 @@ Attacks are :class:`torchattacks.Attack` subclasses used exactly like ``torchatt
     adv_noisy = DenoisePGD(model, eps=2/255, alpha=0.5/255, steps=10)(noisy, clean)
 """
 
-from .attacks import DenoiseAttack, DenoiseBIM, DenoiseFGSM, DenoisePGD, DenoisePGDL2, ObsAtk
+from .attacks import (
+    DenoiseAttack,
+    DenoiseBIM,
+    DenoiseFGSM,
+    DenoisePGD,
+    DenoisePGDL2,
+    ObsAtk,
+    WorstCase,
+)
 from .models import DnCNN, as_denoiser
 
 __version__ = "0.1.0"
@@ -19,6 +27,7 @@ __all__ = [
     "DenoisePGDL2",
     "DnCNN",
     "ObsAtk",
+    "WorstCase",
     "__version__",
     "as_denoiser",
 ]

@@ -16,7 +16,19 @@ from typing import IO, Any
 
 import torch
 
-__all__ = ["atomic_open", "atomic_torch_save", "atomic_write"]
+__all__ = ["atomic_open", "atomic_torch_save", "atomic_write", "remove_stale_temporaries",
+           "resolve_device"]
+
+
+def _plain_open_mode(path: Path) -> int:
+    """The permissions ``open(path, "w")`` would leave: the file's own when it exists, else
+    0o666 less the umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 @contextlib.contextmanager
@@ -35,6 +47,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, _plain_open_mode(path))  # mkstemp makes 0600 files
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
@@ -56,3 +69,36 @@ def atomic_write(path: str | os.PathLike, writer: Callable[[IO[bytes]], None]) -
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     """:func:`torch.save` ``obj`` to ``path`` atomically."""
     return atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, names: tuple[str, ...]) -> list[Path]:
+    """Delete the temporary files :func:`atomic_open` leaves when a process is killed mid-write
+    (``.NAME.XXXX.tmp`` for each of ``names`` in ``folder``); returns what was removed."""
+    folder = Path(folder)
+    removed = []
+    for name in names:
+        for tmp in folder.glob(f".{name}.*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+                removed.append(tmp)
+    return removed
+
+
+def resolve_device(name: str | torch.device, local_rank: int = 0) -> torch.device:
+    """``"auto"`` -> CUDA (``cuda:local_rank``) when available, else the CPU; other names are
+    checked: an unknown device or CUDA without a GPU raises :class:`ValueError`.
+
+    Example:
+        >>> resolve_device("cpu")
+        device(type='cpu')
+    """
+    if str(name) == "auto":
+        return torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device(
+            "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {name!r}") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name} requested but CUDA is not available")
+    return device

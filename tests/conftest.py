@@ -9,7 +9,7 @@ from torch import nn
 
 from denoise_adv.data import builtin_image
 from denoise_adv.models import DnCNN
-from denoise_adv.train import train_denoiser
+from denoise_adv.training import TrainConfig, Trainer
 
 SIGMA = 25 / 255
 
@@ -52,13 +52,25 @@ def sample_images() -> list[torch.Tensor]:
 
 @pytest.fixture(scope="session")
 def trained_dncnn() -> DnCNN:
-    """A 5-layer, 16-feature DnCNN trained for a few seconds at sigma 25 (shared, read-only)."""
-    torch.manual_seed(0)
-    model = DnCNN(channels=1, depth=5, features=16)
-    train_images = [builtin_image(n) for n in ("coffee", "grass", "brick", "clock")]
-    train_denoiser(model, train_images, sigma=SIGMA, steps=150, batch_size=32, lr=3e-3, seed=0,
-                   progress=False)
-    return model.eval()
+    """A 5-layer, 16-feature DnCNN trained for a few seconds at sigma 25 by the package's own
+    trainer (shared, read-only)."""
+    return train_small_dncnn(("coffee", "grass", "gravel", "rocket"), depth=5, features=16,
+                             steps=150, seed=0)
+
+
+def train_small_dncnn(images, depth: int, features: int, steps: int, seed: int) -> DnCNN:
+    """A small DnCNN trained in memory through :class:`Trainer` (no files)."""
+    config = TrainConfig(model_kwargs={"depth": depth, "features": features}, sigma=SIGMA,
+                         max_steps=steps, batch_size=32, lr=3e-3, seed=seed, progress=False)
+    trainer = Trainer(config, train_images=[builtin_image(n) for n in images], val_images=[])
+    trainer.run()
+    return trainer.model.eval()
+
+
+@pytest.fixture(scope="session")
+def train_dncnn():
+    """:func:`train_small_dncnn`, for tests that need a second, independent model."""
+    return train_small_dncnn
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
 """ART's own attacks and defences on PyTorchDenoiser."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -146,11 +148,29 @@ def test_compute_loss_per_sample_and_reduced(estimator, arrays, trained_dncnn):
 
 def test_get_activations(estimator, arrays, trained_dncnn):
     noisy, _ = arrays
-    assert estimator.layer_names == ["net"]  # DnCNN's residual branch
-    act = estimator.get_activations(noisy, layer="net", batch_size=2)
+    # the real layers, nested Sequential flattened: conv, relu, (conv, bn, relu) x 3, conv
+    expected_names = [f"net.{i}" for i in range(len(trained_dncnn.net))]
+    assert estimator.layer_names == expected_names
+    x = torch.from_numpy(noisy)
     with torch.no_grad():
-        expected = trained_dncnn.noise(torch.from_numpy(noisy)).numpy()
-    np.testing.assert_allclose(act, expected, atol=1e-5)
+        conv = trained_dncnn.net[0](x)
+        relu = torch.relu(conv)
+        residual = trained_dncnn.noise(x)
+    # layer 0 is read before the in-place ReLU that follows it overwrites its output
+    np.testing.assert_allclose(estimator.get_activations(noisy, 0, batch_size=2), conv.numpy(),
+                               atol=1e-6)
+    np.testing.assert_allclose(estimator.get_activations(noisy, 1), relu.numpy(), atol=1e-6)
+    np.testing.assert_allclose(estimator.get_activations(noisy, -1), residual.numpy(), atol=1e-5)
+    act = estimator.get_activations(noisy, layer="net", batch_size=2)  # any submodule by name
+    np.testing.assert_allclose(act, residual.numpy(), atol=1e-5)
+    x_grad = x.clone().requires_grad_(True)
+    framework = estimator.get_activations(x_grad, 1, framework=True)
+    (grad,) = torch.autograd.grad(framework.sum(), x_grad)
+    assert grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="out of range"):
+        estimator.get_activations(noisy, len(expected_names))
+    with pytest.raises(ValueError, match="not a submodule"):
+        estimator.get_activations(noisy, "net.99")
 
 
 def test_fit_with_ts_augmentation_lowers_the_loss(sample_images):
@@ -217,3 +237,175 @@ def test_clear_errors(estimator, arrays):
         estimator.fit(noisy, clean)
     with pytest.raises(ValueError, match="p must be <= 1.0"):
         TSAugmentation(p=2.0)
+
+
+# ------------------------------------------------------------------ the regressor contract
+def test_targets_are_accepted_as_art_regressor_accepts_them():
+    """On an (N, 1) output, y of shape (N,) (ART's own tests) gives ART's numbers exactly."""
+    from art.estimators.regression import PyTorchRegressor
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 3)).astype(np.float32)
+    y = (x @ np.array([1.0, -2.0, 0.5], dtype=np.float32) + 0.3).astype(np.float32)  # (N,)
+    torch.manual_seed(0)
+    ours_model = nn.Linear(3, 1)
+    art_model = copy.deepcopy(ours_model)
+    ours = PyTorchDenoiser(ours_model, input_shape=(3,), device_type="cpu",
+                           optimizer=torch.optim.SGD(ours_model.parameters(), lr=0.05))
+    art = PyTorchRegressor(art_model, loss=nn.MSELoss(), input_shape=(3,), device_type="cpu",
+                           optimizer=torch.optim.SGD(art_model.parameters(), lr=0.05))
+    np.testing.assert_allclose(ours.compute_loss(x, y), art.compute_loss(x, y), rtol=1e-6)
+    np.testing.assert_allclose(ours.loss_gradient(x, y), art.loss_gradient(x, y), rtol=1e-6)
+    for est in (ours, art):
+        torch.manual_seed(1)  # the same shuffling
+        est.fit(x, y, batch_size=4, nb_epochs=3)
+    for p, q in zip(ours_model.parameters(), art_model.parameters()):
+        torch.testing.assert_close(p, q)
+
+
+def test_image_target_layouts(trained_dncnn, arrays):
+    noisy, clean = arrays
+    est = PyTorchDenoiser(trained_dncnn, input_shape=(1, 64, 64), device_type="cpu")
+    expected = est.compute_loss(noisy, clean)
+    n = len(clean)
+    for y in (clean[:, 0], clean.reshape(n, -1)):  # (N, H, W) and one flat row per sample
+        np.testing.assert_allclose(est.compute_loss(noisy, y), expected, rtol=1e-6)
+        np.testing.assert_allclose(est.loss_gradient(noisy, y), est.loss_gradient(noisy, clean))
+    level = clean.mean(axis=(1, 2, 3), keepdims=True)  # (N, 1, 1, 1): broadcasts
+    out = est.predict(noisy)
+    np.testing.assert_allclose(est.compute_loss(noisy, level),
+                               ((out - level) ** 2).reshape(n, -1).mean(1), rtol=1e-5)
+    with pytest.raises(ValueError, match="ambiguous"):
+        est.compute_loss(noisy, clean[:, 0, 0, 0])  # (N,) for an image output
+    rgb = PyTorchDenoiser(nn.Conv2d(3, 3, 1), input_shape=(3, 8, 8), device_type="cpu")
+    x = np.zeros((2, 3, 8, 8), dtype=np.float32)
+    with pytest.raises(ValueError, match="ambiguous"):
+        rgb.compute_loss(x, np.zeros((2, 8, 8, 3), dtype=np.float32))  # channels-last
+
+
+def test_fit_generator_with_image_targets(sample_images):
+    from art.data_generators import NumpyDataGenerator, PyTorchDataGenerator
+
+    from denoise_adv.models import DnCNN
+
+    clean = torch.stack(sample_images)[:, :, :32, :32]
+    noisy = clean + 25 / 255 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0))
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(noisy, clean),
+                                         batch_size=2, shuffle=False)
+    torch.manual_seed(0)
+    model = DnCNN(depth=3, features=8, batchnorm=False)
+    reference = copy.deepcopy(model)
+    est = PyTorchDenoiser(model, input_shape=(1, 32, 32), device_type="cpu",
+                          optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+    est.fit_generator(PyTorchDataGenerator(loader, size=len(clean), batch_size=2), nb_epochs=2)
+    optimizer = torch.optim.SGD(reference.parameters(), lr=0.1)
+    for _ in range(2):  # the same steps by hand: every batch of the DataLoader, every epoch
+        for x_batch, y_batch in loader:
+            optimizer.zero_grad()
+            nn.functional.mse_loss(reference(x_batch), y_batch).backward()
+            optimizer.step()
+    for p, q in zip(model.parameters(), reference.parameters()):
+        torch.testing.assert_close(p, q)
+    before = est.compute_loss(noisy.numpy(), clean.numpy(), reduction="mean")
+    est.fit_generator(NumpyDataGenerator(noisy.numpy(), clean.numpy(), batch_size=2), nb_epochs=3)
+    assert est.compute_loss(noisy.numpy(), clean.numpy(), reduction="mean") < before
+
+
+# ---------------------------------------------------------------- defences and clip_values
+def test_feature_squeezing_on_noisy_inputs(estimator, arrays, trained_dncnn):
+    from art.defences.preprocessor import FeatureSqueezing
+
+    noisy, clean = arrays
+    est = PyTorchDenoiser(trained_dncnn, input_shape=(1, 64, 64), device_type="cpu",
+                          preprocessing_defences=[FeatureSqueezing(clip_values=(0, 1),
+                                                                   bit_depth=8)])
+    squeezed = np.round(np.clip(noisy, 0, 1) * 255) / 255  # float64, cast to the model's dtype
+    with torch.no_grad():
+        expected = trained_dncnn(torch.from_numpy(squeezed).float()).numpy()
+    np.testing.assert_allclose(est.predict(noisy), expected, atol=1e-5)
+    adv = FastGradientMethod(est, norm=np.inf, eps=EPS).generate(x=noisy, y=clean)
+    assert adv.dtype == np.float32 and np.abs(adv - noisy).max() <= EPS + 1e-6
+    assert np.abs(adv - noisy).max() >= EPS - 1e-6  # the BPDA gradient moved every pixel
+
+
+@pytest.mark.parametrize("jpeg", [False, True], ids=["plain", "jpeg"])
+def test_clip_values_bound_inputs_and_attack_outputs(trained_dncnn, arrays, jpeg):
+    from art.defences.preprocessor import JpegCompression
+
+    noisy, clean = arrays
+    defences = [JpegCompression(clip_values=(0, 1), quality=75,
+                                                channels_first=True)] if jpeg else None
+    est = PyTorchDenoiser(trained_dncnn, input_shape=(1, 64, 64), device_type="cpu",
+                          clip_values=(0, 1), preprocessing_defences=defences)
+    assert noisy.min() < 0 and noisy.max() > 1  # unclipped noisy images leave [0, 1]
+    with pytest.raises(ValueError, match=r"outside clip_values.*np.clip\(noisy"):
+        est.predict(noisy)
+    with pytest.raises(ValueError, match="outside clip_values"):
+        FastGradientMethod(est, norm=np.inf, eps=EPS).generate(x=noisy, y=clean)
+    clipped = np.clip(noisy, 0, 1)  # the 8-bit-file convention: inside clip_values
+    assert est.predict(clipped).shape == clipped.shape
+    for attack in (FastGradientMethod(est, norm=np.inf, eps=EPS),
+                   ProjectedGradientDescent(est, norm=np.inf, eps=EPS, eps_step=EPS / 4,
+                                            max_iter=5, verbose=False),
+                   ProjectedGradientDescent(est, norm=2, eps=0.5, eps_step=0.1, max_iter=5,
+                                            verbose=False)):
+        adv = attack.generate(x=clipped, y=clean)
+        assert adv.min() >= 0 and adv.max() <= 1
+        delta = (adv - clipped).reshape(len(adv), -1)
+        if attack.norm == np.inf:
+            assert np.abs(delta).max() <= EPS + 1e-6
+        else:
+            assert np.linalg.norm(delta, axis=1).max() <= 0.5 * (1 + 1e-5)
+        assert np.abs(delta).max() > 0
+
+
+# -------------------------------------------------------------------- adversarial training
+def _patches(sample_images):
+    clean = torch.stack(sample_images).numpy().astype(np.float32)
+    clean = np.concatenate([clean[:, :, i:i + 32, j:j + 32] for i in (0, 32) for j in (0, 32)])
+    rng = np.random.default_rng(1)
+    return (clean + (25 / 255 * rng.standard_normal(clean.shape)).astype(np.float32)), clean
+
+
+def test_adversarial_trainer_denoiser_trains_on_pgd_images(sample_images):
+    from denoise_adv.art import AdversarialTrainerDenoiser
+    from denoise_adv.models import DnCNN
+
+    noisy, clean = _patches(sample_images)
+    torch.manual_seed(0)
+    np.random.seed(0)
+    model = DnCNN(depth=3, features=8)
+    seen = []
+    model.register_forward_pre_hook(
+        lambda m, args: seen.append(args[0].detach().numpy().copy()) if m.training else None)
+    est = PyTorchDenoiser(model, input_shape=(1, 32, 32), device_type="cpu",
+                          optimizer=torch.optim.Adam(model.parameters(), lr=3e-3))
+    before = est.compute_loss(noisy, clean, reduction="mean")
+    trainer = AdversarialTrainerDenoiser(est, nb_epochs=6, batch_size=4, max_iter=3)
+    trainer.fit(noisy, clean)  # defaults work out of the box: eps 2/255, no random init
+    assert trainer.get_classifier() is est
+    assert est.compute_loss(noisy, clean, reduction="mean") < 0.7 * before
+    # every training input is an adversarial copy of a noisy image: within eps, not equal
+    flat = noisy.reshape(len(noisy), -1)
+    assert len(seen) == 6 * 3
+    for batch in seen:
+        for row in batch.reshape(len(batch), -1):
+            distance = np.abs(flat - row).max(axis=1).min()
+            assert 0 < distance <= 2 / 255 + 1e-6
+
+
+def test_madry_trainer_needs_the_denoiser_recipe(sample_images):
+    from art.defences.trainer import AdversarialTrainerMadryPGD
+
+    from denoise_adv.models import DnCNN
+
+    noisy, clean = _patches(sample_images)
+    model = DnCNN(depth=3, features=4)
+    est = PyTorchDenoiser(model, input_shape=(1, 32, 32), device_type="cpu",
+                          optimizer=torch.optim.Adam(model.parameters(), lr=1e-3))
+    with pytest.raises(ValueError, match="Random initialisation is only supported"):
+        AdversarialTrainerMadryPGD(est, nb_epochs=1, batch_size=4).fit(noisy, clean)
+    weights = [p.detach().clone() for p in model.parameters()]
+    AdversarialTrainerMadryPGD(est, nb_epochs=1, batch_size=4, eps=2 / 255, eps_step=0.5 / 255,
+                               num_random_init=0).fit(noisy, clean)  # the documented recipe
+    assert any(not torch.equal(a, b) for a, b in zip(weights, model.parameters()))

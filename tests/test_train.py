@@ -1,16 +1,10 @@
+"""The in-memory path of the one training loop (the path the test fixtures and examples use)."""
+
 import torch
 
 from denoise_adv.data import builtin_image
 from denoise_adv.metrics import psnr
-from denoise_adv.models import DnCNN
-from denoise_adv.train import random_patches, train_denoiser
-
-
-def test_random_patches_cover_all_eight_orientations():
-    img = torch.arange(4.0).view(1, 2, 2)
-    g = torch.Generator().manual_seed(0)
-    patches = random_patches([img], 400, 2, g)
-    assert len({tuple(p.flatten().tolist()) for p in patches}) == 8
+from denoise_adv.training import TrainConfig, Trainer
 
 
 def test_trained_model_beats_noisy_input(trained_dncnn, noisy_pair):
@@ -20,16 +14,20 @@ def test_trained_model_beats_noisy_input(trained_dncnn, noisy_pair):
     assert bool((gain > 3.0).all()), gain
 
 
-def test_training_is_reproducible_and_loss_decreases():
-    images = [builtin_image("coins")]
-    runs = []
-    for _ in range(2):
-        torch.manual_seed(0)
-        model = DnCNN(depth=3, features=4)
-        losses = train_denoiser(model, images, steps=30, batch_size=8, seed=1, progress=False)
-        runs.append((model, losses))
-    assert runs[0][1] == runs[1][1]
-    assert all(torch.equal(a, b) for a, b in zip(runs[0][0].state_dict().values(),
-                                                 runs[1][0].state_dict().values()))
-    losses = runs[0][1]
-    assert sum(losses[-5:]) < sum(losses[:5])
+def _run(seed: int):
+    config = TrainConfig(model_kwargs={"depth": 3, "features": 4}, max_steps=30, batch_size=8,
+                         seed=seed, progress=False)
+    trainer = Trainer(config, train_images=[builtin_image("coins")], val_images=[])
+    result = trainer.run()
+    return trainer.model, [row["loss"] for row in trainer.state.steps_log], result
+
+
+def test_in_memory_training_is_reproducible_and_loss_decreases(tmp_path):
+    (a, losses_a, result), (b, losses_b, _) = _run(1), _run(1)
+    assert result["steps"] == 30 and losses_a == losses_b
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(),
+                                                 b.state_dict().values()))
+    assert sum(losses_a[-5:]) < sum(losses_a[:5])
+    assert not any(tmp_path.iterdir())  # out=None keeps nothing on disk
+    _, losses_c, _ = _run(2)
+    assert losses_c != losses_a  # the seed steers patches, noise and initialisation

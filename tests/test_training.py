@@ -12,8 +12,7 @@ import torch
 
 from denoise_adv.data import save_png
 from denoise_adv.models import build, load_checkpoint
-from denoise_adv.train import STRATEGIES, strategy_noise
-from denoise_adv.training import TrainConfig, train
+from denoise_adv.training import STRATEGIES, TrainConfig, strategy_noise, train
 from denoise_adv.transforms import GaussianNoise, MixedNoise, TSNoise
 
 

@@ -8,6 +8,7 @@ from .obsatk import ObsAtk
 from .pgd import DenoisePGD
 from .pgdl2 import DenoisePGDL2
 from .spec import AttackSpec
+from .worstcase import WorstCase, WorstCaseResult
 
 __all__ = [
     "AttackSpec",
@@ -17,6 +18,8 @@ __all__ = [
     "DenoisePGD",
     "DenoisePGDL2",
     "ObsAtk",
+    "WorstCase",
+    "WorstCaseResult",
     "load_adversarial_set",
     "save_adversarial_set",
 ]

@@ -41,6 +41,17 @@ def _check_clip(clip: object) -> tuple[float, float] | None:
     return (lo, hi)
 
 
+def _check_differentiable(model: nn.Module) -> None:
+    """Refuse a model that is (or wraps) a module with ``differentiable = False``."""
+    for module in model.modules():
+        if getattr(module, "differentiable", True) is False:
+            name = type(module).__name__
+            raise ValueError(
+                f"{name} is not differentiable: white-box attacks cannot run on it; score it on "
+                "adversarial sets crafted on another model (transfer: denoise-adv transfer / "
+                "evaluate --adv-set) or on random noise")
+
+
 class DenoiseAttack(Attack):
     r"""Base class of the attacks on image denoisers; a :class:`torchattacks.Attack`.
 
@@ -59,7 +70,9 @@ class DenoiseAttack(Attack):
     design). With ``clip`` the returned image lies in ``[low, high]``; the budget then holds
     whenever the noisy input does too. The model's train/eval mode (every submodule's) is
     restored afterwards, also when the attack raises. The device follows the model at call time
-    (the input's device for a model without parameters).
+    (the input's device for a model without parameters). A model that is, or wraps, a module
+    with ``differentiable = False`` (the classical baselines BM3D, NL-means) raises
+    :class:`ValueError`: attack those by transfer.
 
     Subclasses implement :meth:`_random_delta`, :meth:`_ascent` and :meth:`_project_ball`.
 
@@ -93,13 +106,7 @@ class DenoiseAttack(Attack):
         loss: Loss | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
-        check_module(model, "model")
-        has_tensors = any(True for _ in model.parameters()) or any(True for _ in model.buffers())
-        # torchattacks prints a warning for models without parameters; the device is resolved at
-        # call time here, so that message would only mislead.
-        quiet = contextlib.redirect_stdout(io.StringIO())
-        with quiet if not has_tensors else contextlib.nullcontext():
-            super().__init__(name, model)
+        self._init_attack(name, model)
         self.eps = check_real(eps, "eps", minimum=0.0)
         self.alpha = check_real(alpha, "alpha", minimum=0.0, strict=True)
         self.steps = check_int(steps, "steps", minimum=1)
@@ -127,6 +134,17 @@ class DenoiseAttack(Attack):
         raise NotImplementedError
 
     # ------------------------------------------------------------------------------ helpers
+    def _init_attack(self, name: str, model: nn.Module) -> None:
+        """torchattacks' own initialisation (shared with attacks that have no budget)."""
+        check_module(model, "model")
+        has_tensors = any(True for _ in model.parameters()) or any(True for _ in model.buffers())
+        # torchattacks prints a warning for models without parameters; the device is resolved at
+        # call time here, so that message would only mislead.
+        quiet = contextlib.redirect_stdout(io.StringIO())
+        with quiet if not has_tensors else contextlib.nullcontext():
+            Attack.__init__(self, name, model)
+        self._own_call = False  # True while this attack's own __call__ runs
+
     @property
     def params(self) -> dict[str, Any]:
         """The attack's hyperparameters as plain values (recorded in saved sets)."""
@@ -182,6 +200,7 @@ class DenoiseAttack(Attack):
     # -------------------------------------------------------------------------- the attack
     def forward(self, inputs: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         r"""Return the adversarial noisy images ``inputs + delta`` (see the class docstring)."""
+        _check_differentiable(self.model)
         check_image_batch(inputs, "noisy")
         if labels is not None:
             check_image_batch(labels, "target" if self.targeted else "clean")
@@ -189,7 +208,10 @@ class DenoiseAttack(Attack):
         device = self._resolve_device(inputs)
         noisy = inputs.detach().to(device).clone()
         reference, sign = self._reference(noisy, labels)
+        return self._run(noisy, reference, sign)
 
+    def _run(self, noisy: torch.Tensor, reference: torch.Tensor, sign: float) -> torch.Tensor:
+        """The attack loop, given the reference image and the sign of the objective."""
         if self.random_start:
             delta = self._project(self._random_delta(noisy), noisy)
         else:
@@ -207,11 +229,24 @@ class DenoiseAttack(Attack):
         # torchattacks restores the mode without try/finally and only for the whole model:
         # restore every submodule's own mode, whatever happens.
         modes = [(m, m.training) for m in self.model.modules()]
+        self._own_call = True
         try:
             return super().__call__(inputs, labels, *args, **kwargs)
         finally:
+            self._own_call = False
             for module, training in modes:
                 module.training = training
+
+    def _change_model_mode(self, given_training: bool) -> None:
+        # torchattacks containers (MultiAttack) switch their members' mode before running them;
+        # that is the first call one makes to us, so refuse there, before any attack work.
+        if not self._own_call:
+            self.model.train(given_training)  # undo the container's switch
+            raise TypeError(
+                f"{self.attack} attacks a denoiser and cannot run inside a torchattacks container "
+                "such as MultiAttack (its success test, argmax == label, is for classifiers); use "
+                "denoise_adv.attacks.WorstCase(attacks) for the per-image worst case")
+        super()._change_model_mode(given_training)
 
     # ------------------------------------------------------ classification-only torchattacks API
     def set_mode_targeted_random(self, quiet: bool = False) -> None:

@@ -7,16 +7,14 @@ from pathlib import Path
 
 import torch
 
+from .._io import resolve_device
+
 LEVEL = 255.0
 
 
 def device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit(f"error: --device {name} requested but CUDA is not available")
-    return torch.device(name)
+    """``auto`` -> CUDA when available, else the CPU (see :func:`resolve_device`)."""
+    return resolve_device(name)
 
 
 def positive_level(text: str) -> float:
@@ -58,10 +56,10 @@ def attack_spec(args: argparse.Namespace, random_start: bool = True, clip: bool 
     from ..attacks import AttackSpec
 
     if args.steps < 1:
-        raise SystemExit(f"error: --steps must be >= 1, got {args.steps}")
+        raise ValueError(f"--steps must be >= 1, got {args.steps}")
     alpha = args.alpha if args.alpha is not None else args.eps / 4
     if alpha <= 0:
-        raise SystemExit("error: --alpha must be > 0 (with --eps 0 give --alpha explicitly)")
+        raise ValueError("--alpha must be > 0 (with --eps 0 give --alpha explicitly)")
     return AttackSpec(norm=args.norm, eps=args.eps / LEVEL, alpha=alpha / LEVEL,
                       steps=args.steps, random_start=random_start,
                       clip=(0.0, 1.0) if clip else None)

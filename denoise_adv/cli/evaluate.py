@@ -62,7 +62,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         a.strip() for a in args.attacks.split(",") if a.strip()]
     bad = [a for a in names if a not in ("linf", "l2")]
     if bad:
-        raise SystemExit(f"error: --attacks takes linf, l2 or none, got {bad}")
+        raise ValueError(f"--attacks takes linf, l2 or none, got {bad}")
     where, sigma = device(args.device), args.sigma / LEVEL
     attacks = {a: replace(spec, norm=a) for a in names}
     per_image, summary, protocol_models = [], [], []

@@ -62,12 +62,12 @@ def _one_image(args: argparse.Namespace, channels: int):
 
     images = load_dataset(args.input, channels)
     if len(images) != 1:
-        raise SystemExit(f"error: --input must be one image, got {len(images)}")
+        raise ValueError(f"--input must be one image, got {len(images)}")
     name, image = images[0]
     if args.crop:
         c = args.crop
         if min(image.shape[1:]) < c:
-            raise SystemExit(f"error: --crop {c} is larger than the image {tuple(image.shape)}")
+            raise ValueError(f"--crop {c} is larger than the image {tuple(image.shape)}")
         top, left = (image.shape[1] - c) // 2, (image.shape[2] - c) // 2
         image = image[:, top:top + c, left:left + c]
     return name, image[None]
@@ -88,7 +88,7 @@ def run_neighborhood(args: argparse.Namespace) -> int:
     spec = attack_spec(args)
     where, sigma = device(args.device), args.sigma / LEVEL
     if args.angles < 4 or not args.radii:
-        raise SystemExit("error: --angles must be >= 4 and --radii non-empty")
+        raise ValueError("--angles must be >= 4 and --radii non-empty")
     model, channels, _ = load_model(args.model, sigma, where)
     name, clean = _one_image(args, channels)
     clean = clean.to(where)
@@ -135,13 +135,10 @@ def run_patch(args: argparse.Namespace) -> int:
     h, w = clean.shape[-2:]
     box = tuple(int(v) for v in args.box) if args.box else (h // 4, w // 4, h // 2, w // 2)
     if len(box) != 4:
-        raise SystemExit("error: --box takes top,left,height,width")
+        raise ValueError("--box takes top,left,height,width")
     noisy = noisy_image(clean, sigma, args.seed, name)
-    try:
-        result = patch_attack(model, clean, noisy, box, spec,
-                              attack_generator(args.seed, name, f"patch-{spec.norm}"))
-    except ValueError as exc:
-        raise SystemExit(f"error: {exc}") from exc
+    result = patch_attack(model, clean, noisy, box, spec,
+                          attack_generator(args.seed, name, f"patch-{spec.norm}"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():

@@ -45,13 +45,13 @@ def run(args: argparse.Namespace) -> int:
     where, sigma = device(args.device), args.sigma / LEVEL
     names = args.names or [model_label(m) for m in args.models]
     if len(names) != len(args.models) or len(set(names)) != len(names):
-        raise SystemExit("error: --names must give one distinct label per model")
+        raise ValueError("--names must give one distinct label per model")
     models, channels = {}, set()
     for name, path in zip(names, args.models):
         models[name], c, _ = load_model(path, sigma, where)
         channels.add(c)
     if len(channels) != 1:
-        raise SystemExit("error: all models must take the same number of channels")
+        raise ValueError("all models must take the same number of channels")
     images = load_dataset(args.data, channels.pop())
     result = transfer_matrix(models, images, spec, args.threshold, sigma, args.seed,
                              progress=not args.quiet)

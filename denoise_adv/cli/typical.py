@@ -49,11 +49,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         iterations = [float(t) for t in args.iterations.split(",") if t.strip()]
     except ValueError as exc:
-        raise SystemExit(f"error: --iterations must be comma-separated numbers: {exc}") from exc
+        raise ValueError(f"--iterations must be comma-separated numbers: {exc}") from exc
     if args.patch < 1 or args.samples < 2:
-        raise SystemExit("error: --patch must be >= 1 and --samples >= 2")
+        raise ValueError("--patch must be >= 1 and --samples >= 2")
     if args.sigma <= 0:
-        raise SystemExit("error: --sigma must be > 0")
+        raise ValueError("--sigma must be > 0")
     d = args.channels * args.patch**2
     sigma, eta_linf = args.sigma / LEVEL, args.eps_linf / LEVEL
     eta_l2 = args.eps_l2 / LEVEL * math.sqrt(d)

@@ -2,27 +2,34 @@
 
 Registered names (for :func:`build` and checkpoints): ``dncnn`` (:class:`DnCNN`), ``ffdnet``
 (:class:`FFDNet`), ``drunet`` (:class:`UNetRes`), ``swinir`` (:class:`SwinDenoiser`),
-``unfolding`` (:class:`UnfoldingDenoiser`). :class:`PnPDenoiser` wraps any of them.
+``unfolding`` (:class:`UnfoldingDenoiser`); the classical baselines ``bm3d`` (:class:`BM3D`, needs
+``pip install "denoise-adv[baselines]"``) and ``nlmeans`` (:class:`NLMeans`), which are not
+differentiable (score them by transfer). :class:`PnPDenoiser` wraps any of them.
 The denoiser contract is ``model(noisy) -> clean``; models that take a noise level say so with
 ``takes_sigma = True`` (FFDNet, DRUNet) and become plain denoisers with
 ``as_denoiser(model, sigma=...)``; :func:`as_prior` gives any of them deepinv's
-``prior(x, sigma)`` signature.
+``prior(x, sigma)`` signature. :func:`load_pretrained` imports published weights (KAIR's DnCNN,
+FFDNet and DRUNet, SwinIR's denoisers, deepinv's DnCNN and DRUNet) into these models.
 """
 
 from .adapters import DenoiserAdapter, PriorAdapter, as_denoiser, as_prior, takes_sigma
+from .classical import BM3D, NLMeans
 from .dncnn import DnCNN
 from .ffdnet import FFDNet
 from .pnp import PnPDenoiser
+from .pretrained import load_pretrained, read_pretrained
 from .registry import MODELS, build, load, load_checkpoint, register_model, save_checkpoint
 from .transformer import SwinDenoiser
 from .unet import UNetRes
 from .unfolding import UnfoldingDenoiser
 
 __all__ = [
+    "BM3D",
     "MODELS",
     "DenoiserAdapter",
     "DnCNN",
     "FFDNet",
+    "NLMeans",
     "PnPDenoiser",
     "PriorAdapter",
     "SwinDenoiser",
@@ -34,6 +41,8 @@ __all__ = [
     "takes_sigma",
     "load",
     "load_checkpoint",
+    "load_pretrained",
+    "read_pretrained",
     "register_model",
     "save_checkpoint",
 ]

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from .._checks import check_int
+from ._common import check_flag
 from .registry import register_model
 
 __all__ = ["DnCNN"]
@@ -22,12 +23,19 @@ class DnCNN(nn.Module):
     package's denoiser contract ``model(noisy) -> clean`` directly.
 
     The default (``depth=17``, ``features=64``, gray) is DnCNN-S with 556,096 parameters; the
-    blind DnCNN-B uses ``depth=20``.
+    blind DnCNN-B uses ``depth=20``. ``batchnorm=False`` gives the layout of published weights
+    whose BatchNorm was merged into the convolutions (KAIR's ``dncnn_*.pth``, deepinv's
+    ``DnCNN``): Conv+ReLU blocks only, a bias in every convolution (none with ``bias=False``);
+    :func:`~denoise_adv.models.load_pretrained` imports them.
 
     Args:
         channels: image channels, 1 (gray) or 3 (colour). (Default: 1)
         depth: number of convolution layers, at least 2. (Default: 17)
         features: channels of the hidden layers. (Default: 64)
+        batchnorm: BatchNorm after the hidden convolutions (the reference layout: a bias in the
+            first convolution only). (Default: True)
+        bias: with ``batchnorm=False``, whether every convolution has a bias; ``False`` with
+            BatchNorm raises :class:`ValueError`. (Default: True)
 
     Shape:
         - noisy: :math:`(B, C, H, W)`, any H and W (the network is fully convolutional).
@@ -43,29 +51,43 @@ class DnCNN(nn.Module):
     #: :mod:`denoise_adv.models.adapters`).
     takes_sigma = False
 
-    def __init__(self, channels: int = 1, depth: int = 17, features: int = 64) -> None:
+    def __init__(self, channels: int = 1, depth: int = 17, features: int = 64,
+                 batchnorm: bool = True, bias: bool = True) -> None:
         super().__init__()
         self.channels = check_int(channels, "channels", minimum=1)
         self.depth = check_int(depth, "depth", minimum=2)
         self.features = check_int(features, "features", minimum=1)
+        self.batchnorm = check_flag(batchnorm, "batchnorm")
+        self.bias = check_flag(bias, "bias")
+        if batchnorm and not bias:
+            raise ValueError("bias=False needs batchnorm=False (the BatchNorm layout has a bias in "
+                             "its first convolution only)")
         layers: list[nn.Module] = [
-            nn.Conv2d(channels, features, 3, padding=1, bias=True),
+            nn.Conv2d(channels, features, 3, padding=1, bias=bias),
             nn.ReLU(inplace=True),
         ]
         for _ in range(depth - 2):
-            layers += [
-                nn.Conv2d(features, features, 3, padding=1, bias=False),
-                nn.BatchNorm2d(features, eps=1e-4, momentum=0.05),
-                nn.ReLU(inplace=True),
-            ]
-        layers.append(nn.Conv2d(features, channels, 3, padding=1, bias=False))
+            if batchnorm:
+                layers += [nn.Conv2d(features, features, 3, padding=1, bias=False),
+                           nn.BatchNorm2d(features, eps=1e-4, momentum=0.05)]
+            else:
+                layers.append(nn.Conv2d(features, features, 3, padding=1, bias=bias))
+            layers.append(nn.ReLU(inplace=True))
+        layers.append(nn.Conv2d(features, channels, 3, padding=1, bias=bias and not batchnorm))
         self.net = nn.Sequential(*layers)
         self._init_weights()
 
     @property
-    def config(self) -> dict[str, int]:
-        """Constructor arguments, stored in checkpoints to rebuild the model."""
-        return {"channels": self.channels, "depth": self.depth, "features": self.features}
+    def config(self) -> dict[str, int | bool]:
+        """Constructor arguments, stored in checkpoints to rebuild the model (``batchnorm`` and
+        ``bias`` only when they differ from the defaults, so older checkpoints read the same)."""
+        config: dict[str, int | bool] = {"channels": self.channels, "depth": self.depth,
+                                         "features": self.features}
+        if not self.batchnorm:
+            config["batchnorm"] = False
+        if not self.bias:
+            config["bias"] = False
+        return config
 
     def _init_weights(self) -> None:
         # Orthogonal init as in the reference implementation; BatchNorm starts at identity.

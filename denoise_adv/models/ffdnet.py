@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_int
-from ._common import check_input, pad_to_multiple, sigma_map
+from ._common import check_flag, check_input, pad_to_multiple, sigma_map
 from .registry import register_model
 
 __all__ = ["FFDNet"]
@@ -24,12 +24,16 @@ class FFDNet(nn.Module):
     and cropped back.
 
     Defaults are the published gray model (15 layers, 64 features); the colour model uses
-    ``channels=3, depth=12, features=96``.
+    ``channels=3, depth=12, features=96``. KAIR's released weights (``ffdnet_gray.pth``,
+    ``ffdnet_color.pth``, ...) have no BatchNorm and a bias in every convolution:
+    ``batchnorm=False``, imported by :func:`~denoise_adv.models.load_pretrained`. ``sigma`` is
+    in [0, 1] units, as in KAIR (``noise_level / 255``).
 
     Args:
         channels: image channels. (Default: 1)
         depth: convolution layers, >= 2. (Default: 15)
         features: hidden channels. (Default: 64)
+        batchnorm: Conv+BN+ReLU hidden blocks (``False``: Conv+ReLU with biases). (Default: True)
 
     Shape:
         - noisy: :math:`(B, C, H, W)`; sigma: a number, (B,) or (B, 1, 1, 1), in [0, 1] units.
@@ -44,17 +48,24 @@ class FFDNet(nn.Module):
     #: forward takes (noisy, sigma); see :func:`denoise_adv.models.as_denoiser`.
     takes_sigma = True
 
-    def __init__(self, channels: int = 1, depth: int = 15, features: int = 64) -> None:
+    def __init__(self, channels: int = 1, depth: int = 15, features: int = 64,
+                 batchnorm: bool = True) -> None:
         super().__init__()
         self.channels = check_int(channels, "channels", minimum=1)
         depth = check_int(depth, "depth", minimum=2)
         features = check_int(features, "features", minimum=1)
         self.config = {"channels": channels, "depth": depth, "features": features}
+        if not check_flag(batchnorm, "batchnorm"):
+            self.config["batchnorm"] = False  # only when set: older checkpoints read the same
         layers: list[nn.Module] = [nn.Conv2d(4 * channels + 1, features, 3, padding=1),
                                    nn.ReLU(inplace=True)]
         for _ in range(depth - 2):
-            layers += [nn.Conv2d(features, features, 3, padding=1, bias=False),
-                       nn.BatchNorm2d(features), nn.ReLU(inplace=True)]
+            if batchnorm:
+                layers += [nn.Conv2d(features, features, 3, padding=1, bias=False),
+                           nn.BatchNorm2d(features)]
+            else:
+                layers.append(nn.Conv2d(features, features, 3, padding=1))
+            layers.append(nn.ReLU(inplace=True))
         layers.append(nn.Conv2d(features, 4 * channels, 3, padding=1))
         self.net = nn.Sequential(*layers)
 

@@ -1,20 +1,14 @@
 import pytest
 import torch
 
-from denoise_adv.analysis import AttackSpec, evaluate_robustness, random_like, transfer_matrix
-from denoise_adv.models import DnCNN
-from denoise_adv.train import train_denoiser
+from denoise_adv.analysis import evaluate_robustness, random_like, transfer_matrix
+from denoise_adv.attacks import AttackSpec
 
 
 @pytest.fixture(scope="module")
-def second_model(sample_images):
-    torch.manual_seed(1)  # an independently initialised and trained control
-    model = DnCNN(depth=4, features=12)
-    from denoise_adv.data import builtin_image
-
-    train_denoiser(model, [builtin_image(n) for n in ("gravel", "rocket")], steps=100,
-                   batch_size=32, lr=3e-3, seed=1, progress=False)
-    return model.eval()
+def second_model(train_dncnn):
+    # an independently initialised and trained control
+    return train_dncnn(("gravel", "rocket"), depth=4, features=12, steps=100, seed=1)
 
 
 def test_transfer_matrix(trained_dncnn, second_model, sample_images):

@@ -1,0 +1,11 @@
+"""Adapters to other libraries' own extension points (import each submodule explicitly).
+
+- :mod:`denoise_adv.integrations.deepinv`: TS and mixed-level noise as
+  ``deepinv.physics.NoiseModel`` subclasses, our denoisers as ``deepinv.models.Denoiser``
+  (plug-and-play priors), deepinv physics as the noise level of
+  :func:`denoise_adv.models.as_denoiser`. Needs ``pip install "denoise-adv[deepinv]"``.
+
+The ART integration lives in :mod:`denoise_adv.art`; torchvision transforms in
+:mod:`denoise_adv.transforms`; torchattacks-style attacks in :mod:`denoise_adv.attacks`.
+Nothing here is imported by ``import denoise_adv``: the optional libraries stay optional.
+"""

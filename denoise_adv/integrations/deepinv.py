@@ -1,0 +1,403 @@
+"""deepinv integration (deepinv 0.5): the package's noise and denoisers in deepinv's own types.
+
+Three bridges, each a deepinv extension point:
+
+- **Noise models.** :class:`TSNoiseModel` (TS noise, paper section 3.5, with the TS-or-Gaussian
+  mixing of TS-Pres./TS-Def.) and :class:`MixedNoiseModel` (mixed-level Gaussian, section 4.3)
+  subclass ``deepinv.physics.NoiseModel``. They draw with the package's samplers
+  (:func:`denoise_adv.noise.ts_noise`, :func:`~denoise_adv.noise.gaussian_noise`,
+  :func:`~denoise_adv.noise.mixed_noise`), so ``deepinv.physics.Denoising(noise_model=...)``,
+  ``physics(x, seed=1)`` and ``deepinv.Trainer(..., online_measurements=True)`` train with TS.
+- **Denoisers.** :func:`as_deepinv_denoiser` makes any of our models a
+  ``deepinv.models.Denoiser`` (``denoiser(x, sigma)``), e.g. the prior of
+  ``deepinv.optim.prior.PnP`` in ``deepinv.optim.optim_builder("HQS", ...)``.
+- **Physics as a noise level.** :func:`denoiser_from_physics` turns a deepinv denoiser (or ours)
+  plus a physics into the package's denoiser contract ``f(noisy) -> clean``, reading the level
+  from ``physics.noise_model.sigma`` at each call, so the package's attacks run on deepinv models.
+  With a fixed level, :func:`denoise_adv.models.as_denoiser` (``as_denoiser(drunet, sigma=...)``)
+  does the same.
+
+Randomness follows deepinv (an optional ``rng`` generator; ``seed=`` in ``forward`` reseeds it)
+with two differences, both so that a seed always means the same noise: ``seed=`` works without an
+``rng`` (the model then makes its own CPU generator, where deepinv's models ignore the seed with a
+warning), and ``.to(device)`` keeps the generator (draws are made on the generator's device and
+moved; deepinv's models re-create the generator, which fails between CPU and CUDA).
+
+Example:
+    >>> import deepinv as dinv
+    >>> physics = dinv.physics.Denoising(noise_model=TSNoiseModel(25 / 255))
+    >>> x = torch.rand(2, 1, 16, 16)
+    >>> torch.equal(physics(x, seed=1), physics(x, seed=1))
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+try:
+    from deepinv.models import Denoiser
+    from deepinv.physics import NoiseModel
+except ImportError as error:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "denoise_adv.integrations.deepinv needs deepinv 0.5: pip install \"denoise-adv[deepinv]\""
+    ) from error
+
+from .._checks import check_int, check_module, check_real
+from ..models import as_denoiser, as_prior
+from ..noise import METHODS, gaussian_noise, mixed_noise, mixing_levels, random_like, ts_noise
+
+__all__ = [
+    "DeepinvDenoiser",
+    "MixedNoiseModel",
+    "PhysicsDenoiser",
+    "TSNoiseModel",
+    "as_deepinv_denoiser",
+    "denoiser_from_physics",
+]
+
+#: TS iterations by default, as :class:`denoise_adv.transforms.TSNoise`.
+DEFAULT_TS_ITERATIONS = 10
+
+
+def _sigma_tensor(sigma: float | torch.Tensor) -> torch.Tensor:
+    """A checked noise level as deepinv stores it: a float32 0-d tensor, or the given tensor."""
+    if isinstance(sigma, torch.Tensor):
+        if not sigma.is_floating_point():
+            sigma = sigma.float()
+        if not bool(torch.isfinite(sigma).all()) or bool((sigma < 0).any()):
+            raise ValueError("sigma must be finite and >= 0")
+        return sigma.detach()
+    return torch.tensor(check_real(sigma, "sigma", minimum=0.0), dtype=torch.float32)
+
+
+def _level(sigma: torch.Tensor, batch: int, device, dtype) -> float | torch.Tensor:
+    """``sigma`` as the samplers take it: a float, or a (B,) tensor (deepinv's (B, 1, ...) too)."""
+    if sigma.numel() == 1:
+        return float(sigma)
+    if sigma.numel() == batch and all(s == 1 for s in sigma.shape[1:]):
+        return sigma.reshape(batch).to(device=device, dtype=dtype)
+    raise ValueError(f"sigma must be a float or hold one level per sample ({batch}), got shape "
+                     f"{tuple(sigma.shape)}")
+
+
+def _check_input(x: object) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point torch.Tensor, got "
+                        f"{getattr(x, 'dtype', type(x).__name__)}")
+    if x.dim() < 2 or x.numel() == 0:
+        raise ValueError(f"x must be a batch (B, ...) with one sample per row, got shape "
+                         f"{tuple(x.shape)}")
+    return x
+
+
+class _SamplerNoiseModel(NoiseModel):
+    """A deepinv noise model drawing with the package's samplers (shared behaviour)."""
+
+    def __init__(self, rng: torch.Generator | None) -> None:
+        if rng is not None and not isinstance(rng, torch.Generator):
+            raise TypeError(f"rng must be a torch.Generator or None, got {type(rng).__name__}")
+        super().__init__(rng=rng)
+        self.noise_model = self._add_noise  # what deepinv's composition calls
+
+    def _draw(self, shape: tuple[int, ...], device, dtype) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _add_noise(self, x: torch.Tensor) -> torch.Tensor:
+        x = _check_input(x)
+        return x + self._draw(tuple(x.shape), x.device, x.dtype)
+
+    def forward(self, x: torch.Tensor, seed: int | None = None, **kwargs: Any) -> torch.Tensor:
+        """``x`` plus one noise draw per sample; ``seed`` reseeds the generator first."""
+        self.update_parameters(**kwargs)
+        self.rng_manual_seed(seed)
+        return self._add_noise(x)
+
+    def rng_manual_seed(self, seed: int | None = None) -> None:
+        """Reseed the generator; without one, make a CPU generator with this seed (deepinv's own
+        models ignore ``seed`` then)."""
+        if seed is None:
+            return
+        seed = check_int(seed, "seed")
+        if self.rng is None:
+            self.rng = torch.Generator()
+        self.rng.manual_seed(seed)
+        if "initial_random_state" not in self._buffers:
+            self.register_buffer("initial_random_state", self.rng.get_state())
+
+    def to(self, *args: Any, **kwargs: Any) -> _SamplerNoiseModel:
+        """Move the buffers; the generator stays (draws are made where it lives, then moved)."""
+        nn.Module.to(self, *args, **kwargs)
+        return self
+
+    def __mul__(self, other: Any) -> NoiseModel:
+        """``self * other``: a :class:`NoiseModel` composes (``self(other(x))``, both noises
+        added); a number or a per-sample tensor scales the noise level."""
+        if isinstance(other, NoiseModel):
+            return NoiseModel(noise_model=lambda x: self(other(x)), rng=self.rng)
+        return self._scaled(other)
+
+    def __rmul__(self, other: Any) -> NoiseModel:
+        if isinstance(other, NoiseModel):
+            return NotImplemented
+        return self._scaled(other)
+
+    def _scaled(self, factor: Any) -> NoiseModel:
+        raise NotImplementedError
+
+
+class TSNoiseModel(_SamplerNoiseModel):
+    r"""TS noise (paper section 3.5) as a deepinv noise model: :math:`y = x + n`, where per
+    sample :math:`n` is the least likely of ``iterations + 1`` draws of
+    :math:`N(0, \sigma^2 I)` with probability ``p``, and one Gaussian draw otherwise.
+
+    ``p`` is the probability that a sample's noise is TS rather than Gaussian (noise is always
+    added): TS-Def. is ``p = 1/2`` (:meth:`ts_def`), TS-Pres. ``p = 1/3`` (:meth:`ts_pres`).
+    ``p = 1`` draws exactly :func:`denoise_adv.noise.ts_noise`, ``p = 0`` exactly
+    :func:`denoise_adv.noise.gaussian_noise`, from ``rng``. Algorithm 3.1 is reconstructed from
+    the paper's description (see :mod:`denoise_adv.noise`). Noisy images are not clipped.
+
+    Args:
+        sigma: level of the Gaussian draws, in [0, 1] units: a float or a per-sample tensor
+            (B,) (deepinv's (B, 1, 1, 1) too). Stored as the buffer ``sigma``, updated by
+            ``forward(x, sigma=...)`` and ``physics.update(sigma=...)``, as deepinv's
+            ``GaussianNoise``.
+        iterations: T of Algorithm 3.1, >= 0. (Default: 10, as
+            :class:`denoise_adv.transforms.TSNoise`)
+        p: probability, per sample, of TS rather than Gaussian noise. (Default: 1.0)
+        method: ``"exact"`` (cost independent of T) or ``"screening"`` (the literal loop).
+        rng: generator of the draws; ``None`` for the global RNG (until ``seed=`` is given).
+
+    ``2.0 * model`` scales the level (TS noise scales linearly with sigma); ``model * other``
+    composes with another noise model. There is no ``+``: a sum of TS noises is not TS noise.
+
+    Example:
+        >>> import deepinv as dinv
+        >>> physics = dinv.physics.Denoising(noise_model=TSNoiseModel.ts_def(
+        ...     25 / 255, rng=torch.Generator().manual_seed(0)))
+        >>> y = physics(torch.zeros(4, 1, 40, 40))
+        >>> physics.noise_model.sigma.item() == torch.tensor(25 / 255).item()
+        True
+    """
+
+    def __init__(self, sigma: float | torch.Tensor = 25 / 255,
+                 iterations: float = DEFAULT_TS_ITERATIONS, p: float = 1.0,
+                 method: str = "exact", rng: torch.Generator | None = None) -> None:
+        super().__init__(rng)
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        self.method = method
+        self.register_buffer("sigma", _sigma_tensor(sigma))
+        self.iterations = self._check_iterations(iterations)
+        self.p = check_real(p, "p", minimum=0.0, maximum=1.0)
+
+    @classmethod
+    def ts_def(cls, sigma: float | torch.Tensor = 25 / 255, **kwargs: Any) -> TSNoiseModel:
+        """TS-Def. (paper section 4.2): Gaussian:TS = 1:1, i.e. ``p = 1/2``."""
+        return cls(sigma, p=1 / 2, **kwargs)
+
+    @classmethod
+    def ts_pres(cls, sigma: float | torch.Tensor = 25 / 255, **kwargs: Any) -> TSNoiseModel:
+        """TS-Pres. (paper section 4.2): Gaussian:TS = 2:1, i.e. ``p = 1/3``."""
+        return cls(sigma, p=1 / 3, **kwargs)
+
+    def _check_iterations(self, iterations: float) -> float:
+        iterations = check_real(iterations, "iterations", minimum=0.0)
+        if self.method == "screening" and iterations != int(iterations):
+            raise ValueError(f"iterations must be a whole number for method='screening', got "
+                             f"{iterations}")
+        return iterations
+
+    def forward(self, x: torch.Tensor, sigma: float | torch.Tensor | None = None,
+                seed: int | None = None, **kwargs: Any) -> torch.Tensor:
+        """Add noise to ``x`` (B, ...); ``sigma`` (if given) replaces the level first."""
+        return super().forward(x, seed=seed, sigma=sigma, **kwargs)
+
+    def update_parameters(self, sigma: float | torch.Tensor | None = None,
+                          iterations: float | None = None, p: float | None = None,
+                          **kwargs: Any) -> None:
+        """Replace ``sigma``, ``iterations`` or ``p``; other physics parameters are ignored."""
+        if sigma is not None:
+            self.sigma = _sigma_tensor(sigma)
+        if iterations is not None:
+            self.iterations = self._check_iterations(iterations)
+        if p is not None:
+            self.p = check_real(p, "p", minimum=0.0, maximum=1.0)
+
+    def _draw(self, shape, device, dtype):
+        sigma = _level(self.sigma, shape[0], device, dtype)
+        if self.p >= 1.0:
+            return ts_noise(shape, sigma, self.iterations, self.method, generator=self.rng,
+                            device=device, dtype=dtype)
+        noise = gaussian_noise(shape, sigma, self.rng, device, dtype)
+        if self.p <= 0.0:
+            return noise
+        is_ts = random_like(torch.empty(shape[0], dtype=torch.float64), "uniform", self.rng)
+        is_ts = is_ts < self.p
+        n_ts = int(is_ts.sum())
+        if n_ts:
+            level = sigma if isinstance(sigma, float) else sigma[is_ts.to(sigma.device)]
+            noise[is_ts.to(noise.device)] = ts_noise(
+                (n_ts, *shape[1:]), level, self.iterations, self.method, generator=self.rng,
+                device=device, dtype=dtype)
+        return noise
+
+    def _scaled(self, factor: Any) -> TSNoiseModel:
+        if isinstance(factor, torch.Tensor) and factor.dim() > 0:
+            factor = factor.reshape(factor.shape[0])
+            sigma = self.sigma.reshape(-1).to(factor.device) * factor
+        elif isinstance(factor, (torch.Tensor, float, int)) and not isinstance(factor, bool):
+            sigma = self.sigma * factor
+        else:
+            raise TypeError(f"a TSNoiseModel scales by a number or a per-sample tensor, got "
+                            f"{type(factor).__name__}")
+        return TSNoiseModel(sigma, self.iterations, self.p, self.method, rng=self.rng)
+
+    def extra_repr(self) -> str:
+        sigma = self.sigma.item() if self.sigma.numel() == 1 else "per-sample"
+        return f"sigma={sigma}, iterations={self.iterations}, p={self.p}, method={self.method!r}"
+
+
+class MixedNoiseModel(_SamplerNoiseModel):
+    """Mixed-level Gaussian noise (paper section 4.3) as a deepinv noise model: each sample gets
+    Gaussian noise of a level drawn from ``sigmas`` with probabilities ``weights``.
+
+    ``sigma`` (read-only) is the root-mean-square level :math:`\\sqrt{\\sum_i w_i \\sigma_i^2}`,
+    the standard deviation of a pixel's noise over the mixture: what a deepinv reconstructor
+    reads from ``physics.noise_model.sigma``. Update ``sigmas``/``weights``, not ``sigma``.
+
+    Args:
+        sigmas: candidate levels in [0, 1] units. (Default: 25/255 and 26/255, "mixed-26")
+        weights: their probabilities (normalised); ``None`` for equal weights (the 1:1 ratio is
+            our reconstruction).
+        rng: generator of the draws; ``None`` for the global RNG (until ``seed=`` is given).
+
+    Example:
+        >>> import deepinv as dinv
+        >>> physics = dinv.physics.Denoising(noise_model=MixedNoiseModel((0.1, 0.2)))
+        >>> round(physics.noise_model.sigma.item(), 4)  # sqrt((0.01 + 0.04) / 2)
+        0.1581
+    """
+
+    def __init__(self, sigmas: tuple[float, ...] = (25 / 255, 26 / 255),
+                 weights: tuple[float, ...] | None = None,
+                 rng: torch.Generator | None = None) -> None:
+        super().__init__(rng)
+        self._set_levels(sigmas, weights)
+
+    def _set_levels(self, sigmas, weights) -> None:
+        levels, probs = mixing_levels(sigmas, weights)
+        self.register_buffer("sigmas", levels)
+        self.register_buffer("weights", probs)
+
+    @property
+    def sigma(self) -> torch.Tensor:
+        """Root-mean-square noise level of the mixture (a 0-d float32 tensor)."""
+        return (self.weights * self.sigmas.pow(2)).sum().sqrt().float()
+
+    def update_parameters(self, sigmas: tuple[float, ...] | None = None,
+                          weights: tuple[float, ...] | None = None, **kwargs: Any) -> None:
+        """Replace ``sigmas`` and/or ``weights``; other physics parameters are ignored."""
+        if kwargs.get("sigma") is not None:
+            raise ValueError("MixedNoiseModel draws its level from sigmas: update sigmas (and "
+                             "weights), not sigma")
+        if sigmas is not None or weights is not None:
+            if sigmas is None:
+                sigmas = self.sigmas.tolist()
+            if weights is None and len(sigmas) == self.weights.numel():
+                weights = self.weights.tolist()
+            self._set_levels(sigmas, weights)
+
+    def _draw(self, shape, device, dtype):
+        return mixed_noise(shape, self.sigmas.tolist(), self.weights.tolist(), self.rng, device,
+                           dtype)
+
+    def _scaled(self, factor: Any) -> MixedNoiseModel:
+        factor = check_real(factor, "factor", minimum=0.0)
+        return MixedNoiseModel((self.sigmas * factor).tolist(), self.weights.tolist(),
+                               rng=self.rng)
+
+    def extra_repr(self) -> str:
+        return f"sigmas={self.sigmas.tolist()}, weights={self.weights.tolist()}"
+
+
+class DeepinvDenoiser(Denoiser):
+    """One of our denoisers as a ``deepinv.models.Denoiser``: ``denoiser(x, sigma)``.
+
+    Built by :func:`as_deepinv_denoiser` around :func:`denoise_adv.models.as_prior`:
+    ``takes_sigma`` models receive ``sigma``; fixed-level models ignore it (they denoise at the
+    level they were trained for). The wrapped model is ``denoiser.prior.model``.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.prior = as_prior(model)
+
+    def forward(self, x: torch.Tensor, sigma: float | torch.Tensor | None = None,
+                *args: Any, **kwargs: Any) -> torch.Tensor:
+        return self.prior(x, sigma, *args, **kwargs)
+
+
+def as_deepinv_denoiser(model: nn.Module) -> Denoiser:
+    """Our denoiser as a ``deepinv.models.Denoiser`` (deepinv's ``isinstance`` checks pass): the
+    prior of ``deepinv.optim.prior.PnP``, the backbone of ``deepinv.models.ArtifactRemoval``.
+
+    A deepinv ``Denoiser`` is returned unchanged.
+
+    Example:
+        >>> import deepinv as dinv
+        >>> from denoise_adv.models import DnCNN
+        >>> prior = dinv.optim.prior.PnP(denoiser=as_deepinv_denoiser(DnCNN(depth=3, features=4)))
+        >>> prior.prox(torch.rand(1, 1, 8, 8), sigma_denoiser=0.1).shape
+        torch.Size([1, 1, 8, 8])
+    """
+    check_module(model, "model")
+    return model if isinstance(model, Denoiser) else DeepinvDenoiser(model)
+
+
+class PhysicsDenoiser(nn.Module):
+    """``f(noisy) -> clean`` around ``model(noisy, sigma)``, with ``sigma`` read from a deepinv
+    physics at each call; built by :func:`denoiser_from_physics`."""
+
+    def __init__(self, model: nn.Module, physics: nn.Module) -> None:
+        super().__init__()
+        self.model = check_module(model, "model")
+        noise_model = getattr(physics, "noise_model", physics)
+        if not hasattr(noise_model, "sigma"):
+            raise TypeError(f"physics must be a deepinv physics (or noise model) with a noise "
+                            f"level .sigma, got {type(noise_model).__name__} without one")
+        self.physics = physics
+
+    @property
+    def sigma(self) -> float | torch.Tensor:
+        """The physics' current noise level (a float, or a per-sample tensor)."""
+        sigma = getattr(self.physics, "noise_model", self.physics).sigma
+        if isinstance(sigma, torch.Tensor) and sigma.numel() == 1:
+            return float(sigma)
+        return sigma
+
+    def forward(self, noisy: torch.Tensor) -> torch.Tensor:
+        return as_denoiser(self.model, sigma=self.sigma)(noisy)
+
+
+def denoiser_from_physics(model: nn.Module, physics: nn.Module) -> nn.Module:
+    """``model`` as the package's denoiser ``f(noisy) -> clean``, at the noise level of a deepinv
+    ``physics`` (``physics.noise_model.sigma``, read at each call, so ``physics.update(sigma=...)``
+    is followed). ``physics`` may also be the noise model itself.
+
+    ``model`` is anything :func:`denoise_adv.models.as_denoiser` takes: a deepinv denoiser
+    (``DRUNet``, ``DnCNN``, ``Denoiser``), a ``takes_sigma`` model of ours; fixed-level models of
+    ours ignore the level. The result plugs into the package's attacks.
+
+    Example:
+        >>> import deepinv as dinv
+        >>> physics = dinv.physics.Denoising(dinv.physics.GaussianNoise(25 / 255))
+        >>> drunet = dinv.models.DRUNet(1, 1, nc=(4, 8, 16, 32), nb=1, pretrained=None)
+        >>> f = denoiser_from_physics(drunet, physics)
+        >>> f(torch.rand(1, 1, 16, 16)).shape
+        torch.Size([1, 1, 16, 16])
+    """
+    return PhysicsDenoiser(model, physics)

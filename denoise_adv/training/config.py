@@ -1,0 +1,145 @@
+"""Every training option, declared once.
+
+Each field of :class:`TrainConfig` carries its help text, its unit and its command-line form in
+its metadata; ``denoise-adv train``'s options are generated from them
+(:mod:`denoise_adv.cli.train`), and the same names are the keys of ``--config`` files and of
+the ``config`` stored in checkpoints. Noise levels and budgets are in [0, 1] units here; fields
+with ``unit="level"`` take 8-bit levels on the command line (``--sigma 25`` = 25/255).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._checks import check_int, check_real
+from .strategies import STRATEGIES
+
+__all__ = ["TrainConfig", "option"]
+
+LEVEL = 255.0
+
+
+def option(default: Any, help: str, *, unit: str | None = None, flag: str | None = None,
+           choices: tuple | None = None, cli: bool = True, steers: bool = True) -> Any:
+    """A :class:`TrainConfig` field with its documentation.
+
+    Args:
+        default: the default value (a list/dict default is copied per instance).
+        help: the help text (the CLI adds the default).
+        unit: ``"level"`` for values given in 8-bit levels on the command line.
+        flag: command-line name when it is not ``--field-name``.
+        choices: allowed values.
+        cli: offer the field on the command line.
+        steers: the field changes the training trajectory (resume refuses a change).
+    """
+    metadata = {"help": help, "unit": unit, "flag": flag, "choices": choices, "cli": cli,
+                "steers": steers}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on (levels in [0, 1] units); see
+    ``denoise-adv train --help`` for each field's meaning.
+
+    Example:
+        >>> TrainConfig(strategy="ts-def", max_steps=10).validate().batch_size
+        128
+    """
+
+    out: str | None = option(None, "output folder (None in Python: keep nothing on disk)",
+                             steers=False)
+    model: str = option("dncnn", "registered model name")
+    model_kwargs: dict[str, Any] = option({}, "JSON constructor arguments, e.g. "
+                                           '\'{"depth": 8, "features": 32}\'')
+    init: str | None = option(None, "start from the weights of this model checkpoint "
+                              "(fine-tuning)", steers=False)
+    channels: int = option(1, "image channels", choices=(1, 3))
+    strategy: str = option("normal", "noise sampling strategy", choices=STRATEGIES)
+    sigma: float = option(25 / LEVEL, "noise level", unit="level")
+    data: str = option("builtin:train", "folder of clean images, an image, or builtin:train")
+    val_data: str | None = option("builtin:test", "validation images, or 'none'")
+    val_crop: int | None = option(128, "centre crop of validation images, 0 for none")
+    patch_size: int = option(40, "patch side")
+    stride: int = option(10, "distance between patches")
+    scales: tuple[float, ...] = option((1.0, 0.9, 0.8, 0.7), "comma-separated rescaling "
+                                       "factors of the training images")
+    batch_size: int = option(128, "global batch size")
+    epochs: int = option(50, "epochs")
+    max_steps: int | None = option(None, "stop after this many steps", flag="--steps",
+                                   steers=False)
+    optimizer: str = option("adam", "optimizer", choices=("adam", "sgd"))
+    lr: float = option(1e-3, "learning rate")
+    milestones: tuple[int, ...] = option((30,), "epochs where the learning rate is multiplied "
+                                         "by --gamma")
+    gamma: float = option(0.1, "learning-rate decay factor, in (0, 1]")
+    ts_iterations: float = option(10.0, "TS strategies: iterations T")
+    ts_method: str = option("exact", "TS strategies: sampler", choices=("exact", "screening"))
+    blind_range: tuple[float, float] = option((0.0, 55 / LEVEL), "blind strategy: sigma "
+                                              "range low,high", unit="level")
+    adv_norm: str = option("linf", "adversarial strategy: attack norm", choices=("linf", "l2"))
+    adv_eps: float = option(2 / LEVEL, "adversarial strategy: budget per pixel (L2: RMS)",
+                            unit="level")
+    adv_alpha: float = option(0.5 / LEVEL, "adversarial strategy: step size", unit="level")
+    adv_steps: int = option(3, "adversarial strategy: attack steps")
+    seed: int = option(0, "seed of initialisation, patches, noise and attacks")
+    checkpoint_every: int = option(0, "also checkpoint every N steps (0: epoch ends only)",
+                                   steers=False)
+    workers: int = option(0, "DataLoader workers", steers=False)
+    device: str = option("auto", "auto, cpu, cuda, cuda:N", steers=False)
+    amp: str | None = option(None, "mixed precision: bf16 autocast", choices=("bf16",))
+    channels_last: bool = option(False, "channels_last memory format", steers=False)
+    progress: bool = option(True, "progress bar", cli=False, steers=False)
+
+    def validate(self) -> TrainConfig:
+        """Raise :class:`ValueError` naming the first bad field; returns ``self``."""
+        for f in dataclasses.fields(self):
+            choices = f.metadata.get("choices")
+            value = getattr(self, f.name)
+            if choices and value is not None and value not in choices:
+                raise ValueError(f"{f.name} must be one of {choices}, got {value!r}")
+        for name in ("batch_size", "epochs", "patch_size", "stride", "adv_steps"):
+            check_int(getattr(self, name), name, minimum=1)
+        for name in ("checkpoint_every", "workers"):
+            check_int(getattr(self, name), name, minimum=0)
+        if self.max_steps is not None:
+            check_int(self.max_steps, "max_steps", minimum=1)
+        for name in ("sigma", "adv_eps", "adv_alpha", "ts_iterations"):
+            check_real(getattr(self, name), name, minimum=0.0)
+        check_real(self.lr, "lr", minimum=0.0, strict=True)
+        if not 0 < check_real(self.gamma, "gamma") <= 1:
+            raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
+        if any(isinstance(m, bool) or int(m) != m or m < 1 for m in self.milestones):
+            raise ValueError(f"milestones must be whole epochs >= 1, got {list(self.milestones)}")
+        if len(self.blind_range) != 2 or not 0 <= self.blind_range[0] <= self.blind_range[1]:
+            raise ValueError(f"blind_range must be (low, high) with 0 <= low <= high, got "
+                             f"{self.blind_range}")
+        if any(not 0 < s <= 1 for s in self.scales) or not self.scales:
+            raise ValueError(f"scales must be in (0, 1], got {self.scales}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready values (tuples as lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """The inverse of :meth:`to_dict`; unknown keys raise :class:`ValueError`."""
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise ValueError(f"unknown training option(s): {unknown}")
+        return cls(**{k: tuple(v) if isinstance(v, list) and "tuple" in str(names[k].type)
+                      else v for k, v in values.items()})
+
+    def trajectory_changes(self, saved: dict[str, Any]) -> list[str]:
+        """Fields that steer training and differ from ``saved`` (a stored :meth:`to_dict`)."""
+        mine, defaults = self.to_dict(), TrainConfig().to_dict()
+        return sorted(f.name for f in dataclasses.fields(self) if f.metadata["steers"]
+                      and saved.get(f.name, defaults[f.name]) != mine[f.name])
+

@@ -1,0 +1,42 @@
+"""The training strategies of the paper (sections 4.2-4.3) and the baselines: which noise each
+one trains on."""
+
+from __future__ import annotations
+
+__all__ = ["STRATEGIES", "strategy_noise"]
+
+#: Training strategies of the paper (sections 4.2-4.3) and the baselines.
+STRATEGIES = ("normal", "ts-pres", "ts-def", "mixed-25.5", "mixed-26", "blind", "adversarial")
+
+
+def strategy_noise(strategy: str, sigma: float, ts_iterations: float = 10,
+                   ts_method: str = "exact", blind_range: tuple[float, float] = (0.0, 55 / 255)):
+    """The noise transform of a training strategy.
+
+    - ``normal`` and ``adversarial``: Gaussian at ``sigma`` (the adversarial strategy attacks
+      the noisy batch inside the loop);
+    - ``ts-pres`` / ``ts-def``: :class:`~denoise_adv.transforms.TSNoise` with p = 1/3 / 1/2;
+    - ``mixed-25.5`` / ``mixed-26``: ``sigma`` mixed 1:1 with ``sigma + 0.5/255`` /
+      ``sigma + 1/255`` (25 with 25.5 or 26 at the paper's sigma; the ratio is our
+      reconstruction);
+    - ``blind``: a level per sample uniform in ``blind_range`` (DnCNN-B).
+
+    Example:
+        >>> strategy_noise("ts-def", 25 / 255).p
+        0.5
+    """
+    from ..transforms import GaussianNoise, MixedNoise, TSNoise
+
+    if strategy in ("normal", "adversarial"):
+        return GaussianNoise(sigma)
+    if strategy == "ts-pres":
+        return TSNoise.ts_pres(sigma, iterations=ts_iterations, method=ts_method)
+    if strategy == "ts-def":
+        return TSNoise.ts_def(sigma, iterations=ts_iterations, method=ts_method)
+    if strategy == "mixed-25.5":
+        return MixedNoise((sigma, sigma + 0.5 / 255))
+    if strategy == "mixed-26":
+        return MixedNoise((sigma, sigma + 1 / 255))
+    if strategy == "blind":
+        return GaussianNoise(tuple(blind_range))
+    raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
