@@ -493,7 +493,7 @@ class TSAugmentation(Preprocessor):
         self._generator = None if seed is None else torch.Generator().manual_seed(seed)
 
     def _noisy(self, x: np.ndarray) -> np.ndarray:
-        noisy = self._noise.apply(torch.from_numpy(x.astype(np.float32)), self._generator)
+        noisy = self._noise.add_noise(torch.from_numpy(x.astype(np.float32)), self._generator)
         out = noisy.numpy()
         if self.clip_values is not None:
             out = np.clip(out, self.clip_values[0], self.clip_values[1])
@@ -575,7 +575,7 @@ class AdversarialTrainerDenoiser(Trainer):
         ...                       optimizer=torch.optim.Adam(model.parameters(), lr=1e-3))
         >>> clean = np.random.default_rng(0).random((4, 1, 8, 8), dtype=np.float32)
         >>> AdversarialTrainerDenoiser(est, nb_epochs=1, batch_size=2, max_iter=2).fit(
-        ...     clean + np.float32(0.1), clean, verbose=False)
+        ...     clean + np.float32(0.1), clean)
     """
 
     def __init__(self, estimator: PyTorchDenoiser, nb_epochs: int = 10, batch_size: int = 128,

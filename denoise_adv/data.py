@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torchvision.transforms.v2.functional import center_crop
 
 from . import seeding
 from ._checks import check_int
@@ -187,9 +188,7 @@ def iter_images(spec: str | os.PathLike, channels: int = 1, skip_errors: bool = 
         for name in BUILTIN_SETS.get(key, (key,)):
             image = builtin_image(name, channels)
             if key == "test":
-                top = (image.shape[1] - TEST_SIZE) // 2
-                left = (image.shape[2] - TEST_SIZE) // 2
-                image = image[:, top:top + TEST_SIZE, left:left + TEST_SIZE]
+                image = center_crop(image, TEST_SIZE)
             yield name, image
         return
     path = Path(spec)
@@ -291,7 +290,7 @@ class PatchDataset(torch.utils.data.Dataset):
         scales: rescaling factors. (Default: (1, 0.9, 0.8, 0.7))
         augment: apply a random flip/rotation. (Default: True)
         noise: a transform of :mod:`denoise_adv.transforms` (anything with
-            ``apply(x, generator)``); items are then ``(noisy, clean)``, else clean patches.
+            ``add_noise(x, generator)``); items are then ``(noisy, clean)``, else clean patches.
         seed: seed of orientations and noise. (Default: 0)
 
     Example:
@@ -310,8 +309,8 @@ class PatchDataset(torch.utils.data.Dataset):
         self.patch_size = check_int(patch_size, "patch_size", minimum=1)
         self.stride = check_int(stride, "stride", minimum=1)
         self.augment = bool(augment)
-        if noise is not None and not hasattr(noise, "apply"):
-            raise TypeError("noise must have an apply(x, generator) method (a transform of "
+        if noise is not None and not hasattr(noise, "add_noise"):
+            raise TypeError("noise must have an add_noise(x, generator) method (a transform of "
                             "denoise_adv.transforms)")
         self.noise = noise
         self.seed = check_int(seed, "seed")
@@ -359,4 +358,4 @@ class PatchDataset(torch.utils.data.Dataset):
         patch = patch.contiguous()
         if self.noise is None:
             return patch
-        return self.noise.apply(patch, generator), patch
+        return self.noise.add_noise(patch, generator), patch

@@ -29,7 +29,8 @@ from scipy import special
 from ._checks import check_real
 from .typical import ts_iterations_for
 
-__all__ = ["gaussian_noise", "mixed_noise", "mixing_levels", "random_like", "ts_noise"]
+__all__ = ["check_sigma", "draw_levels", "gaussian_noise", "mixed_noise", "mixing_levels",
+           "random_like", "ts_noise"]
 
 METHODS = ("exact", "screening")
 
@@ -39,6 +40,47 @@ def _shape(shape: Sequence[int]) -> tuple[int, ...]:
     if len(shape) < 2 or any(s < 1 for s in shape):
         raise ValueError(f"shape must be (B, ...) with every size >= 1, got {shape}")
     return shape
+
+
+Sigma = float | tuple[float, float] | torch.Tensor
+
+
+def check_sigma(sigma: object, name: str = "sigma") -> Sigma:
+    """Check a noise level: a number >= 0, a ``(low, high)`` range (blind training: a level
+    per sample, uniform in the range) or a tensor of per-sample levels; returns it (a range as a
+    tuple of floats).
+
+    Example:
+        >>> check_sigma([0.0, 0.2])
+        (0.0, 0.2)
+    """
+    if isinstance(sigma, torch.Tensor):
+        if not bool(torch.isfinite(sigma).all()) or bool((sigma < 0).any()):
+            raise ValueError(f"{name} must be finite and >= 0")
+        return sigma
+    if isinstance(sigma, (tuple, list)):
+        if len(sigma) != 2:
+            raise ValueError(f"{name} must be a level or a (low, high) range, got {sigma!r}")
+        low = check_real(sigma[0], f"{name}[0]", minimum=0.0)
+        return (low, check_real(sigma[1], f"{name}[1]", minimum=low))
+    return check_real(sigma, name, minimum=0.0)
+
+
+def draw_levels(sigma: Sigma, batch: int, generator: torch.Generator | None = None
+                ) -> float | torch.Tensor:
+    """The level of each sample: ``sigma`` itself, or for a ``(low, high)`` range a (B,)
+    float64 tensor uniform in it (drawn from ``generator``).
+
+    Example:
+        >>> levels = draw_levels((0.0, 0.2), 3, torch.Generator().manual_seed(0))
+        >>> tuple(levels.shape), bool(((levels >= 0) & (levels <= 0.2)).all())
+        ((3,), True)
+    """
+    sigma = check_sigma(sigma)
+    if not isinstance(sigma, tuple):
+        return sigma
+    u = _rand((batch,), generator, None, torch.float64).cpu()
+    return sigma[0] + (sigma[1] - sigma[0]) * u
 
 
 def _sigma_column(sigma: float | torch.Tensor, batch: int, ndim: int, device, dtype):
@@ -91,12 +133,13 @@ def random_like(like: torch.Tensor, kind: str, generator: torch.Generator | None
 
 def gaussian_noise(
     shape: Sequence[int],
-    sigma: float | torch.Tensor,
+    sigma: Sigma,
     generator: torch.Generator | None = None,
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
-    """I.i.d. Gaussian noise :math:`N(0, \\sigma^2)` of the given shape.
+    """I.i.d. Gaussian noise :math:`N(0, \\sigma^2)` of the given shape; ``sigma`` a level, a
+    (B,) tensor of levels, or a ``(low, high)`` range (a uniform level per sample).
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -105,7 +148,8 @@ def gaussian_noise(
     """
     shape = _shape(shape)
     dtype = dtype or torch.get_default_dtype()
-    sigma = _sigma_column(sigma, shape[0], len(shape), device, dtype)
+    sigma = _sigma_column(draw_levels(sigma, shape[0], generator), shape[0], len(shape), device,
+                          dtype)
     return _randn(shape, generator, device, dtype) * sigma
 
 
@@ -119,19 +163,22 @@ def _ts_iterations(iterations: float | None, shift: float | None, d: int) -> flo
 
 def ts_noise(
     shape: Sequence[int],
-    sigma: float | torch.Tensor,
+    sigma: Sigma,
     iterations: float | None = 10,
     method: str = "exact",
     shift: float | None = None,
     generator: torch.Generator | None = None,
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
+    *,
+    p: float = 1.0,
 ) -> torch.Tensor:
     """TS noise: per sample, the least likely of ``iterations + 1`` Gaussian draws.
 
     Args:
         shape: (B, ...); each sample is one vector of ``d = prod(shape[1:])`` values.
-        sigma: noise level, a float or a (B,) tensor.
+        sigma: noise level: a float, a (B,) tensor, or a ``(low, high)`` range (a uniform level
+            per sample: blind TS training, DnCNN-B style).
         iterations: T of Algorithm 3.1, >= 0 (fractional T only with ``"exact"``).
             (Default: 10, see :class:`denoise_adv.transforms.TSNoise` for why.)
         method: ``"exact"`` (cost independent of T) or ``"screening"`` (the literal loop).
@@ -141,6 +188,8 @@ def ts_noise(
         generator: RNG; ``None`` for the global one.
         device: output device (default: the generator's, else CPU).
         dtype: output dtype (default: ``torch.get_default_dtype()``).
+        p: probability, per sample, that its noise is TS rather than plain Gaussian (TS-Def.
+            1/2, TS-Pres. 1/3); noise is always added. (Default: 1.0)
 
     Example:
         >>> g = torch.Generator().manual_seed(0)
@@ -151,15 +200,31 @@ def ts_noise(
     shape = _shape(shape)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    batch, d = shape[0], int(np.prod(shape[1:]))
-    iterations = _ts_iterations(iterations, shift, d)
+    p = check_real(p, "p", minimum=0.0, maximum=1.0)
+    batch = shape[0]
+    iterations = _ts_iterations(iterations, shift, int(np.prod(shape[1:])))
+    if method == "screening" and iterations != int(iterations):
+        raise ValueError(f"iterations must be a whole number for method='screening', got "
+                         f"{iterations}")
     dtype = dtype or torch.get_default_dtype()
-    sigma = _sigma_column(sigma, batch, len(shape), device, dtype)
+    levels = _sigma_column(draw_levels(sigma, batch, generator), batch, len(shape), device,
+                           dtype)
+    if p == 1.0:
+        return _unit_ts(shape, iterations, method, generator, device, dtype) * levels
+    is_ts = _rand((batch,), generator, None, torch.float64).cpu() < p
+    unit = _randn(shape, generator, device, dtype)
+    if bool(is_ts.any()):
+        rows = is_ts.to(unit.device)
+        unit[rows] = _unit_ts((int(is_ts.sum()), *shape[1:]), iterations, method, generator,
+                              device, dtype).to(unit.device)
+    return unit * levels
 
+
+def _unit_ts(shape: tuple[int, ...], iterations: float, method: str, generator, device, dtype
+             ) -> torch.Tensor:
+    """TS noise at sigma = 1 (see :func:`ts_noise`)."""
+    batch, d = shape[0], int(np.prod(shape[1:]))
     if method == "screening":
-        if iterations != int(iterations):
-            raise ValueError(f"iterations must be a whole number for method='screening', got "
-                             f"{iterations}")
         n = _randn(shape, generator, device, dtype)
         energy = n.flatten(1).pow(2).sum(1)
         for _ in range(int(iterations)):
@@ -168,8 +233,7 @@ def ts_noise(
             lower_density = m_energy > energy  # log p(m) < log p(n): same sigma, larger norm
             n = torch.where(lower_density.view(batch, *([1] * (len(shape) - 1))), m, n)
             energy = torch.where(lower_density, m_energy, energy)
-        return n * sigma
-
+        return n
     g = _randn(shape, generator, device, dtype)
     u = _rand((batch,), generator, None, torch.float64).numpy()
     u = np.clip(u, np.finfo(np.float64).tiny, None)  # open interval: log(0) is -inf
@@ -178,8 +242,7 @@ def ts_noise(
     radius = torch.from_numpy(np.sqrt(2.0 * special.gammainccinv(d / 2.0, q)))
     norm = torch.linalg.vector_norm(g.view(batch, -1), dim=1).double().clamp_min(1e-300)
     scale = (radius / norm.cpu()).to(device=g.device, dtype=dtype)
-    scale = scale.view(batch, *([1] * (len(shape) - 1))) * sigma  # (B, 1, ...): cheap
-    return g.mul_(scale)
+    return g.mul_(scale.view(batch, *([1] * (len(shape) - 1))))
 
 
 def mixing_levels(sigmas: Sequence[float], weights: Sequence[float] | None = None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import PIL.Image
 import torch
 from torch.utils.data import get_worker_info
@@ -29,7 +30,15 @@ from torchvision.transforms import v2
 
 from . import seeding
 from ._checks import check_int, check_real
-from .noise import METHODS, gaussian_noise, mixed_noise, mixing_levels, ts_noise
+from .noise import (
+    METHODS,
+    Sigma,
+    check_sigma,
+    gaussian_noise,
+    mixed_noise,
+    mixing_levels,
+    ts_noise,
+)
 
 __all__ = ["GaussianNoise", "MixedNoise", "TSNoise"]
 
@@ -42,9 +51,10 @@ class _NoiseTransform(v2.Transform):
 
     _transformed_types = (torch.Tensor, PIL.Image.Image)
 
-    def __init__(self, clip: bool = False, seed: int | None = None) -> None:
+    def __init__(self, clip: bool = False, seed: int | None = None, mean: float = 0.0) -> None:
         super().__init__()
         self.clip = bool(clip)
+        self.mean = check_real(mean, "mean")
         self.seed = None if seed is None else check_int(seed, "seed")
         self._generator: torch.Generator | None = None
         self._generator_owner: int | None = None  # worker seed the generator was derived for
@@ -75,26 +85,27 @@ class _NoiseTransform(v2.Transform):
 
     # ------------------------------------------------------------------------- v2 interface
     def check_inputs(self, flat_inputs: list[Any]) -> None:
-        if any(isinstance(x, PIL.Image.Image) for x in flat_inputs):
-            raise TypeError(
-                f"{type(self).__name__} needs float tensors in [0, 1], got a PIL image: convert "
-                "first with v2.ToImage() and v2.ToDtype(torch.float32, scale=True) (or "
-                "transforms.ToTensor())")
+        for x in flat_inputs:
+            if isinstance(x, PIL.Image.Image):
+                raise TypeError(
+                    f"{type(self).__name__} needs float tensors in [0, 1], got a PIL image: "
+                    "convert first with v2.ToImage() and v2.ToDtype(torch.float32, scale=True) "
+                    "(or transforms.ToTensor())")
+            if isinstance(x, np.ndarray) and x.ndim >= 2:
+                raise TypeError(f"{type(self).__name__} needs a torch tensor, got a numpy array "
+                                f"of shape {x.shape}: convert with torch.from_numpy or "
+                                "v2.ToImage()")
 
-    def _noise(self, shape: tuple[int, ...], generator, device, dtype) -> torch.Tensor:
+    def noise(self, shape: tuple[int, ...], generator: torch.Generator | None = None,
+              device: torch.device | None = None, dtype: torch.dtype | None = None
+              ) -> torch.Tensor:
+        """The noise for a batch of ``shape`` (B, ...), from the functional sampler."""
         raise NotImplementedError
 
-    def apply(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def add_noise(self, x: torch.Tensor, generator: torch.Generator | None = None
+                  ) -> torch.Tensor:
         """Add noise to an image (C, H, W) or a batch, drawing from ``generator`` (not the
         transform's own): for datasets that derive randomness from (seed, epoch, index)."""
-        return self._add_noise(x, generator)
-
-    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
-        x = inpt.as_subclass(torch.Tensor) if isinstance(inpt, tv_tensors.TVTensor) else inpt
-        out = self._add_noise(x, self._get_generator())
-        return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
-
-    def _add_noise(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         if not x.is_floating_point():
             raise TypeError(f"{type(self).__name__} needs a floating-point image in [0, 1], got "
                             f"dtype {x.dtype}: convert with v2.ToDtype(torch.float32, scale=True)")
@@ -102,22 +113,38 @@ class _NoiseTransform(v2.Transform):
             raise ValueError(f"{type(self).__name__} needs an image (C, H, W) or a batch "
                              f"(B, C, H, W), got shape {tuple(x.shape)}")
         batch = x if x.dim() == 4 else x.unsqueeze(0)
-        noise = self._noise(tuple(batch.shape), generator, batch.device, batch.dtype)
-        out = batch + noise
+        out = batch + self.mean + self.noise(tuple(batch.shape), generator, batch.device,
+                                             batch.dtype)
         if self.clip:
             out = out.clamp(0, 1)
         return out if x.dim() == 4 else out.squeeze(0)
 
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        # v2.GaussianNoise's dispatch: images, videos and plain tensors get noise; masks,
+        # boxes, keypoints and other tv_tensors pass through.
+        if isinstance(inpt, tv_tensors.TVTensor) and not isinstance(
+                inpt, (tv_tensors.Image, tv_tensors.Video)):
+            return inpt
+        if isinstance(inpt, tv_tensors.Video):
+            frames = inpt.as_subclass(torch.Tensor)
+            flat = frames.reshape(-1, *frames.shape[-3:])
+            out = self.add_noise(flat, self._get_generator()).reshape(frames.shape)
+            return tv_tensors.wrap(out, like=inpt)
+        x = inpt.as_subclass(torch.Tensor) if isinstance(inpt, tv_tensors.TVTensor) else inpt
+        out = self.add_noise(x, self._get_generator())
+        return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
+
 
 class GaussianNoise(_NoiseTransform):
-    """Add i.i.d. Gaussian noise :math:`N(0, \\sigma^2)`, not clipped by default.
+    """Add i.i.d. Gaussian noise :math:`N(\\mu, \\sigma^2)`, not clipped by default.
 
     Args:
-        sigma: a level in [0, 1] units, or a range ``(low, high)``: each sample then gets a
-            level drawn uniformly from it (blind training, DnCNN-B: ``(0, 55/255)``).
-            (Default: 25/255)
+        sigma: a level in [0, 1] units, a (B,) tensor of per-sample levels (deepinv's form), or
+            a range ``(low, high)``: each sample then gets a level drawn uniformly from it
+            (blind training, DnCNN-B: ``(0, 55/255)``). (Default: 25/255)
         clip: clip the result to [0, 1]. (Default: False, unlike torchvision's GaussianNoise)
         seed: seed of the transform's own generator; ``None`` for the global RNG.
+        mean: mean of the noise, as torchvision's ``v2.GaussianNoise``. (Default: 0)
 
     Example:
         >>> t = GaussianNoise(sigma=25 / 255, seed=0)
@@ -125,24 +152,13 @@ class GaussianNoise(_NoiseTransform):
         True
     """
 
-    def __init__(self, sigma: float | tuple[float, float] = 25 / 255, clip: bool = False,
-                 seed: int | None = None) -> None:
-        super().__init__(clip=clip, seed=seed)
-        if isinstance(sigma, (tuple, list)):
-            if len(sigma) != 2:
-                raise ValueError(f"sigma must be a level or a (low, high) range, got {sigma!r}")
-            low = check_real(sigma[0], "sigma[0]", minimum=0.0)
-            high = check_real(sigma[1], "sigma[1]", minimum=low)
-            self.sigma: float | tuple[float, float] = (low, high)
-        else:
-            self.sigma = check_real(sigma, "sigma", minimum=0.0)
+    def __init__(self, sigma: Sigma = 25 / 255, clip: bool = False, seed: int | None = None,
+                 mean: float = 0.0) -> None:
+        super().__init__(clip=clip, seed=seed, mean=mean)
+        self.sigma = check_sigma(sigma)
 
-    def _noise(self, shape, generator, device, dtype):
-        sigma = self.sigma
-        if isinstance(sigma, tuple):
-            u = torch.rand(shape[0], generator=generator, dtype=torch.float64)
-            sigma = (sigma[0] + (sigma[1] - sigma[0]) * u).to(dtype)
-        return gaussian_noise(shape, sigma, generator, device, dtype)
+    def noise(self, shape, generator=None, device=None, dtype=None):
+        return gaussian_noise(shape, self.sigma, generator, device, dtype)
 
 
 class TSNoise(_NoiseTransform):
@@ -161,13 +177,16 @@ class TSNoise(_NoiseTransform):
     budget of 2/255 needs T ~ 4.4e3, which the exact sampler draws as cheaply as T = 1).
 
     Args:
-        sigma: Gaussian noise level in [0, 1] units. (Default: 25/255)
+        sigma: Gaussian noise level in [0, 1] units, a (B,) tensor of per-sample levels, or a
+            ``(low, high)`` range: a uniform level per sample (blind TS, Table 3's DnCNN-B).
+            (Default: 25/255)
         iterations: T, >= 0 (may be fractional with ``method="exact"``). (Default: 10)
         p: probability, per sample, of TS noise rather than Gaussian, in [0, 1]. (Default: 1.0)
         method: ``"exact"`` (cost independent of T) or ``"screening"`` (the literal loop).
             (Default: "exact")
         clip: clip the result to [0, 1]. (Default: False)
         seed: seed of the transform's own generator; ``None`` for the global RNG.
+        mean: mean added to the noise, as torchvision's ``v2.GaussianNoise``. (Default: 0)
 
     Example:
         >>> from torchvision.transforms import v2
@@ -176,11 +195,11 @@ class TSNoise(_NoiseTransform):
         torch.Size([1, 40, 40])
     """
 
-    def __init__(self, sigma: float = 25 / 255, iterations: float = DEFAULT_TS_ITERATIONS,
+    def __init__(self, sigma: Sigma = 25 / 255, iterations: float = DEFAULT_TS_ITERATIONS,
                  p: float = 1.0, method: str = "exact", clip: bool = False,
-                 seed: int | None = None) -> None:
-        super().__init__(clip=clip, seed=seed)
-        self.sigma = check_real(sigma, "sigma", minimum=0.0)
+                 seed: int | None = None, mean: float = 0.0) -> None:
+        super().__init__(clip=clip, seed=seed, mean=mean)
+        self.sigma = check_sigma(sigma)
         self.iterations = check_real(iterations, "iterations", minimum=0.0)
         self.p = check_real(p, "p", minimum=0.0, maximum=1.0)
         if method not in METHODS:
@@ -191,12 +210,12 @@ class TSNoise(_NoiseTransform):
         self.method = method
 
     @classmethod
-    def ts_pres(cls, sigma: float = 25 / 255, **kwargs: Any) -> TSNoise:
+    def ts_pres(cls, sigma: Sigma = 25 / 255, **kwargs: Any) -> TSNoise:
         """TS-Pres. (paper section 4.2): Gaussian:TS = 2:1, i.e. ``p = 1/3``."""
         return cls(sigma, p=1 / 3, **kwargs)
 
     @classmethod
-    def ts_def(cls, sigma: float = 25 / 255, **kwargs: Any) -> TSNoise:
+    def ts_def(cls, sigma: Sigma = 25 / 255, **kwargs: Any) -> TSNoise:
         """TS-Def. (paper section 4.2): Gaussian:TS = 1:1, i.e. ``p = 1/2``."""
         return cls(sigma, p=1 / 2, **kwargs)
 
@@ -216,22 +235,9 @@ class TSNoise(_NoiseTransform):
         iterations = ts_iterations_for(d, attack_shift(sigma, eta, norm, d))
         return cls(sigma, iterations=iterations, **kwargs)
 
-    def _noise(self, shape, generator, device, dtype):
-        batch = shape[0]
-        is_ts = torch.rand(batch, generator=generator, dtype=torch.float64) < self.p
-        n_ts = int(is_ts.sum())
-        if n_ts == 0:
-            return gaussian_noise(shape, self.sigma, generator, device, dtype)
-        ts = ts_noise((n_ts, *shape[1:]), self.sigma, self.iterations, self.method,
-                      generator=generator, device=device, dtype=dtype)
-        if n_ts == batch:
-            return ts
-        noise = gaussian_noise((batch - n_ts, *shape[1:]), self.sigma, generator, device, dtype)
-        out = torch.empty(shape, device=ts.device, dtype=dtype)
-        is_ts = is_ts.to(ts.device)
-        out[is_ts] = ts
-        out[~is_ts] = noise.to(ts.device)
-        return out
+    def noise(self, shape, generator=None, device=None, dtype=None):
+        return ts_noise(shape, self.sigma, self.iterations, self.method, generator=generator,
+                        device=device, dtype=dtype, p=self.p)
 
 
 class MixedNoise(_NoiseTransform):
@@ -243,6 +249,7 @@ class MixedNoise(_NoiseTransform):
         weights: their probabilities, or ``None`` for equal weights.
         clip: clip the result to [0, 1]. (Default: False)
         seed: seed of the transform's own generator; ``None`` for the global RNG.
+        mean: mean added to the noise. (Default: 0)
 
     Example:
         >>> MixedNoise((25 / 255, 25.5 / 255), seed=0)(torch.zeros(4, 1, 8, 8)).shape
@@ -251,11 +258,11 @@ class MixedNoise(_NoiseTransform):
 
     def __init__(self, sigmas: tuple[float, ...] = (25 / 255, 26 / 255),
                  weights: tuple[float, ...] | None = None, clip: bool = False,
-                 seed: int | None = None) -> None:
-        super().__init__(clip=clip, seed=seed)
+                 seed: int | None = None, mean: float = 0.0) -> None:
+        super().__init__(clip=clip, seed=seed, mean=mean)
         levels, probs = mixing_levels(sigmas, weights)  # checked once, here
         self.sigmas = tuple(levels.tolist())
         self.weights = None if weights is None else tuple(probs.tolist())
 
-    def _noise(self, shape, generator, device, dtype):
+    def noise(self, shape, generator=None, device=None, dtype=None):
         return mixed_noise(shape, self.sigmas, self.weights, generator, device, dtype)

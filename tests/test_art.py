@@ -319,7 +319,8 @@ def test_feature_squeezing_on_noisy_inputs(estimator, arrays, trained_dncnn):
     est = PyTorchDenoiser(trained_dncnn, input_shape=(1, 64, 64), device_type="cpu",
                           preprocessing_defences=[FeatureSqueezing(clip_values=(0, 1),
                                                                    bit_depth=8)])
-    squeezed = np.round(np.clip(noisy, 0, 1) * 255) / 255  # float64, cast to the model's dtype
+    # ART quantises in float64 (its clip_values are float64 arrays), without clipping
+    squeezed = np.rint(noisy.astype(np.float64) * 255) / 255
     with torch.no_grad():
         expected = trained_dncnn(torch.from_numpy(squeezed).float()).numpy()
     np.testing.assert_allclose(est.predict(noisy), expected, atol=1e-5)
@@ -379,12 +380,12 @@ def test_adversarial_trainer_denoiser_trains_on_pgd_images(sample_images):
     model.register_forward_pre_hook(
         lambda m, args: seen.append(args[0].detach().numpy().copy()) if m.training else None)
     est = PyTorchDenoiser(model, input_shape=(1, 32, 32), device_type="cpu",
-                          optimizer=torch.optim.Adam(model.parameters(), lr=3e-3))
+                          optimizer=torch.optim.Adam(model.parameters(), lr=1e-2))
     before = est.compute_loss(noisy, clean, reduction="mean")
     trainer = AdversarialTrainerDenoiser(est, nb_epochs=6, batch_size=4, max_iter=3)
     trainer.fit(noisy, clean)  # defaults work out of the box: eps 2/255, no random init
     assert trainer.get_classifier() is est
-    assert est.compute_loss(noisy, clean, reduction="mean") < 0.7 * before
+    assert est.compute_loss(noisy, clean, reduction="mean") < 0.5 * before
     # every training input is an adversarial copy of a noisy image: within eps, not equal
     flat = noisy.reshape(len(noisy), -1)
     assert len(seen) == 6 * 3

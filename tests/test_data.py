@@ -1,10 +1,14 @@
+import os
+
 import numpy as np
 import pytest
 import torch
 
 from denoise_adv.data import (
+    BUILTIN_FILES,
     BUILTIN_SETS,
     builtin_image,
+    builtin_path,
     iter_images,
     load_image,
     save_png,
@@ -41,7 +45,40 @@ def test_builtin_images_and_sets_are_disjoint():
     assert [n for n, _ in items] == list(BUILTIN_SETS["test"])
     assert all(img.shape == (1, 256, 256) for _, img in items)  # Set12-like crops
     torch.testing.assert_close(items[0][1], camera[:, 128:384, 128:384])
+    import skimage.data  # the bundled files are the images skimage's loaders return
+
+    torch.testing.assert_close(builtin_image("chelsea"), to_tensor(skimage.data.chelsea()))
     assert all(img.shape == (3, 256, 256) for _, img in iter_images("builtin:test", channels=3))
+
+
+def test_every_builtin_file_ships_inside_its_package():
+    import importlib
+
+    for name, (package, file) in BUILTIN_FILES.items():
+        root = os.path.dirname(importlib.import_module(package).__file__)
+        path = builtin_path(name)
+        assert path.is_file() and os.path.commonpath([root, str(path)]) == root, name
+
+
+def test_no_training_image_equals_or_contains_a_test_image():
+    """By pixel content, not by name: skimage's data.cat() is data.chelsea(), a test image."""
+    from skimage.feature import match_template
+
+    tests = {name: image[0].numpy() for name, image in iter_images("builtin:test")}
+    for name in BUILTIN_SETS["train"]:
+        train = builtin_image(name)[0].numpy()
+        for test_name, crop in tests.items():
+            # a 64x64 centre piece of the test crop, searched everywhere in the training image
+            piece = crop[96:160, 96:160]
+            if min(train.shape) < 64:
+                continue
+            score = match_template(train, piece).max()
+            assert score < 0.99, (name, test_name, score)
+    # the check itself finds a leak: chelsea's crop inside skimage's cat()
+    import skimage.data
+
+    cat = to_tensor(skimage.data.cat())[0].numpy()
+    assert match_template(cat, tests["chelsea"][96:160, 96:160]).max() > 0.999
 
 
 def test_png_round_trip_and_folder_listing(tmp_path):
@@ -113,7 +150,7 @@ def test_patch_noise_on_the_fly_is_reproducible_and_regenerated():
     assert torch.equal(noisy, again) and not torch.equal(noisy, clean)
     ds.set_epoch(1)
     assert not torch.equal(ds[2][0] - ds[2][1], noisy - clean)
-    with pytest.raises(TypeError, match="apply"):
+    with pytest.raises(TypeError, match="add_noise"):
         PatchDataset([torch.rand(1, 60, 60)], noise=lambda x: x)
 
 

@@ -11,7 +11,9 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from denoise_adv.data import NoisyPairs
+from denoise_adv.noise import gaussian_noise, mixed_noise, ts_noise
 from denoise_adv.transforms import GaussianNoise, MixedNoise, TSNoise
+from denoise_adv.typical import ts_expected_shift
 
 SIGMA = 25 / 255
 
@@ -152,3 +154,73 @@ def test_device_follows_input(device):
     x = torch.zeros(2, 1, 4, 4, device=device)
     for transform in (TSNoise(seed=0), TSNoise(), GaussianNoise((0.0, 0.2), seed=1), MixedNoise()):
         assert transform(x).device.type == device.type
+
+
+@pytest.mark.parametrize("transform, function", [
+    (GaussianNoise((0.05, 0.2), seed=3),
+     lambda shape, g: gaussian_noise(shape, (0.05, 0.2), generator=g)),
+    (TSNoise.ts_def((0.05, 0.2), iterations=30, seed=3),
+     lambda shape, g: ts_noise(shape, (0.05, 0.2), 30, generator=g, p=0.5)),
+    (TSNoise(SIGMA, iterations=7, method="screening", seed=3),
+     lambda shape, g: ts_noise(shape, SIGMA, 7, "screening", generator=g)),
+    (MixedNoise((0.1, 0.2), weights=(1, 3), seed=3),
+     lambda shape, g: mixed_noise(shape, (0.1, 0.2), (1, 3), generator=g)),
+])
+def test_module_equals_function_for_the_same_generator(transform, function):
+    x = torch.rand(16, 1, 12, 12)
+    expected = x + function(tuple(x.shape), torch.Generator().manual_seed(3))
+    torch.testing.assert_close(transform(x), expected, rtol=0, atol=0)
+    torch.testing.assert_close(transform.add_noise(x, torch.Generator().manual_seed(3)),
+                               expected, rtol=0, atol=0)
+
+
+def test_v2_dispatch_masks_boxes_and_keypoints_pass_through_videos_get_noise():
+    image = tv_tensors.Image(torch.rand(1, 16, 16))
+    mask = tv_tensors.Mask(torch.zeros(16, 16, dtype=torch.uint8))
+    boxes = tv_tensors.BoundingBoxes(torch.tensor([[1.0, 2.0, 5.0, 6.0]]), format="XYXY",
+                                     canvas_size=(16, 16))
+    out = TSNoise(0.1, seed=0)({"image": image, "mask": mask, "boxes": boxes, "label": 3})
+    assert out["mask"] is mask and out["boxes"] is boxes and out["label"] == 3
+    assert not torch.equal(out["image"], image)
+    img, kept = TSNoise(0.1, seed=0)(image, boxes)
+    assert kept is boxes and isinstance(img, tv_tensors.Image)
+    video = tv_tensors.Video(torch.zeros(4, 1, 8, 8))  # (T, C, H, W): every frame its own noise
+    noisy = GaussianNoise(0.1, seed=0)(video)
+    assert isinstance(noisy, tv_tensors.Video) and noisy.shape == video.shape
+    assert not torch.equal(noisy[0], noisy[1])
+    reference = torch.zeros(2, 1, 8, 8)  # mask-only sample: nothing to noise, like torchvision
+    assert torch.equal(v2.GaussianNoise()(tv_tensors.Mask(reference)), reference)
+    assert torch.equal(GaussianNoise()(tv_tensors.Mask(reference)), reference)
+
+
+def test_numpy_arrays_are_refused():
+    with pytest.raises(TypeError, match="numpy array"):
+        TSNoise()(np.zeros((1, 8, 8), dtype=np.float32))
+
+
+def test_mean_and_per_sample_sigma_tensor():
+    x = torch.zeros(3, 1, 64, 64)
+    out = GaussianNoise(0.0, mean=0.25)(x)
+    assert torch.equal(out, torch.full_like(x, 0.25))  # sigma 0: the mean alone, as in v2
+    levels = torch.tensor([0.0, 0.1, 0.3])
+    out = GaussianNoise(levels, seed=0)(x)
+    rms = out.flatten(1).pow(2).mean(1).sqrt()
+    assert rms[0] == 0 and abs(rms[1] - 0.1) < 0.005 and abs(rms[2] - 0.3) < 0.015
+    with pytest.raises(ValueError, match="one value per image|shape \\(3,\\)"):
+        GaussianNoise(torch.tensor([0.1, 0.2]))(x)
+
+
+def test_blind_ts_draws_a_level_per_sample_from_the_range():
+    # T = 0: TS is plain Gaussian, so each sample's RMS estimates its level (d = 4096).
+    out = TSNoise((0.1, 0.3), iterations=0, seed=2)(torch.zeros(400, 1, 64, 64))
+    rms = out.flatten(1).pow(2).mean(1).sqrt()
+    assert rms.min() > 0.1 * 0.96 and rms.max() < 0.3 * 1.04
+    assert stats.kstest((rms.numpy() - 0.1) / 0.2, "uniform").pvalue > 0.001
+    # Same seed, same levels and directions: with large T every sample's radius grows by
+    # about sqrt(1 + 2 E[e]) over its own level's (E[e] = ts_expected_shift(1600, 1e6) ~ 0.12).
+    x = torch.zeros(400, 1, 40, 40)
+    gauss = TSNoise((0.1, 0.3), iterations=0, seed=5)(x).flatten(1).norm(dim=1)
+    ts = TSNoise((0.1, 0.3), iterations=1e6, seed=5)(x).flatten(1).norm(dim=1)
+    ratio = ts / gauss
+    expected = (1 + 2 * ts_expected_shift(1600, 1e6)) ** 0.5
+    assert abs(ratio.median().item() - expected) < 0.02 and (ratio > 1.05).all()

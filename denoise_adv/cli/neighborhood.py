@@ -58,6 +58,8 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def _one_image(args: argparse.Namespace, channels: int):
+    from torchvision.transforms.v2.functional import center_crop
+
     from ..analysis import load_dataset
 
     images = load_dataset(args.input, channels)
@@ -68,8 +70,7 @@ def _one_image(args: argparse.Namespace, channels: int):
         c = args.crop
         if min(image.shape[1:]) < c:
             raise ValueError(f"--crop {c} is larger than the image {tuple(image.shape)}")
-        top, left = (image.shape[1] - c) // 2, (image.shape[2] - c) // 2
-        image = image[:, top:top + c, left:left + c]
+        image = center_crop(image, c)
     return name, image[None]
 
 

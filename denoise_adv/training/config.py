@@ -79,7 +79,9 @@ class TrainConfig:
     gamma: float = option(0.1, "learning-rate decay factor, in (0, 1]")
     ts_iterations: float = option(10.0, "TS strategies: iterations T")
     ts_method: str = option("exact", "TS strategies: sampler", choices=("exact", "screening"))
-    blind_range: tuple[float, float] = option((0.0, 55 / LEVEL), "blind strategy: sigma "
+    blind: bool = option(False, "blind training: a noise level per sample, uniform in "
+                         "--blind-range (normal, ts-pres, ts-def)")
+    blind_range: tuple[float, float] = option((0.0, 55 / LEVEL), "blind training: sigma "
                                               "range low,high", unit="level")
     adv_norm: str = option("linf", "adversarial strategy: attack norm", choices=("linf", "l2"))
     adv_eps: float = option(2 / LEVEL, "adversarial strategy: budget per pixel (L2: RMS)",

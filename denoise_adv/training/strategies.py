@@ -9,9 +9,13 @@ __all__ = ["STRATEGIES", "strategy_noise"]
 STRATEGIES = ("normal", "ts-pres", "ts-def", "mixed-25.5", "mixed-26", "blind", "adversarial")
 
 
-def strategy_noise(strategy: str, sigma: float, ts_iterations: float = 10,
+def strategy_noise(strategy: str, sigma: float | tuple[float, float], ts_iterations: float = 10,
                    ts_method: str = "exact", blind_range: tuple[float, float] = (0.0, 55 / 255)):
     """The noise transform of a training strategy.
+
+    ``sigma`` may be a ``(low, high)`` range for blind training: ``normal``, ``ts-pres`` and
+    ``ts-def`` then draw a level per sample from it (Table 3's DnCNN-B and its TS variants);
+    ``blind`` is ``normal`` over ``blind_range``.
 
     - ``normal`` and ``adversarial``: Gaussian at ``sigma`` (the adversarial strategy attacks
       the noisy batch inside the loop);
@@ -26,6 +30,9 @@ def strategy_noise(strategy: str, sigma: float, ts_iterations: float = 10,
         0.5
     """
     from ..transforms import GaussianNoise, MixedNoise, TSNoise
+
+    if isinstance(sigma, tuple) and strategy.startswith("mixed"):
+        raise ValueError(f"strategy {strategy!r} mixes fixed levels; it has no blind form")
 
     if strategy in ("normal", "adversarial"):
         return GaussianNoise(sigma)

@@ -166,7 +166,8 @@ class Trainer:
         config = self.config
         images = self.train_images if self.train_images is not None else [
             image for _, image in iter_images(config.data, config.channels)]
-        noise = strategy_noise(config.strategy, config.sigma, config.ts_iterations,
+        sigma = tuple(config.blind_range) if config.blind else config.sigma
+        noise = strategy_noise(config.strategy, sigma, config.ts_iterations,
                                config.ts_method, config.blind_range)
         return PatchDataset(images, config.patch_size, config.stride, config.scales,
                             noise=noise, seed=config.seed)
