@@ -8,6 +8,7 @@ place with :func:`os.replace` (atomic on POSIX and Windows within one file syste
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -16,7 +17,8 @@ from typing import IO, Any
 
 import torch
 
-__all__ = ["atomic_open", "atomic_torch_save", "atomic_write", "remove_stale_temporaries",
+__all__ = ["atomic_open", "atomic_torch_save", "atomic_write", "file_sha256",
+           "remove_stale_temporaries",
            "resolve_device"]
 
 
@@ -69,6 +71,15 @@ def atomic_write(path: str | os.PathLike, writer: Callable[[IO[bytes]], None]) -
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     """:func:`torch.save` ``obj`` to ``path`` atomically."""
     return atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The hex SHA-256 of a file (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def remove_stale_temporaries(folder: str | os.PathLike, names: tuple[str, ...]) -> list[Path]:

@@ -6,8 +6,13 @@ paper's tables; SSIM is Wang et al. (2004) with an 11x11 Gaussian window of sigm
 population (not sample) covariances, averaged over the channels and over the pixels whose
 window lies inside the image -- the choices of ``skimage.metrics.structural_similarity(...,
 gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0)``, which it
-matches. Implementations differ on these choices (MATLAB's ``ssim`` and torchmetrics keep the
-border), so compare numbers across papers with care.
+matches (and ``piq.ssim(..., downsample=False)``). Implementations differ on these choices
+(MATLAB's ``ssim`` and torchmetrics keep the border; piq average-pools images by
+``round(min(H, W) / 256)`` by default), so compare numbers across papers with care. Images
+smaller than the 11x11 window need an explicit smaller odd ``win_size``, as in scikit-image.
+
+PSNR of an exact match is ``inf`` (scikit-image, torchmetrics); deepinv reports 80 dB (it adds
+1e-8 to the normalised MSE). ``psnr(..., max_db=80)`` caps the value when a finite one is needed.
 
 The functions are pure: they do not clamp. Clamp a denoiser's output to [0, 1] before scoring
 it (``model(noisy).clamp(0, 1)``), as the command line does.
@@ -18,7 +23,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_image_batch, check_real, check_same_shape
+from ._checks import check_image_batch, check_int, check_real, check_same_shape
 
 __all__ = ["mae", "mse", "psnr", "ssim"]
 
@@ -47,15 +52,23 @@ def mse(preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (preds - target).pow(2).flatten(1).mean(dim=1)
 
 
-def psnr(preds: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+def psnr(preds: torch.Tensor, target: torch.Tensor, data_range: float = 1.0,
+         max_db: float | None = None) -> torch.Tensor:
     """Peak signal-to-noise ratio of each image, in dB.
 
-    ``10 * log10(data_range**2 / MSE)``; an exact match gives ``inf``.
+    ``10 * log10(data_range**2 / MSE)``. An exact match (MSE = 0) gives ``inf`` by default, as
+    scikit-image's ``peak_signal_noise_ratio`` and torchmetrics do: the exact value, which no
+    table can confuse with a measurement. ``max_db`` caps the result instead (``min(PSNR,
+    max_db)``), for averages that must stay finite. deepinv's ``PSNR`` computes
+    ``-10 log10(MSE / range**2 + 1e-8)``: a smooth ceiling of 80 dB that also lowers every
+    value slightly (by < 0.005 dB below 50 dB); ``max_db=80`` gives the same ceiling without
+    that bias.
 
     Args:
         preds: estimates, shape (B, C, H, W).
         target: references, same shape.
         data_range: peak value (1.0 for images in [0, 1]).
+        max_db: upper bound of the result, or ``None`` for none (``inf`` on exact matches).
 
     Returns:
         Tensor of shape (B,), in the dtype of ``preds``.
@@ -64,9 +77,14 @@ def psnr(preds: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> 
         >>> clean = torch.zeros(1, 1, 8, 8)
         >>> round(psnr(clean + 0.1, clean).item(), 4)
         20.0
+        >>> psnr(clean, clean), psnr(clean, clean, max_db=80)
+        (tensor([inf]), tensor([80.]))
     """
     data_range = check_real(data_range, "data_range", minimum=0.0, strict=True)
-    return 10.0 * torch.log10(data_range**2 / mse(preds, target))
+    value = 10.0 * torch.log10(data_range**2 / mse(preds, target))
+    if max_db is not None:
+        value = value.clamp(max=check_real(max_db, "max_db"))
+    return value
 
 
 def mae(preds: torch.Tensor, target: torch.Tensor, scale: float = 255.0) -> torch.Tensor:
@@ -95,19 +113,53 @@ def _gaussian_window(sigma: float, radius: int, device, dtype) -> torch.Tensor:
     return w / w.sum()
 
 
+def _reflect_index(size: int, radius: int, device) -> torch.Tensor:
+    """Indices extending ``range(size)`` by ``radius`` on each side as SciPy's ``"reflect"``
+    mode does (``d c b a | a b c d | d c b a``, repeated when ``radius > size``)."""
+    i = torch.arange(-radius, size + radius, device=device).remainder(2 * size)
+    return torch.where(i >= size, 2 * size - 1 - i, i)
+
+
+def _check_win_size(win_size: int | None, radius: int, height: int, width: int) -> int:
+    size = 2 * radius + 1 if win_size is None else check_int(win_size, "win_size", minimum=1)
+    if size % 2 == 0:
+        raise ValueError(f"win_size must be odd, got {size}")
+    if min(height, width) < size:
+        largest = min(height, width) - (1 - min(height, width) % 2)
+        reason = ("the SSIM map is averaged over the pixels whose whole window lies inside the "
+                  "image, and there are none")
+        raise ValueError(f"preds must be at least {size}x{size} for SSIM with a {size}x{size} "
+                         f"window, got {height}x{width}: {reason}; pass an odd "
+                         f"win_size <= {min(height, width)} (e.g. win_size={largest}), as "
+                         f"scikit-image asks")
+    return size
+
+
 def ssim(preds: torch.Tensor, target: torch.Tensor, data_range: float = 1.0,
-         sigma: float = 1.5) -> torch.Tensor:
+         sigma: float = 1.5, win_size: int | None = None) -> torch.Tensor:
     """Structural similarity (Wang et al., 2004) of each image, as scikit-image computes it.
 
     Gaussian window of ``sigma`` truncated at 3.5 sigma (11x11 for 1.5), K1 = 0.01, K2 = 0.03,
     population covariances; the SSIM map is averaged over the channels and over the pixels at
-    least ``(win - 1) / 2`` from the border. Differentiable.
+    least ``(win_size - 1) / 2`` from the border. Differentiable. Equal to
+    ``skimage.metrics.structural_similarity(target, preds, win_size=win_size,
+    gaussian_weights=True, sigma=sigma, use_sample_covariance=False, data_range=data_range,
+    channel_axis=0)`` per image, and to ``piq.ssim(..., kernel_size=11, kernel_sigma=1.5,
+    downsample=False)`` for the default window.
+
+    Small images: ``win_size`` (odd, at most the smaller side) shrinks the averaged region as
+    scikit-image's does: the Gaussian filter keeps its size and extends the image by reflection
+    (SciPy's ``"reflect"`` mode), and ``(win_size - 1) / 2`` pixels are cropped from each border.
+    Images smaller than the window raise a :class:`ValueError` that gives the largest valid
+    ``win_size``; the default is never shrunk silently.
 
     Args:
         preds: estimates, shape (B, C, H, W), H and W at least the window size.
         target: references, same shape.
         data_range: dynamic range of the images (1.0 for [0, 1]).
         sigma: standard deviation of the Gaussian window. (Default: 1.5)
+        win_size: odd side of the cropped window; ``None`` for the filter's own size,
+            ``2 * int(3.5 * sigma + 0.5) + 1`` (11). (Default: None)
 
     Returns:
         Tensor of shape (B,).
@@ -116,21 +168,25 @@ def ssim(preds: torch.Tensor, target: torch.Tensor, data_range: float = 1.0,
         >>> x = torch.rand(2, 1, 16, 16)
         >>> ssim(x, x)
         tensor([1., 1.])
+        >>> ssim(x[..., :7, :7], x[..., :7, :7], win_size=7)
+        tensor([1., 1.])
     """
     _pair(preds, target)
     data_range = check_real(data_range, "data_range", minimum=0.0, strict=True)
     sigma = check_real(sigma, "sigma", minimum=0.0, strict=True)
     radius = int(3.5 * sigma + 0.5)
     size = 2 * radius + 1
-    if min(preds.shape[-2:]) < size:
-        raise ValueError(f"preds must be at least {size}x{size} for SSIM with sigma {sigma}, "
-                         f"got {tuple(preds.shape[-2:])}")
+    height, width = preds.shape[-2:]
+    crop = (_check_win_size(win_size, radius, height, width) - 1) // 2
     channels = preds.shape[1]
     w = _gaussian_window(sigma, radius, preds.device, preds.dtype)
     w_h = w.view(1, 1, size, 1).expand(channels, 1, size, 1)
     w_w = w.view(1, 1, 1, size).expand(channels, 1, 1, size)
+    rows = _reflect_index(height, radius, preds.device)[crop:crop + height - 2 * crop + 2 * radius]
+    cols = _reflect_index(width, radius, preds.device)[crop:crop + width - 2 * crop + 2 * radius]
 
-    def blur(x: torch.Tensor) -> torch.Tensor:  # separable, "valid": the cropped region only
+    def blur(x: torch.Tensor) -> torch.Tensor:  # separable, on the reflected extension
+        x = x.index_select(-2, rows).index_select(-1, cols)
         return F.conv2d(F.conv2d(x, w_h, groups=channels), w_w, groups=channels)
 
     ux, uy = blur(preds), blur(target)
@@ -140,4 +196,3 @@ def ssim(preds: torch.Tensor, target: torch.Tensor, data_range: float = 1.0,
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
     return s.flatten(1).mean(dim=1)
-

@@ -74,21 +74,21 @@ def write_csv(rows: Sequence[dict[str, Any]], path: str | os.PathLike) -> Path:
     return Path(path)
 
 
-def new_figure(*args: Any, **kwargs: Any):
-    """``matplotlib.pyplot.subplots`` on the Agg backend (no display needed)."""
-    import matplotlib
+def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
+               squeeze: bool = True, subplot_kw: dict[str, Any] | None = None):
+    """``(figure, axes)`` like ``pyplot.subplots``, built on :class:`matplotlib.figure.Figure`
+    directly: no pyplot state and no backend switch, so a user's backend is left alone."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(*args, **kwargs)
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, squeeze=squeeze, subplot_kw=subplot_kw)
 
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
-    """Save a matplotlib figure as PNG atomically and close it."""
-    import matplotlib.pyplot as plt
+    """Save a matplotlib figure as PNG atomically (Agg canvas)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+    FigureCanvasAgg(fig)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
     return atomic_write(path, lambda f: f.write(buffer.getvalue()))

@@ -111,20 +111,35 @@ def test_demo_with_a_given_model(checkpoint, folder, tmp_path, capsys):
     _png_ok(out / "polar.png")
 
 
-def test_demo_without_arguments_trains_once_then_reuses_the_cache(monkeypatch, tmp_path,
-                                                                  capsys):
-    # The README's main job, with a smaller recipe so that the test takes seconds.
+def test_demo_without_arguments_attacks_the_shipped_model(monkeypatch, tmp_path, capsys):
+    """The README's main job, exactly (on two test images, to keep the test short)."""
+    from denoise_adv.data import BUILTIN_SETS
+
+    monkeypatch.setitem(BUILTIN_SETS, "test", ("camera", "moon"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "dncnn-s25-normal" in printed and "NL-means" in printed
+    summary = {(r["model"], r["set"]): r for r in json.loads(
+        (tmp_path / "denoise-adv-demo" / "report.json").read_text())["summary"]}
+    dncnn, nlm = summary["dncnn-s25-normal", "gaussian"], summary["NL-means", "gaussian"]
+    assert dncnn["psnr"] > 25 and nlm["psnr"] > 25
+    assert summary["dncnn-s25-normal", "linf"]["psnr_drop"] > 0.1  # white-box damage
+    _png_ok(tmp_path / "denoise-adv-demo" / "comparison.png")
+
+
+def test_demo_train_trains_once_then_reuses_the_cache(monkeypatch, tmp_path, capsys, folder):
     monkeypatch.setattr(demo_module, "DEMO_RECIPE", {"model_kwargs": {"depth": 3, "features": 4},
                                                      "max_steps": 3, "batch_size": 8,
                                                      "lr": 1e-3})
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
-    assert main(["demo", "--quiet"]) == 0
+    assert main(["demo", "--train", "--data", str(folder), "--quiet"]) == 0
     first = capsys.readouterr().out
     assert "training the demo DnCNN" in first and "denoise-adv-demo" in first
     assert len(list((tmp_path / "cache" / "denoise_adv").glob("demo-dncnn-*.pt"))) == 1
     _png_ok(tmp_path / "denoise-adv-demo" / "comparison.png")
-    assert main(["demo", "--quiet"]) == 0
+    assert main(["demo", "--train", "--data", str(folder), "--quiet"]) == 0
     assert "using the cached demo model" in capsys.readouterr().out
 
 

@@ -55,6 +55,7 @@ def test_every_builtin_file_ships_inside_its_package():
     import importlib
 
     for name, (package, file) in BUILTIN_FILES.items():
+        assert builtin_path(name).as_posix().endswith(file)
         root = os.path.dirname(importlib.import_module(package).__file__)
         path = builtin_path(name)
         assert path.is_file() and os.path.commonpath([root, str(path)]) == root, name

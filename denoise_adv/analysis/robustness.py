@@ -32,6 +32,7 @@ def evaluate_robustness(
     seed: int = 0,
     channels: int = 1,
     progress: bool = True,
+    references: Mapping[str, nn.Module] | None = None,
 ) -> list[dict[str, Any]]:
     """Score ``model`` per image on Gaussian noise and on white-box adversarial versions of it.
 
@@ -47,10 +48,13 @@ def evaluate_robustness(
         seed: seed of noise and random starts.
         channels: image channels to load.
         progress: tqdm bar over the images.
+        references: ``{name: denoiser}`` scored on the same inputs: the Gaussian ones and the
+            adversarial ones crafted on ``model`` (transfer), e.g. BM3D and NL-means.
 
     Returns:
         One row per image and input set: ``{"image", "set", "psnr", "ssim", "mae"}`` with
-        ``set`` in ``"gaussian"`` and the attack names.
+        ``set`` in ``"gaussian"`` and the attack names; with ``references`` every row also has
+        ``"model"`` (``"model"`` for ``model``, else the reference's name).
 
     Example:
         >>> from denoise_adv.models import DnCNN
@@ -62,35 +66,40 @@ def evaluate_robustness(
     if not isinstance(attacks, Mapping):
         attacks = {name: AttackSpec(norm=name) for name in attacks}
     images = load_dataset(dataset, channels)
+    scored = {"model": model, **(references or {})}
     rows = []
     for name, clean in tqdm(images, desc="evaluate", disable=not progress):
         clean = clean[None]
-        noisy = noisy_image(clean, sigma, seed, name)
-        rows.append({"image": name, "set": "gaussian", **score(model, noisy, clean)})
+        inputs = {"gaussian": noisy_image(clean, sigma, seed, name)}
         for attack_name, spec in attacks.items():
             attack = spec.build(model, attack_generator(seed, name, attack_name))
-            adv = attack(noisy, clean)
-            rows.append({"image": name, "set": attack_name, **score(model, adv, clean)})
+            inputs[attack_name] = attack(inputs["gaussian"], clean)
+        for label, denoiser in scored.items():
+            tag = {"model": label} if references else {}
+            rows += [{**tag, "image": name, "set": s, **score(denoiser, x, clean)}
+                     for s, x in inputs.items()]
     return rows
 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean metrics per input set, with the drop from the Gaussian set (the paper's RES).
+    """Mean metrics per input set (and per model, when rows have a ``"model"`` key), with the
+    drop from the same model's Gaussian set (the paper's RES).
 
-    Returns one row per set: ``{"set", "psnr", "ssim", "mae", "psnr_drop", "ssim_drop"}``.
+    Returns one row per (model,) set: ``{("model",) "set", "psnr", "ssim", "mae", "psnr_drop",
+    "ssim_drop"}``.
     """
-    sets = list(dict.fromkeys(r["set"] for r in rows))
+    keys = list(dict.fromkeys((r.get("model"), r["set"]) for r in rows))
     means = {}
-    for s in sets:
-        selected = [r for r in rows if r["set"] == s]
-        means[s] = {m: sum(r[m] for r in selected) / len(selected) for m in METRICS}
-    base = means.get("gaussian")
+    for key in keys:
+        selected = [r for r in rows if (r.get("model"), r["set"]) == key]
+        means[key] = {m: sum(r[m] for r in selected) / len(selected) for m in METRICS}
     out = []
-    for s in sets:
-        row = {"set": s, **means[s]}
+    for model, s in keys:
+        row = ({"model": model} if model is not None else {}) | {"set": s, **means[model, s]}
+        base = means.get((model, "gaussian"))
         if base is not None:
-            row["psnr_drop"] = base["psnr"] - means[s]["psnr"]
-            row["ssim_drop"] = base["ssim"] - means[s]["ssim"]
+            row["psnr_drop"] = base["psnr"] - means[model, s]["psnr"]
+            row["ssim_drop"] = base["ssim"] - means[model, s]["ssim"]
         out.append(row)
     return out
 

@@ -72,7 +72,10 @@ class DenoiseAttack(Attack):
     restored afterwards, also when the attack raises. The device follows the model at call time
     (the input's device for a model without parameters). A model that is, or wraps, a module
     with ``differentiable = False`` (the classical baselines BM3D, NL-means) raises
-    :class:`ValueError`: attack those by transfer.
+    :class:`ValueError`: attack those by transfer. Run inside a torchattacks container such as
+    :class:`torchattacks.MultiAttack` (whose success test, argmax == label, is for classifiers),
+    the attack raises :class:`TypeError` before any work; use
+    :class:`~denoise_adv.attacks.WorstCase` for the per-image worst case of several attacks.
 
     Subclasses implement :meth:`_random_delta`, :meth:`_ascent` and :meth:`_project_ball`.
 

@@ -73,8 +73,9 @@ class WorstCase(DenoiseAttack):
 
     Cost, in units of one forward+backward pass of the model: the sum over members of
     ``steps * runs`` (``runs = restarts``, or 1 without a random start), plus one forward
-    (no_grad, about a third of a unit) per candidate to score it, plus one forward for the
-    reference in the ``atk(noisy)`` form.
+    (no_grad; measured at 0.43 of a unit for DnCNN-17 on the CPU) per candidate to score it, plus
+    one forward for the reference in the ``atk(noisy)`` form. Example: L-inf PGD and L2 PGD of
+    10 steps and FGSM cost 21 units + 3 forwards, about 1.06 times their members' 21 passes.
 
     Per image, which member (and restart) won is kept in :attr:`last_result` /
     :attr:`last_winner`; :meth:`detailed` returns it with the images.
@@ -145,7 +146,8 @@ class WorstCase(DenoiseAttack):
         for index, member in enumerate(self.attacks):
             if member.model is not self.model:
                 raise ValueError(f"attacks[{index}] ({member.attack}) attacks a different model "
-                                 "than attacks[0]: every member must attack the same model object")
+                                 "than the ensemble: every member must attack the same model "
+                                 "object")
 
     def _reference(
         self, noisy: torch.Tensor, labels: torch.Tensor | None

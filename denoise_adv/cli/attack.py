@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from .._io import atomic_open, atomic_write
 from ..report import write_csv
-from .common import LEVEL, add_noise_and_attack_options, attack_spec, device, load_model
+from .common import LEVEL, MODEL_HELP, add_noise_and_attack_options, attack_spec, device, load_model
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +24,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         "previews) and print the PSNR of the denoised output before and after the attack. "
         "Levels are 8-bit: --sigma 25 means 25/255.",
     )
-    p.add_argument("--model", required=True, help="checkpoint written by denoise-adv (.pt)")
+    p.add_argument("--model", required=True, help=MODEL_HELP)
     p.add_argument("--input", required=True,
                    help="image file, folder of images, builtin:NAME (e.g. builtin:camera), "
                    "builtin:test or builtin:train")

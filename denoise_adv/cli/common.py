@@ -65,15 +65,25 @@ def attack_spec(args: argparse.Namespace, random_start: bool = True, clip: bool 
                       clip=(0.0, 1.0) if clip else None)
 
 
-def load_model(path: str | Path, sigma: float, where: torch.device):
-    """``(denoiser, channels, meta)`` of a checkpoint; noise-level models are fixed at sigma."""
-    from ..models import as_denoiser, load_checkpoint
-
-    model, meta = load_checkpoint(path, map_location=where)
-    return as_denoiser(model, sigma), getattr(model, "channels", 1), meta
+#: Help text of every ``--model`` option.
+MODEL_HELP = ("a model: a checkpoint (ours, or published KAIR/SwinIR/deepinv weights), zoo:NAME "
+              "(a shipped model, e.g. zoo:dncnn-s25-normal), bm3d or nlmeans")
 
 
-def model_label(path: str | Path) -> str:
-    """A short name for a checkpoint: its folder for ``.../NAME/model.pt``, else the file stem."""
-    path = Path(path)
+def load_model(spec: str | Path, sigma: float, where: torch.device):
+    """``(denoiser, channels, meta)`` of a model spec (see
+    :func:`~denoise_adv.models.load_model_spec`); noise-level models are fixed at sigma."""
+    from ..models import as_denoiser, load_model_spec
+
+    model, meta = load_model_spec(spec, sigma, map_location=where)
+    return as_denoiser(model, sigma).to(where), getattr(model, "channels", 1), meta
+
+
+def model_label(spec: str | Path) -> str:
+    """A short name for a model spec: ``zoo:NAME`` -> NAME, ``.../NAME/model.pt`` -> NAME,
+    else the file stem (or the baseline's name)."""
+    text = str(spec)
+    if text.startswith("zoo:"):
+        return text[4:]
+    path = Path(text)
     return path.parent.name if path.name == "model.pt" else path.stem

@@ -1,8 +1,10 @@
 """``denoise-adv demo``: the main job on a fresh install, no arguments, no network.
 
-Trains a small DnCNN on the built-in training images for about a minute (or reuses the cached
-one), attacks it with L-inf and L2 Denoising-PGD on the built-in test images, prints the
-Table-2-style report and writes it with its figures to an output folder it names.
+Attacks the shipped zoo's normal DnCNN (``zoo:dncnn-s25-normal``, trained by the project; no
+training at run time) with L-inf and L2 Denoising-PGD on the built-in test images, scores
+NL-means (and BM3D with ``--bm3d``) on the same Gaussian and adversarial inputs, prints the
+Table-2-style report and writes it with its figures to an output folder it names. ``--train``
+instead trains a small DnCNN for about a minute (cached), the round-1 path.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from .._io import atomic_open
-from .common import LEVEL, device, positive_level
+from .common import LEVEL, MODEL_HELP, device, load_model, positive_level
 
-#: The demo model: 8-layer, 32-feature DnCNN, 400 Adam steps of 32 patches (about a minute on
-#: two CPU cores; ~26.6 dB on builtin:test at sigma 25).
+#: The model the demo attacks by default.
+ZOO_MODEL = "zoo:dncnn-s25-normal"
+#: ``--train``'s model: 8-layer, 32-feature DnCNN, 400 Adam steps of 32 patches (about a minute
+#: on two CPU cores).
 DEMO_RECIPE = {"model_kwargs": {"depth": 8, "features": 32}, "max_steps": 400,
                "batch_size": 32, "lr": 2e-3}
 
@@ -27,19 +32,24 @@ DEMO_RECIPE = {"model_kwargs": {"depth": 8, "features": 32}, "max_steps": 400,
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
-        help="the main job: train a small DnCNN (cached), attack it, write the report",
-        description="Train a small DnCNN on the built-in images for about a minute (cached "
-        "under $XDG_CACHE_HOME/denoise_adv, else ~/.cache/denoise_adv), attack it with L-inf "
-        "and L2 Denoising-PGD (eps 2/255 per pixel, 10 steps) on builtin:test, print the "
-        "Table-2-style report and write it with a comparison strip and a polar plot. Needs no "
-        "arguments and no network. Levels are 8-bit.",
+        help="the main job: attack the shipped DnCNN, compare with NL-means, write the report",
+        description="Attack the shipped normal DnCNN (zoo:dncnn-s25-normal) with L-inf and L2 "
+        "Denoising-PGD (eps 2/255 per pixel, 10 steps) on builtin:test, score NL-means (and "
+        "BM3D with --bm3d) on the same inputs, print the Table-2-style report and write it with "
+        "a comparison strip (with the amplified change of the output, the paper's Fig. 2) and a "
+        "polar plot. Needs no arguments and no network. Levels are 8-bit.",
     )
     p.add_argument("--out", default="denoise-adv-demo", help="output folder "
                    "(default: ./denoise-adv-demo)")
     p.add_argument("--sigma", type=positive_level, default=25.0, help="(default: 25)")
     p.add_argument("--data", default="builtin:test", help="test images (default: builtin:test)")
-    p.add_argument("--model", default=None, help="use this checkpoint instead of the demo model")
-    p.add_argument("--retrain", action="store_true", help="ignore the cached demo model")
+    p.add_argument("--model", default=None,
+                   help="use this model instead of the zoo's normal DnCNN: " + MODEL_HELP)
+    p.add_argument("--train", action="store_true", help="train a small DnCNN instead (about a "
+                   "minute, cached under $XDG_CACHE_HOME/denoise_adv or ~/.cache/denoise_adv)")
+    p.add_argument("--retrain", action="store_true", help="with --train: ignore the cache")
+    p.add_argument("--bm3d", action="store_true", help="add BM3D reference rows (needs the "
+                   "bm3d package; about 4 s per image and input set)")
     p.add_argument("--seed", type=int, default=0, help="(default: 0)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -52,7 +62,7 @@ def _cache_dir() -> Path:
 
 
 def demo_model(sigma: float, seed: int, retrain: bool, quiet: bool) -> Path:
-    """The cached demo checkpoint for (recipe, sigma, seed), trained if missing."""
+    """The cached ``--train`` checkpoint for (recipe, sigma, seed), trained if missing."""
     from ..training import TrainConfig, train
 
     key = hashlib.sha256(json.dumps([DEMO_RECIPE, sigma, seed]).encode()).hexdigest()[:12]
@@ -64,7 +74,7 @@ def demo_model(sigma: float, seed: int, retrain: bool, quiet: bool) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         config = TrainConfig(out=tmp, sigma=sigma, seed=seed, val_data=None,
                              progress=not quiet, **DEMO_RECIPE)
-        train(config)
+        train(config, overwrite=True)
         cached.parent.mkdir(parents=True, exist_ok=True)
         partial = cached.with_suffix(".tmp")
         shutil.copyfile(Path(tmp) / "model.pt", partial)
@@ -72,63 +82,77 @@ def demo_model(sigma: float, seed: int, retrain: bool, quiet: bool) -> Path:
     return cached
 
 
-def run(args: argparse.Namespace) -> int:
+def _references(sigma: float, bm3d: bool) -> dict[str, Any]:
+    from ..models import build
+
+    references = {"NL-means": build("nlmeans", sigma=sigma)}
+    if bm3d:
+        references["BM3D"] = build("bm3d", sigma=sigma)
+    return references
+
+
+def _figures(model, images, attack, sigma: float, seed: int, where, out: Path) -> dict:
+    """The comparison strip (with the amplified output change) and the polar sweep."""
     import torch
 
     from ..analysis import (
         attack_generator,
-        evaluate_robustness,
-        load_dataset,
         neighborhood_2d,
         noisy_image,
         plot_comparison_strip,
         plot_polar,
-        summarize,
     )
+
+    strips = []
+    for name, clean in images[:3]:
+        clean = clean[None].to(where)
+        noisy = noisy_image(clean, sigma, seed, name)
+        adv = attack.build(model, attack_generator(seed, name, "linf"))(noisy, clean)
+        with torch.no_grad():
+            den, den_adv = model(noisy), model(adv)
+        change = ((den_adv - den).abs() * 10).clamp(0, 1)  # the paper's Fig. 2, amplified x10
+        strips.append((name, [("clean", clean), ("noisy", noisy), ("denoised", den),
+                              ("adversarial", adv), ("denoised adv.", den_adv),
+                              ("|change| x10", change)]))
+    plot_comparison_strip(strips, out / "comparison.png")
+    name, clean = images[0]
+    crop = clean[None, :, :64, :64].to(where)
+    noise = noisy_image(crop, sigma, seed, name) - crop
+    adv = attack.build(model, attack_generator(seed, name, "linf"))(crop + noise, crop)
+    delta = adv - crop - noise
+    polar = neighborhood_2d(model, crop, noise, delta,
+                            [delta.norm().item() * r for r in (0.5, 1.0, 1.5, 2.0)], angles=36)
+    plot_polar(polar, out / "polar.png", f"{name} (64x64 crop): PSNR around the noisy image")
+    return polar
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..analysis import evaluate_robustness, load_dataset, summarize
     from ..attacks import AttackSpec
     from ..report import format_table, write_csv, write_markdown
-    from .common import load_model
 
     sigma, where = args.sigma / LEVEL, device(args.device)
-    path = Path(args.model) if args.model else demo_model(sigma, args.seed, args.retrain,
-                                                          args.quiet)
-    model, channels, meta = load_model(path, sigma, where)
+    spec = args.model or (str(demo_model(sigma, args.seed, args.retrain, args.quiet))
+                          if args.train else ZOO_MODEL)
+    model, channels, meta = load_model(spec, sigma, where)
     images = load_dataset(args.data, channels)
     attacks = {"linf": AttackSpec("linf"), "l2": AttackSpec("l2")}
     rows = evaluate_robustness(model, images, sigma, attacks, args.seed, channels,
-                               not args.quiet)
+                               not args.quiet, references=_references(sigma, args.bm3d))
+    label = Path(spec).stem if not str(spec).startswith("zoo:") else str(spec)[4:]
+    rows = [{**r, "model": label if r["model"] == "model" else r["model"]} for r in rows]
     summary = summarize(rows)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out / "per_image.csv")
     write_csv(summary, out / "summary.csv")
-    title = (f"DnCNN demo at sigma {args.sigma:g}/255: Gaussian vs Denoising-PGD "
-             "(L-inf 2/255, L2 2/255 RMS, 10 steps)")
+    title = (f"{label} at sigma {args.sigma:g}/255: Gaussian vs Denoising-PGD (L-inf 2/255, "
+             "L2 2/255 RMS, 10 steps, white-box on the DnCNN; references scored on the same "
+             "inputs: transfer)")
     write_markdown(summary, out / "report.md", title=title)
-
-    # Figures: clean / noisy / adversarial / denoised for three images; a polar sweep.
-    strips = []
-    with torch.no_grad():
-        for name, clean in images[:3]:
-            clean = clean[None].to(where)
-            noisy = noisy_image(clean, sigma, args.seed, name)
-            with torch.enable_grad():
-                adv = attacks["linf"].build(model, attack_generator(args.seed, name, "linf"))(
-                    noisy, clean)
-            strips.append((name, [("clean", clean), ("noisy", noisy), ("denoised", model(noisy)),
-                                  ("adversarial", adv), ("denoised adv.", model(adv))]))
-    plot_comparison_strip(strips, out / "comparison.png")
-    name, clean = images[0]
-    crop = clean[None, :, :64, :64].to(where)
-    noise = noisy_image(crop, sigma, args.seed, name) - crop
-    adv = attacks["linf"].build(model, attack_generator(args.seed, name, "linf"))(crop + noise,
-                                                                               crop)
-    delta = adv - crop - noise
-    polar = neighborhood_2d(model, crop, noise, delta,
-                            [delta.norm().item() * r for r in (0.5, 1.0, 1.5, 2.0)], angles=36)
-    plot_polar(polar, out / "polar.png", f"{name} (64x64 crop): PSNR around the noisy image")
+    polar = _figures(model, images, attacks["linf"], sigma, args.seed, where, out)
     with atomic_open(out / "report.json", "w") as f:
-        json.dump({"protocol": {"model": str(path), "model_meta": meta, "data": args.data,
+        json.dump({"protocol": {"model": str(spec), "model_meta": meta, "data": args.data,
                                 "sigma": sigma, "noise_seed": args.seed,
                                 "attacks": {k: v.as_dict() for k, v in attacks.items()}},
                    "summary": summary, "per_image": rows, "polar": polar}, f, indent=2,
@@ -136,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     print(title)
     print(format_table(summary))
     worst = polar["worst_angle_deg"][1]
-    print(f"2-D neighbourhood of {name}: worst direction {worst:.0f} deg from the noise "
+    print(f"2-D neighbourhood of {images[0][0]}: worst direction {worst:.0f} deg from the noise "
           f"(attack at {polar['delta_angle_deg']:.0f} deg); adversarial fraction of the circle "
           f"of radius ||delta||: {polar['adversarial_fraction'][1]:.0%}")
     print(f"wrote report.md, summary.csv, per_image.csv, report.json, comparison.png and "

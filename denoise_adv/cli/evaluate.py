@@ -9,6 +9,7 @@ from pathlib import Path
 from .._io import atomic_open
 from .common import (
     LEVEL,
+    MODEL_HELP,
     add_noise_and_attack_options,
     attack_spec,
     device,
@@ -27,7 +28,8 @@ def add(sub: argparse._SubParsersAction) -> None:
         "Table-2/3-style summary with the drops (RES) and writes per_image.csv, summary.csv, "
         "report.md and report.json (the full protocol). Levels are 8-bit.",
     )
-    p.add_argument("--model", nargs="+", required=True, help="checkpoint(s) (.pt)")
+    p.add_argument("--model", nargs="+", required=True,
+                   help="one or more models, each " + MODEL_HELP)
     p.add_argument("--data", default="builtin:test", help="images (default: builtin:test)")
     p.add_argument("--attacks", default="linf,l2",
                    help="white-box attacks: comma-separated linf,l2, or none (default: linf,l2)")
@@ -44,7 +46,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         "inputs in one .pt file with a manifest (source model, sigma, attack, eps, alpha, "
         "steps, seed, image names), atomically. Levels are 8-bit.",
     )
-    m.add_argument("--model", required=True, help="source checkpoint (.pt)")
+    m.add_argument("--model", required=True, help="source model (differentiable): " + MODEL_HELP)
     m.add_argument("--data", default="builtin:test", help="images (default: builtin:test)")
     add_noise_and_attack_options(m)
     m.add_argument("--out", required=True, help="output file (.pt)")

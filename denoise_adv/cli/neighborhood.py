@@ -10,7 +10,15 @@ from pathlib import Path
 import torch
 
 from .._io import atomic_open
-from .common import LEVEL, add_noise_and_attack_options, attack_spec, device, levels, load_model
+from .common import (
+    LEVEL,
+    MODEL_HELP,
+    add_noise_and_attack_options,
+    attack_spec,
+    device,
+    levels,
+    load_model,
+)
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +32,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         "noises harmless, combined attacks adversarial); writes neighborhood_2d.png, "
         "neighborhood_3d.png and neighborhood.json. Levels are 8-bit.",
     )
-    p.add_argument("--model", required=True, help="checkpoint (.pt)")
+    p.add_argument("--model", required=True, help=MODEL_HELP)
     p.add_argument("--input", default="builtin:camera", help="one image (default: camera)")
     p.add_argument("--crop", type=int, default=64,
                    help="centre crop side, 0 for the whole image (default: 64)")
@@ -46,7 +54,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         "inside and outside the patch; writes patch_attack.png and patch_attack.json. Levels "
         "are 8-bit.",
     )
-    q.add_argument("--model", required=True, help="checkpoint (.pt)")
+    q.add_argument("--model", required=True, help=MODEL_HELP)
     q.add_argument("--input", default="builtin:camera", help="one image (default: camera)")
     q.add_argument("--crop", type=int, default=128,
                    help="centre crop side, 0 for the whole image (default: 128)")

@@ -9,6 +9,7 @@ from pathlib import Path
 from .._io import atomic_open
 from .common import (
     LEVEL,
+    MODEL_HELP,
     add_noise_and_attack_options,
     attack_spec,
     device,
@@ -27,7 +28,8 @@ def add(sub: argparse._SubParsersAction) -> None:
         "baseline row scores random perturbations of the attacks' size. Writes transfer.csv, "
         "transfer.md, transfer.json and the heat map transfer.png. Levels are 8-bit.",
     )
-    p.add_argument("--models", nargs="+", required=True, help="checkpoints (.pt), two or more")
+    p.add_argument("--models", nargs="+", required=True,
+                   help="two or more models, each " + MODEL_HELP)
     p.add_argument("--names", nargs="*", help="labels of the models (default: file names)")
     p.add_argument("--data", default="builtin:test", help="images (default: builtin:test)")
     p.add_argument("--threshold", type=float, default=0.1,

@@ -9,7 +9,9 @@ The denoiser contract is ``model(noisy) -> clean``; models that take a noise lev
 ``takes_sigma = True`` (FFDNet, DRUNet) and become plain denoisers with
 ``as_denoiser(model, sigma=...)``; :func:`as_prior` gives any of them deepinv's
 ``prior(x, sigma)`` signature. :func:`load_pretrained` imports published weights (KAIR's DnCNN,
-FFDNet and DRUNet, SwinIR's denoisers, deepinv's DnCNN and DRUNet) into these models.
+FFDNet and DRUNet, SwinIR's denoisers, deepinv's DnCNN and DRUNet) into these models;
+:func:`pretrained` returns the shipped zoo's models (``pretrained("dncnn-s25-normal")``) and
+:func:`load_model_spec` resolves the model specs every command accepts.
 """
 
 from .adapters import DenoiserAdapter, PriorAdapter, as_denoiser, as_prior, takes_sigma
@@ -22,6 +24,7 @@ from .registry import MODELS, build, load, load_checkpoint, register_model, save
 from .transformer import SwinDenoiser
 from .unet import UNetRes
 from .unfolding import UnfoldingDenoiser
+from .zoo import load_model_spec, pretrained, zoo_manifest
 
 __all__ = [
     "BM3D",
@@ -41,8 +44,11 @@ __all__ = [
     "takes_sigma",
     "load",
     "load_checkpoint",
+    "load_model_spec",
     "load_pretrained",
+    "pretrained",
     "read_pretrained",
     "register_model",
     "save_checkpoint",
+    "zoo_manifest",
 ]

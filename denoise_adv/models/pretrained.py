@@ -35,7 +35,6 @@ Wrappers ``{"state_dict": ...}`` and a ``module.`` prefix (DataParallel) are rem
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import re
@@ -46,6 +45,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._io import file_sha256
 from .dncnn import DnCNN
 from .ffdnet import FFDNet
 from .registry import CHECKPOINT_FORMAT, load_checkpoint
@@ -121,7 +121,7 @@ def read_pretrained(path: str | os.PathLike, arch: str | None = None,
     except Exception as exc:  # pickle/zip errors carry no file name
         raise ValueError(f"cannot read pretrained weights {path} (weights_only=True): {exc}"
                          ) from exc
-    info: dict[str, Any] = {"source": path.name, "sha256": _sha256(path)}
+    info: dict[str, Any] = {"source": path.name, "sha256": file_sha256(path)}
     ours = isinstance(payload, Mapping) and payload.get("format") == CHECKPOINT_FORMAT
     if arch == "denoise-adv" or (arch is None and ours):
         if not ours:
@@ -139,14 +139,6 @@ def read_pretrained(path: str | os.PathLike, arch: str | None = None,
     else:
         arch, model = _detect(state, path)
     return model.eval(), {**info, "arch": arch}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _unwrap(payload: object, path: Path) -> tuple[State, str | None]:

@@ -113,14 +113,20 @@ def load_checkpoint(
 
 def load(path_or_name: str | os.PathLike, map_location: str | torch.device = "cpu"
          ) -> nn.Module:
-    """Load only the model of a checkpoint (see :func:`load_checkpoint`).
+    """Load only the model of a checkpoint (see :func:`load_checkpoint`), or a shipped zoo
+    model given as ``zoo:NAME`` (see :func:`~denoise_adv.models.pretrained`).
 
-    A registered name instead of a path raises :class:`ValueError`: no pretrained weights ship
-    with the package (nothing is downloaded); train some with ``denoise-adv train``.
+    A registered architecture name instead of a path raises :class:`ValueError` pointing to the
+    zoo, ``denoise-adv convert`` (published weights) and ``denoise-adv train``.
     """
+    if str(path_or_name).startswith("zoo:"):
+        from .zoo import pretrained
+
+        return pretrained(str(path_or_name), map_location)
     if str(path_or_name) in MODELS and not Path(path_or_name).exists():
-        raise ValueError(f"{path_or_name!r} is a model name, but no pretrained weights ship with "
-                         "denoise_adv (nothing is downloaded): train one with `denoise-adv train "
-                         f"--model {path_or_name} --out DIR` and load DIR/model.pt, or use "
-                         f"build({str(path_or_name)!r}) for untrained weights")
+        raise ValueError(f"{path_or_name!r} is an architecture name, not weights: load a shipped "
+                         "model with load('zoo:NAME') (see denoise_adv.models.zoo_manifest()), "
+                         "convert published weights with `denoise-adv convert`, train with "
+                         f"`denoise-adv train`, or use build({str(path_or_name)!r}) for untrained "
+                         "weights")
     return load_checkpoint(path_or_name, map_location)[0]

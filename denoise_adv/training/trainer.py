@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,7 @@ class TrainState:
     global_step: int = 0
     steps_log: list[dict[str, Any]] = field(default_factory=list)
     epochs_log: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0  # wall-clock training time, summed over resumptions
 
 
 class Trainer:
@@ -277,9 +279,13 @@ class Trainer:
         self.scheduler.step()
         state.epoch, state.position = state.epoch + 1, 0
 
+    def _seconds(self) -> float:
+        return self.state.seconds + time.monotonic() - self._started
+
     def run(self) -> dict[str, Any]:
         """Set up, train to the end (or ``max_steps``), write the final files; returns the
         summary written to ``log.json``."""
+        self._started = time.monotonic()
         self.setup()
         config, state = self.config, self.state
         batches = -(-len(self.sampler) // (config.batch_size // self.world))
@@ -304,7 +310,8 @@ class Trainer:
             "config": self.config.to_dict(), "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "epoch": state.epoch, "position": state.position, "global_step": state.global_step,
-            "steps_log": state.steps_log, "epochs_log": state.epochs_log}, self.out / CHECKPOINT)
+            "steps_log": state.steps_log, "epochs_log": state.epochs_log,
+            "seconds": self._seconds()}, self.out / CHECKPOINT)
         if state.steps_log:
             write_csv(state.steps_log, self.out / "log.csv")
 
@@ -325,19 +332,21 @@ class Trainer:
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scheduler.load_state_dict(saved["scheduler"])
         self.state = TrainState(saved["epoch"], saved["position"], saved["global_step"],
-                                saved["steps_log"], saved["epochs_log"])
+                                saved["steps_log"], saved["epochs_log"], saved.get("seconds", 0.0))
 
     def finish(self) -> dict[str, Any]:
         """Write ``OUT/model.pt`` and ``OUT/log.json``; return the summary."""
         config, state = self.config, self.state
         result = {"config": config.to_dict(), "world_size": self.world,
                   "epochs": state.epochs_log, "steps": state.global_step,
+                  "seconds": self._seconds(), "device": str(self.device),
                   "final_loss": state.steps_log[-1]["loss"] if state.steps_log else None}
         if self.out is not None and self.main_process:
             val = next((e["val_psnr"] for e in reversed(state.epochs_log) if "val_psnr" in e),
                        None)
             meta = {"strategy": config.strategy, "sigma": config.sigma, "steps": state.global_step,
                     "seed": config.seed, "data": config.data, "val_psnr": val,
+                    "train_seconds": result["seconds"], "device": result["device"],
                     "config": json.dumps(config.to_dict())}
             save_checkpoint(self.model, self.out / FINAL, meta)
             with atomic_open(self.out / "log.json", "w") as f:

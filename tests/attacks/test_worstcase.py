@@ -61,7 +61,7 @@ def test_psnr_at_most_every_member_and_every_restart(trained_dncnn, noisy_pair):
             labels.append((index, run))
     scores = torch.stack([_output_psnr(trained_dncnn, adv, clean) for adv in candidates])
     assert not torch.equal(candidates[0], candidates[1])  # restarts differ
-    assert bool((ours[None] <= scores).all())
+    assert bool((ours[None] <= scores + 1e-6).all())  # batches differ: allow rounding
     best = scores.argmin(dim=0)  # first minimum, as the ensemble breaks ties
     for i, k in enumerate(best.tolist()):
         assert torch.equal(result.adv[i], candidates[k][i])

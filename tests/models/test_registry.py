@@ -29,7 +29,7 @@ def test_checkpoint_errors(tmp_path):
     torch.save({"weights": torch.ones(1)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="is not a denoise_adv checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
-    with pytest.raises(ValueError, match="no pretrained weights ship"):
+    with pytest.raises(ValueError, match="architecture name, not weights"):
         load("dncnn")
     with pytest.raises(TypeError, match="registered denoise_adv model"):
         save_checkpoint(torch.nn.Identity(), tmp_path / "x.pt")
