@@ -15,7 +15,7 @@ from conftest import interleaved_ratio
 from denoise_adv.attacks import DenoisePGD
 from denoise_adv.data import PatchDataset, builtin_image
 from denoise_adv.models import DnCNN
-from denoise_adv.train import strategy_noise
+from denoise_adv.training import strategy_noise
 
 BATCH = 32
 

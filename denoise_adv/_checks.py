@@ -13,7 +13,14 @@ from numbers import Integral, Real
 import torch
 from torch import nn
 
+#: A noise level: a number, a (low, high) range, or a tensor of per-sample levels.
+Sigma = float | tuple[float, float] | torch.Tensor
+
 __all__ = [
+    "check_channels",
+    "check_clip",
+    "check_flag",
+    "check_sigma",
     "check_image_batch",
     "check_int",
     "check_module",
@@ -95,3 +102,52 @@ def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str)
     if a.shape != b.shape:
         raise ValueError(f"{name_b} must have the same shape as {name_a}: "
                          f"got {tuple(b.shape)} and {tuple(a.shape)}")
+
+
+def check_sigma(sigma: object, name: str = "sigma") -> Sigma:
+    """Check a noise level: a number >= 0, a ``(low, high)`` range (blind training: a level
+    per sample, uniform in the range) or a tensor of per-sample levels; returns it (a range as a
+    tuple of floats).
+
+    Example:
+        >>> check_sigma([0.0, 0.2])
+        (0.0, 0.2)
+    """
+    if isinstance(sigma, torch.Tensor):
+        if not bool(torch.isfinite(sigma).all()) or bool((sigma < 0).any()):
+            raise ValueError(f"{name} must be finite and >= 0")
+        return sigma
+    if isinstance(sigma, (tuple, list)):
+        if len(sigma) != 2:
+            raise ValueError(f"{name} must be a level or a (low, high) range, got {sigma!r}")
+        low = check_real(sigma[0], f"{name}[0]", minimum=0.0)
+        return (low, check_real(sigma[1], f"{name}[1]", minimum=low))
+    return check_real(sigma, name, minimum=0.0)
+
+
+def check_clip(clip: object) -> tuple[float, float] | None:
+    """``None`` or a ``(low, high)`` pair of finite numbers with ``low < high``."""
+    if clip is None:
+        return None
+    if not isinstance(clip, (tuple, list)) or len(clip) != 2:
+        raise TypeError(f"clip must be None or a (low, high) pair, got {clip!r}")
+    lo = check_real(clip[0], "clip[0]")
+    hi = check_real(clip[1], "clip[1]")
+    if lo >= hi:
+        raise ValueError(f"clip must satisfy low < high, got {clip!r}")
+    return (lo, hi)
+
+
+def check_flag(value: object, name: str) -> bool:
+    """Return ``value`` if it is a bool, else raise :class:`TypeError` naming ``name``."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return value
+
+
+def check_channels(channels: object, name: str = "channels") -> int:
+    """Image channels: 1 (gray) or 3 (colour)."""
+    channels = check_int(channels, name)
+    if channels not in (1, 3):
+        raise ValueError(f"{name} must be 1 (gray) or 3 (colour), got {channels}")
+    return channels

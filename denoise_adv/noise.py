@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from scipy import special
 
-from ._checks import check_real
+from ._checks import Sigma, check_real, check_sigma
 from .typical import ts_iterations_for
 
-__all__ = ["check_sigma", "draw_levels", "gaussian_noise", "mixed_noise", "mixing_levels",
+__all__ = ["Sigma", "draw_levels", "gaussian_noise", "mixed_noise", "mixing_levels",
            "random_like", "ts_noise"]
 
 METHODS = ("exact", "screening")
@@ -40,30 +40,6 @@ def _shape(shape: Sequence[int]) -> tuple[int, ...]:
     if len(shape) < 2 or any(s < 1 for s in shape):
         raise ValueError(f"shape must be (B, ...) with every size >= 1, got {shape}")
     return shape
-
-
-Sigma = float | tuple[float, float] | torch.Tensor
-
-
-def check_sigma(sigma: object, name: str = "sigma") -> Sigma:
-    """Check a noise level: a number >= 0, a ``(low, high)`` range (blind training: a level
-    per sample, uniform in the range) or a tensor of per-sample levels; returns it (a range as a
-    tuple of floats).
-
-    Example:
-        >>> check_sigma([0.0, 0.2])
-        (0.0, 0.2)
-    """
-    if isinstance(sigma, torch.Tensor):
-        if not bool(torch.isfinite(sigma).all()) or bool((sigma < 0).any()):
-            raise ValueError(f"{name} must be finite and >= 0")
-        return sigma
-    if isinstance(sigma, (tuple, list)):
-        if len(sigma) != 2:
-            raise ValueError(f"{name} must be a level or a (low, high) range, got {sigma!r}")
-        low = check_real(sigma[0], f"{name}[0]", minimum=0.0)
-        return (low, check_real(sigma[1], f"{name}[1]", minimum=low))
-    return check_real(sigma, name, minimum=0.0)
 
 
 def draw_levels(sigma: Sigma, batch: int, generator: torch.Generator | None = None
@@ -211,6 +187,8 @@ def ts_noise(
                            dtype)
     if p == 1.0:
         return _unit_ts(shape, iterations, method, generator, device, dtype) * levels
+    if p == 0.0:  # plain Gaussian, drawn exactly as gaussian_noise draws it
+        return _randn(shape, generator, device, dtype) * levels
     is_ts = _rand((batch,), generator, None, torch.float64).cpu() < p
     unit = _randn(shape, generator, device, dtype)
     if bool(is_ts.any()):

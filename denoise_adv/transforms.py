@@ -29,11 +29,10 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from . import seeding
-from ._checks import check_int, check_real
+from ._checks import check_int, check_real, check_sigma
 from .noise import (
     METHODS,
     Sigma,
-    check_sigma,
     gaussian_noise,
     mixed_noise,
     mixing_levels,

@@ -18,8 +18,7 @@ from art.attacks.evasion import BasicIterativeMethod, FastGradientMethod, Projec
 from denoise_adv.art import PyTorchDenoiser
 from denoise_adv.data import builtin_image
 from denoise_adv.metrics import psnr
-from denoise_adv.models import DnCNN
-from denoise_adv.train import train_denoiser
+from denoise_adv.training import TrainConfig, Trainer
 
 
 def main() -> None:
@@ -28,11 +27,13 @@ def main() -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args()
 
-    torch.manual_seed(0)
-    model = DnCNN(depth=5, features=16)
-    train = [builtin_image(n) for n in ("coffee", "grass", "brick", "clock")]
-    train_denoiser(model, train, steps=args.steps, batch_size=32, lr=3e-3,
-                   progress=not args.quiet)
+    config = TrainConfig(model_kwargs={"depth": 5, "features": 16}, max_steps=args.steps,
+                         batch_size=32, lr=3e-3, progress=not args.quiet)
+    trainer = Trainer(config, train_images=[builtin_image(n) for n in
+                                            ("coffee", "grass", "gravel", "rocket")],
+                      val_images=[])
+    trainer.run()
+    model = trainer.model
 
     camera = builtin_image("camera")
     clean = torch.stack([camera[:, 64:128, 192:256], camera[:, 300:364, 100:164]])

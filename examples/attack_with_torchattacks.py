@@ -16,8 +16,7 @@ import torch
 from denoise_adv import DenoiseBIM, DenoiseFGSM, DenoisePGD, DenoisePGDL2, ObsAtk
 from denoise_adv.data import builtin_image
 from denoise_adv.metrics import psnr
-from denoise_adv.models import DnCNN
-from denoise_adv.train import train_denoiser
+from denoise_adv.training import TrainConfig, Trainer
 
 
 def main() -> None:
@@ -26,11 +25,15 @@ def main() -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args()
 
-    torch.manual_seed(0)
-    model = DnCNN(depth=6, features=24)
-    train = [builtin_image(n) for n in ("coffee", "grass", "brick", "clock", "rocket")]
-    train_denoiser(model, train, sigma=25 / 255, steps=args.steps, batch_size=32, lr=2e-3,
-                   progress=not args.quiet)
+    # A small DnCNN trained in memory by the package's trainer (a zoo model works too:
+    # denoise_adv.models.pretrained("dncnn-s25-normal")).
+    config = TrainConfig(model_kwargs={"depth": 6, "features": 24}, max_steps=args.steps,
+                         batch_size=32, lr=2e-3, progress=not args.quiet)
+    trainer = Trainer(config, train_images=[builtin_image(n) for n in
+                                            ("coffee", "grass", "gravel", "rocket")],
+                      val_images=[])
+    trainer.run()
+    model = trainer.model
 
     clean = builtin_image("camera")[None, :, 64:192, 192:320]
     noisy = clean + 25 / 255 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(1))

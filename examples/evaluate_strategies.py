@@ -39,7 +39,7 @@ def main() -> None:
                               ts_iterations=args.ts_iterations,
                               batch_size=32, lr=2e-3, val_data=None,
                               model_kwargs={"depth": 6, "features": 24},
-                              progress=not args.quiet))
+                              progress=not args.quiet), overwrite=True)
             model, _ = load_checkpoint(run / "model.pt")
             rows = evaluate_robustness(as_denoiser(model, 25 / 255), "builtin:test",
                                        progress=not args.quiet)

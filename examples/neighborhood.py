@@ -13,7 +13,6 @@ import argparse
 from pathlib import Path
 
 from denoise_adv.analysis import (
-    AttackSpec,
     connected_set_check,
     neighborhood_2d,
     noisy_image,
@@ -21,6 +20,7 @@ from denoise_adv.analysis import (
     plot_sphere,
     sphere_sweep,
 )
+from denoise_adv.attacks import AttackSpec
 from denoise_adv.cli.demo import demo_model
 from denoise_adv.data import builtin_image
 from denoise_adv.models import load_checkpoint
@@ -35,8 +35,8 @@ def main() -> None:
     sigma = 25 / 255
     model, _ = load_checkpoint(demo_model(sigma, 0, False, args.quiet))
     clean = builtin_image("camera")[None, :, 200:264, 220:284]
-    n1 = noisy_image(clean, sigma, 0, 0) - clean
-    n2 = noisy_image(clean, sigma, 0, 1) - clean
+    n1 = noisy_image(clean, sigma, 0, "camera") - clean
+    n2 = noisy_image(clean, sigma, 0, "camera", draw=1) - clean
     attack = AttackSpec("linf")
     delta = attack.build(model)(clean + n1, clean) - (clean + n1)
     norm = delta.norm().item()

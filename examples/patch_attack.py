@@ -12,7 +12,8 @@ from pathlib import Path
 
 import torch
 
-from denoise_adv.analysis import AttackSpec, noisy_image, patch_attack, plot_comparison_strip
+from denoise_adv.analysis import noisy_image, patch_attack, plot_comparison_strip
+from denoise_adv.attacks import AttackSpec
 from denoise_adv.cli.demo import demo_model
 from denoise_adv.data import builtin_image
 from denoise_adv.models import load_checkpoint
@@ -26,7 +27,7 @@ def main() -> None:
     sigma = 25 / 255
     model, _ = load_checkpoint(demo_model(sigma, 0, False, args.quiet))
     clean = builtin_image("camera")[None, :, 128:384, 128:384]
-    noisy = noisy_image(clean, sigma, 0, 0)
+    noisy = noisy_image(clean, sigma, 0, "camera")
     result = patch_attack(model, clean, noisy, (96, 96, 64, 64), AttackSpec("linf", eps=4 / 255))
     for method in ("method1", "method2"):
         r = result[method]

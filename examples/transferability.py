@@ -15,12 +15,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from denoise_adv.analysis import AttackSpec, plot_transfer, transfer_matrix
+from denoise_adv.analysis import plot_transfer, transfer_matrix
+from denoise_adv.attacks import AttackSpec
 from denoise_adv.models import load_checkpoint
 from denoise_adv.training import TrainConfig, train
 
 # Two semantically different pools (the paper used animal vs landscape photographs).
-POOLS = {"objects": ["coffee", "rocket", "cat", "clock"],
+POOLS = {"objects": ["coffee", "rocket", "motorcycle_left", "clock"],
          "textures": ["grass", "gravel", "page", "text"]}
 
 
@@ -48,7 +49,7 @@ def main() -> None:
                 save_png(builtin_image(image), folder / f"{image}.png")
         train(TrainConfig(out=str(out / name), model=arch, model_kwargs=kwargs, data=str(folder),
                           seed=seed, max_steps=args.steps, batch_size=32, lr=2e-3, stride=20,
-                          val_data=None, progress=not args.quiet))
+                          val_data=None, progress=not args.quiet), overwrite=True)
         models[name] = load_checkpoint(out / name / "model.pt")[0]
     crops = [(n, img[:, 64:192, 64:192]) for n, img in iter_images("builtin:test")]
     result = transfer_matrix(models, crops, AttackSpec("linf"), threshold=0.1,

@@ -19,13 +19,14 @@ from pathlib import Path
 
 import torch
 
-from denoise_adv._io import atomic_open, file_sha256
+from denoise_adv._io import atomic_open, atomic_write, file_sha256
 from denoise_adv.analysis import evaluate_robustness, summarize
 from denoise_adv.models import build, load_checkpoint, save_checkpoint
 from denoise_adv.models.zoo import ZOO_DIR
 
 STRATEGIES = ("normal", "ts-def", "ts-pres", "mixed-26", "adversarial")
 SIGMA, SEED, DATA = 25 / 255, 0, "builtin:test"
+DOCS_TABLE = Path(__file__).parents[1] / "docs" / "_generated" / "zoo_table.rst"
 
 
 def scores(model) -> dict:
@@ -76,10 +77,26 @@ def main() -> None:
         "models": models, "references": references}
     with atomic_open(ZOO_DIR / "manifest.json", "w") as f:
         json.dump(manifest, f, indent=2)
-    print(f"{'model':28}{'PSNR':>9}{'SSIM':>9}")
-    for name, entry in {**models, **references}.items():
-        s = entry["builtin_test"] if "builtin_test" in entry else entry
-        print(f"{name:28}{s['psnr']:9.3f}{s['ssim']:9.4f}")
+    table = zoo_table(manifest)
+    atomic_write(DOCS_TABLE, lambda f: f.write(table.encode()))
+    print(table)
+
+
+def zoo_table(manifest: dict) -> str:
+    """The docs' table (reStructuredText), from the manifest alone."""
+    lines = [".. list-table:: builtin:test (six 256x256 crops), sigma 25, noise seed 0",
+             "   :header-rows: 1", "", "   * - model", "     - strategy", "     - PSNR (dB)",
+             "     - SSIM", "     - steps", "     - training time (s, CPU)"]
+    for name, entry in manifest["models"].items():
+        seconds = [v for v in entry["train_seconds"].values() if v is not None]
+        lines += [f"   * - ``zoo:{name}``", f"     - {entry['strategy']}",
+                  f"     - {entry['builtin_test']['psnr']:.3f}",
+                  f"     - {entry['builtin_test']['ssim']:.4f}", f"     - {entry['steps']}",
+                  f"     - {sum(seconds):.0f}" if seconds else "     - n/a"]
+    for name, entry in manifest["references"].items():
+        lines += [f"   * - {name} (reference)", "     - classical", f"     - {entry['psnr']:.3f}",
+                  f"     - {entry['ssim']:.4f}", "     - --", "     - --"]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -60,12 +60,12 @@ def test_attack_end_to_end(checkpoint, image_folder, tmp_path, capsys, norm):
     assert summary["protocol"]["attack"]["eps"] == pytest.approx(2 / 255)
     assert summary["protocol"]["noise_seed"] == 7
     model, _ = load_checkpoint(checkpoint)
-    for index, row in enumerate(summary["images"]):
+    for row in summary["images"]:
         name = row["image"]
         adv = torch.load(out / f"{name}_adv.pt", weights_only=True)
         assert np.array_equal(np.load(out / f"{name}_adv.npy"), adv.numpy())
         clean = load_image(image_folder / f"{name}.png")[None]
-        noisy = noisy_image(clean, 25 / 255, 7, index)  # the noise every command draws
+        noisy = noisy_image(clean, 25 / 255, 7, name)  # the noise every command draws
         delta = adv - noisy
         if norm == "linf":
             assert delta.abs().max() <= 2 / 255 + 1e-6

@@ -3,6 +3,7 @@ transferability, neighbourhood sweeps, patch attacks, typical sets; and their fi
 
 from .common import attack_generator, load_dataset, noisy_image, score
 from .figures import plot_comparison_strip, plot_polar, plot_sphere, plot_transfer
+from .likelihood import nll_samples, plot_nll_histograms, typical_set_rows
 from .neighborhood import connected_set_check, gram_schmidt, neighborhood_2d, sphere_sweep
 from .patches import patch_attack
 from .robustness import (
@@ -11,8 +12,7 @@ from .robustness import (
     make_adversarial_set,
     summarize,
 )
-from .transfer import random_like, transfer_matrix
-from .typical_sets import nll_samples, plot_nll_histograms, typical_set_rows
+from .transfer import random_perturbation_like, transfer_matrix
 
 __all__ = [
     "attack_generator",
@@ -31,7 +31,7 @@ __all__ = [
     "plot_polar",
     "plot_sphere",
     "plot_transfer",
-    "random_like",
+    "random_perturbation_like",
     "score",
     "sphere_sweep",
     "summarize",

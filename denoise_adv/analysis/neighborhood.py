@@ -131,8 +131,9 @@ def connected_set_check(model: nn.Module, clean: torch.Tensor, n1: torch.Tensor,
     Returns the drops and the fraction of each family on its expected side.
     """
     noisy1, noisy2 = clean + n1, clean + n2
-    d1 = attack.build(model, generator)(noisy1, clean) - noisy1
-    d2 = attack.build(model, generator)(noisy2, clean) - noisy2
+    atk = attack.build(model, generator)
+    d1 = atk(noisy1, clean) - noisy1
+    d2 = atk(noisy2, clean) - noisy2
     base = score(model, noisy1, clean)["psnr"]
     if threshold is None:
         threshold = 0.5 * (base - score(model, noisy1 + d1, clean)["psnr"])
@@ -141,12 +142,7 @@ def connected_set_check(model: nn.Module, clean: torch.Tensor, n1: torch.Tensor,
     for t in ts:
         rotated.append(base - score(model, clean + math.cos(t) * n1 + math.sin(t) * n2,
                                     clean)["psnr"])
-        d = math.cos(t) * d1 + math.sin(t) * d2
-        if attack.norm == "linf":
-            d = d.clamp(-attack.eps, attack.eps)
-        else:
-            radius = attack.eps * math.sqrt(d[0].numel())
-            d = d * min(1.0, radius / max(d.norm().item(), 1e-30))
+        d = atk.project_ball(math.cos(t) * d1 + math.sin(t) * d2)
         combined.append(base - score(model, noisy1 + d, clean)["psnr"])
     return {"t_deg": [math.degrees(t) for t in ts], "rotated_noise_drop": rotated,
             "combined_attack_drop": combined, "threshold": threshold,

@@ -18,10 +18,11 @@ from .. import seeding
 from ..attacks import AttackSpec
 from .common import Image, attack_generator, load_dataset, noisy_image, score
 
-__all__ = ["random_like", "transfer_matrix"]
+__all__ = ["random_perturbation_like", "transfer_matrix"]
 
 
-def random_like(delta: torch.Tensor, norm: str, generator: torch.Generator) -> torch.Tensor:
+def random_perturbation_like(delta: torch.Tensor, norm: str, generator: torch.Generator
+                             ) -> torch.Tensor:
     """A random perturbation with the size of ``delta``: random signs times ``max|delta|`` for
     L-inf, a uniformly random direction with ``delta``'s L2 norm for L2."""
     g = torch.randn(delta.shape, generator=generator).to(delta)
@@ -76,7 +77,7 @@ def transfer_matrix(
             drop[source][t] += (gauss[index][t] - score(models[t], adv, clean)["psnr"]) / len(
                 images)
         if source == names[0]:  # one random baseline per image, sized like the attack
-            rand = noisy + random_like(adv - noisy, attack.norm,
+            rand = noisy + random_perturbation_like(adv - noisy, attack.norm,
                                        seeding.generator(seed, "baseline", image, attack.norm))
             for t in names:
                 baseline[t] += (gauss[index][t] - score(models[t], rand, clean)["psnr"]) / len(

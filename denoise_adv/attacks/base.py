@@ -19,7 +19,14 @@ from torch import nn
 from torchattacks.attack import Attack
 from tqdm.auto import tqdm
 
-from .._checks import check_image_batch, check_int, check_module, check_real, check_same_shape
+from .._checks import (
+    check_clip,
+    check_image_batch,
+    check_int,
+    check_module,
+    check_real,
+    check_same_shape,
+)
 from ..metrics import psnr
 from ..noise import random_like
 from .io import load_adversarial_set, save_adversarial_set
@@ -27,18 +34,6 @@ from .io import load_adversarial_set, save_adversarial_set
 __all__ = ["DenoiseAttack"]
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def _check_clip(clip: object) -> tuple[float, float] | None:
-    if clip is None:
-        return None
-    if not isinstance(clip, (tuple, list)) or len(clip) != 2:
-        raise TypeError(f"clip must be None or a (low, high) pair, got {clip!r}")
-    lo = check_real(clip[0], "clip[0]")
-    hi = check_real(clip[1], "clip[1]")
-    if lo >= hi:
-        raise ValueError(f"clip must satisfy low < high, got {clip!r}")
-    return (lo, hi)
 
 
 def _check_differentiable(model: nn.Module) -> None:
@@ -114,7 +109,7 @@ class DenoiseAttack(Attack):
         self.alpha = check_real(alpha, "alpha", minimum=0.0, strict=True)
         self.steps = check_int(steps, "steps", minimum=1)
         self.random_start = bool(random_start)
-        self.clip = _check_clip(clip)
+        self.clip = check_clip(clip)
         if loss is not None and not callable(loss):
             raise TypeError(f"loss must be callable, got {type(loss).__name__}")
         self.loss = loss if loss is not None else nn.MSELoss()
@@ -135,6 +130,17 @@ class DenoiseAttack(Attack):
     def _project_ball(self, delta: torch.Tensor) -> torch.Tensor:
         """Project ``delta`` onto the feasible set of perturbations."""
         raise NotImplementedError
+
+    def project_ball(self, delta: torch.Tensor) -> torch.Tensor:
+        """Project perturbations ``delta`` (B, C, H, W) onto this attack's budget: the public
+        face of the geometry, for analyses that combine or rescale perturbations.
+
+        Example:
+            >>> from denoise_adv import DenoisePGD
+            >>> DenoisePGD(torch.nn.Identity(), eps=0.1).project_ball(torch.ones(1, 1, 2, 2)).max()
+            tensor(0.1000)
+        """
+        return self._project_ball(delta)
 
     # ------------------------------------------------------------------------------ helpers
     def _init_attack(self, name: str, model: nn.Module) -> None:

@@ -40,7 +40,10 @@ class DenoiseBIM(DenoisePGD):
         >>> atk = DenoiseBIM(DnCNN(depth=5, features=16).eval(), eps=2 / 255, alpha=0.5 / 255,
         ...                  steps=10)
         >>> clean = torch.rand(1, 1, 16, 16)
-        >>> adv = atk(clean + 0.1 * torch.randn_like(clean), clean)
+        >>> noisy = clean + 0.1 * torch.randn_like(clean)
+        >>> adv = atk(noisy, clean)
+        >>> bool((adv - noisy).abs().max() <= 2 / 255 + 1e-7), adv.shape
+        (True, torch.Size([1, 1, 16, 16]))
     """
 
     _has_random_start = False

@@ -38,7 +38,10 @@ class DenoiseFGSM(DenoisePGD):
         >>> from denoise_adv.models import DnCNN
         >>> atk = DenoiseFGSM(DnCNN(depth=5, features=16).eval(), eps=2 / 255)
         >>> clean = torch.rand(1, 1, 16, 16)
-        >>> adv = atk(clean + 0.1 * torch.randn_like(clean), clean)
+        >>> noisy = clean + 0.1 * torch.randn_like(clean)
+        >>> adv = atk(noisy, clean)
+        >>> round((adv - noisy).abs().max().item() * 255, 4)  # every pixel moves by eps
+        2.0
     """
 
     _has_random_start = False

@@ -48,7 +48,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 
 from .._checks import check_int, check_module, check_real
 from ..models import as_denoiser, as_prior
-from ..noise import METHODS, gaussian_noise, mixed_noise, mixing_levels, random_like, ts_noise
+from ..noise import METHODS, mixed_noise, mixing_levels, ts_noise
 
 __all__ = [
     "DeepinvDenoiser",
@@ -229,21 +229,8 @@ class TSNoiseModel(_SamplerNoiseModel):
 
     def _draw(self, shape, device, dtype):
         sigma = _level(self.sigma, shape[0], device, dtype)
-        if self.p >= 1.0:
-            return ts_noise(shape, sigma, self.iterations, self.method, generator=self.rng,
-                            device=device, dtype=dtype)
-        noise = gaussian_noise(shape, sigma, self.rng, device, dtype)
-        if self.p <= 0.0:
-            return noise
-        is_ts = random_like(torch.empty(shape[0], dtype=torch.float64), "uniform", self.rng)
-        is_ts = is_ts < self.p
-        n_ts = int(is_ts.sum())
-        if n_ts:
-            level = sigma if isinstance(sigma, float) else sigma[is_ts.to(sigma.device)]
-            noise[is_ts.to(noise.device)] = ts_noise(
-                (n_ts, *shape[1:]), level, self.iterations, self.method, generator=self.rng,
-                device=device, dtype=dtype)
-        return noise
+        return ts_noise(shape, sigma, self.iterations, self.method, generator=self.rng,
+                        device=device, dtype=dtype, p=self.p)
 
     def _scaled(self, factor: Any) -> TSNoiseModel:
         if isinstance(factor, torch.Tensor) and factor.dim() > 0:

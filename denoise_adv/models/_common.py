@@ -16,13 +16,6 @@ def check_input(x: object, channels: int, name: str = "noisy") -> torch.Tensor:
     return x
 
 
-def check_flag(value: object, name: str) -> bool:
-    """Return ``value`` if it is a bool, else raise :class:`TypeError` naming ``name``."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-    return value
-
-
 def sigma_map(sigma: float | torch.Tensor, x: torch.Tensor, height: int, width: int
               ) -> torch.Tensor:
     """A (B, 1, height, width) noise-level map from a float, a scalar, a (B,) or a

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._checks import check_module, check_real
+from .._checks import check_module, check_sigma
 
 __all__ = ["DenoiserAdapter", "PriorAdapter", "as_denoiser", "as_prior", "takes_sigma"]
 
@@ -24,14 +24,6 @@ __all__ = ["DenoiserAdapter", "PriorAdapter", "as_denoiser", "as_prior", "takes_
 def takes_sigma(model: nn.Module) -> bool:
     """Whether ``model`` is called ``model(x, sigma)`` (its ``takes_sigma`` attribute)."""
     return bool(getattr(model, "takes_sigma", False))
-
-
-def _check_sigma(sigma: float | torch.Tensor) -> float | torch.Tensor:
-    if isinstance(sigma, torch.Tensor):
-        if not bool(torch.isfinite(sigma).all()) or bool((sigma < 0).any()):
-            raise ValueError("sigma must be finite and >= 0")
-        return sigma
-    return check_real(sigma, "sigma", minimum=0.0)
 
 
 class DenoiserAdapter(nn.Module):
@@ -48,9 +40,9 @@ class DenoiserAdapter(nn.Module):
         self.model = model
         self.residual = bool(residual)
         if isinstance(sigma, torch.Tensor):
-            self.register_buffer("sigma", _check_sigma(sigma).detach().clone(), persistent=False)
+            self.register_buffer("sigma", check_sigma(sigma).detach().clone(), persistent=False)
         else:
-            self.sigma = None if sigma is None else _check_sigma(sigma)
+            self.sigma = None if sigma is None else check_sigma(sigma)
 
     def forward(self, noisy: torch.Tensor) -> torch.Tensor:
         out = self.model(noisy) if self.sigma is None else self.model(noisy, self.sigma)
@@ -113,7 +105,7 @@ class PriorAdapter(nn.Module):
         if takes_sigma(self.model):
             if sigma is None:
                 raise ValueError(f"{type(self.model).__name__} needs sigma")
-            return self.model(x, _check_sigma(sigma))
+            return self.model(x, check_sigma(sigma))
         return self.model(x)
 
 

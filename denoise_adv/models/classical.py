@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_image_batch, check_int, check_real
+from .._checks import check_channels, check_image_batch, check_int, check_real
 from .registry import register_model
 
 __all__ = ["BM3D", "NLMeans"]
@@ -38,13 +38,6 @@ def _import_bm3d() -> Any:
         raise ImportError('BM3D needs the optional bm3d package: pip install '
                           '"denoise-adv[baselines]" (or pip install "bm3d>=4")') from exc
     return bm3d
-
-
-def _check_channels(channels: object) -> int:
-    channels = check_int(channels, "channels")
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 (gray) or 3 (colour), got {channels}")
-    return channels
 
 
 def _per_image(noisy: torch.Tensor, denoise: Callable[[np.ndarray], np.ndarray]
@@ -73,7 +66,7 @@ class _Classical(nn.Module):
     def __init__(self, sigma: float, channels: int) -> None:
         super().__init__()
         self.sigma = check_real(sigma, "sigma", minimum=0.0, strict=True)
-        self.channels = _check_channels(channels)
+        self.channels = check_channels(channels)
 
     def _denoise(self, image: np.ndarray) -> np.ndarray:
         raise NotImplementedError

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._checks import check_int
-from ._common import check_flag
+from .._checks import check_flag, check_int
 from .registry import register_model
 
 __all__ = ["DnCNN"]

@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_int
-from ._common import check_flag, check_input, pad_to_multiple, sigma_map
+from .._checks import check_flag, check_int
+from ._common import check_input, pad_to_multiple, sigma_map
 from .registry import register_model
 
 __all__ = ["FFDNet"]

@@ -2,16 +2,15 @@ import pytest
 import torch
 
 from denoise_adv.analysis import (
-    AttackSpec,
     evaluate_adversarial_set,
     evaluate_robustness,
     make_adversarial_set,
     noisy_image,
     summarize,
 )
-from denoise_adv.attacks import load_adversarial_set
-from denoise_adv.data import derived_generator
+from denoise_adv.attacks import AttackSpec, load_adversarial_set
 from denoise_adv.metrics import mae, psnr, ssim
+from denoise_adv.seeding import generator
 
 SIGMA = 25 / 255
 
@@ -24,11 +23,12 @@ def images(sample_images):
 def test_table_numbers_equal_metrics_computed_directly(trained_dncnn, images):
     rows = evaluate_robustness(trained_dncnn, images, SIGMA, ("linf",), seed=3, progress=False)
     assert [(r["image"], r["set"]) for r in rows][:2] == [("img0", "gaussian"), ("img0", "linf")]
-    for index, (name, clean) in enumerate(images):
+    for name, clean in images:
         clean = clean[None]
-        noisy = clean + SIGMA * torch.randn(clean.shape, generator=derived_generator(3, index))
+        # the named streams of denoise_adv.seeding, drawn here by hand
+        noisy = clean + SIGMA * torch.randn(clean.shape, generator=generator(3, "noise", name))
         adv = AttackSpec("linf").build(
-            trained_dncnn, derived_generator(3, index, sum(map(ord, "linf"))))(noisy, clean)
+            trained_dncnn, generator(3, "attack", name, "linf"))(noisy, clean)
         for inputs, set_name in ((noisy, "gaussian"), (adv, "linf")):
             with torch.no_grad():
                 out = trained_dncnn(inputs).clamp(0, 1)
@@ -55,9 +55,10 @@ def test_adversarial_set_round_trips_bit_for_bit(trained_dncnn, images, tmp_path
     meta = payload["meta"]
     assert meta["images"] == ["img0", "img1", "img2"] and meta["sigma"] == SIGMA
     assert meta["attack_protocol"]["norm"] == "l2" and meta["source_model"] == "tiny"
-    for i, (_, clean) in enumerate(images):
+    for i, (name, clean) in enumerate(images):
         assert torch.equal(payload["labels"][i], clean)
-        assert torch.equal(payload["clean_inputs"][i], noisy_image(clean[None], SIGMA, 5, i)[0])
+        assert torch.equal(payload["clean_inputs"][i],
+                           noisy_image(clean[None], SIGMA, 5, name)[0])
     # scoring the saved set reproduces the white-box numbers of the same protocol
     rows = evaluate_adversarial_set(trained_dncnn, path, SIGMA, (1, 64, 64), progress=False)
     direct = evaluate_robustness(trained_dncnn, images, SIGMA, ("l2",), seed=5, progress=False)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from denoise_adv.analysis import evaluate_robustness, random_like, transfer_matrix
+from denoise_adv.analysis import evaluate_robustness, random_perturbation_like, transfer_matrix
 from denoise_adv.attacks import AttackSpec
 
 
@@ -35,7 +35,7 @@ def test_transfer_matrix(trained_dncnn, second_model, sample_images):
 def test_random_like_sizes():
     g = torch.Generator().manual_seed(0)
     delta = torch.randn(1, 1, 8, 8, generator=g) * 0.01
-    linf = random_like(delta, "linf", g)
+    linf = random_perturbation_like(delta, "linf", g)
     assert torch.allclose(linf.abs(), delta.abs().amax().expand_as(linf))
-    l2 = random_like(delta, "l2", g)
+    l2 = random_perturbation_like(delta, "l2", g)
     assert l2.norm().item() == pytest.approx(delta.norm().item(), rel=1e-5)
