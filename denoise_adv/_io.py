@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import torch
 
-__all__ = ["atomic_open", "atomic_torch_save", "atomic_write", "file_sha256",
+__all__ = ["atomic_open", "atomic_torch_save", "atomic_write", "file_sha256", "load_weights",
            "remove_stale_temporaries",
            "resolve_device"]
 
@@ -71,6 +71,20 @@ def atomic_write(path: str | os.PathLike, writer: Callable[[IO[bytes]], None]) -
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     """:func:`torch.save` ``obj`` to ``path`` atomically."""
     return atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def load_weights(path: str | os.PathLike, what: str,
+                 map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)`` with errors that name the file and what it was
+    meant to be: :class:`FileNotFoundError` for a missing file, :class:`ValueError` for one
+    that cannot be read safely (a pickle that is not plain weights, a truncated file...)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # pickle/zip errors carry no file name
+        raise ValueError(f"cannot read {what} {path} (weights_only=True): {exc}") from exc
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -116,7 +116,7 @@ def test_train_end_to_end(image_folder, tmp_path, capsys):
 def test_clear_errors(checkpoint, image_folder, tmp_path, capsys):
     base = ["attack", "--out", str(tmp_path / "o"), "--quiet"]
     assert main([*base, "--model", str(tmp_path / "nope.pt"), "--input", "builtin:camera"]) == 2
-    assert "model checkpoint not found" in capsys.readouterr().err
+    assert "model not found" in capsys.readouterr().err
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main([*base, "--model", str(checkpoint), "--input", str(empty)]) == 2

@@ -146,7 +146,7 @@ def test_demo_train_trains_once_then_reuses_the_cache(monkeypatch, tmp_path, cap
 def test_clear_errors(checkpoint, folder, tmp_path, capsys):
     assert main(["evaluate", "--model", str(tmp_path / "missing.pt"), "--out",
                  str(tmp_path)]) == 2
-    assert "model checkpoint not found" in capsys.readouterr().err
+    assert "model not found" in capsys.readouterr().err
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["evaluate", "--model", str(checkpoint), "--data", str(empty), "--out",

@@ -33,6 +33,7 @@ def evaluate_robustness(
     channels: int = 1,
     progress: bool = True,
     references: Mapping[str, nn.Module] | None = None,
+    keep_inputs: dict[tuple[str, str], torch.Tensor] | None = None,
 ) -> list[dict[str, Any]]:
     """Score ``model`` per image on Gaussian noise and on white-box adversarial versions of it.
 
@@ -50,6 +51,8 @@ def evaluate_robustness(
         progress: tqdm bar over the images.
         references: ``{name: denoiser}`` scored on the same inputs: the Gaussian ones and the
             adversarial ones crafted on ``model`` (transfer), e.g. BM3D and NL-means.
+        keep_inputs: a dict to fill with every input scored, ``{(image, set): (1, C, H, W)}``
+            (for figures that show them without crafting them again).
 
     Returns:
         One row per image and input set: ``{"image", "set", "psnr", "ssim", "mae"}`` with
@@ -74,6 +77,8 @@ def evaluate_robustness(
         for attack_name, spec in attacks.items():
             attack = spec.build(model, attack_generator(seed, name, attack_name))
             inputs[attack_name] = attack(inputs["gaussian"], clean)
+        if keep_inputs is not None:
+            keep_inputs.update({(name, s): x.detach() for s, x in inputs.items()})
         for label, denoiser in scored.items():
             tag = {"model": label} if references else {}
             rows += [{**tag, "image": name, "set": s, **score(denoiser, x, clean)}

@@ -30,6 +30,12 @@ class DenoisePGD(DenoiseAttack):
     sigma = 25/255 they cost about 1 dB of PSNR, the size of the drops the paper reports (0.77 dB
     L-inf, 0.88 dB L2 on DnCNN).
 
+    Models that take a noise level are attacked through the one adapter, e.g. deepinv's DRUNet:
+    ``DenoisePGD(as_denoiser(dinv.models.DRUNet(...), sigma=25 / 255))`` (or
+    :func:`denoise_adv.integrations.deepinv.denoiser_from_physics` to read the level from a
+    deepinv physics); published KAIR/SwinIR/deepinv weights load with
+    :func:`denoise_adv.models.load_pretrained`.
+
     Arguments:
         model (nn.Module): denoiser mapping noisy -> clean (see
             :func:`denoise_adv.models.as_denoiser`).

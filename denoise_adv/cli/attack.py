@@ -12,7 +12,15 @@ from tqdm.auto import tqdm
 
 from .._io import atomic_open, atomic_write
 from ..report import write_csv
-from .common import LEVEL, MODEL_HELP, add_noise_and_attack_options, attack_spec, device, load_model
+from .common import (
+    LEVEL,
+    MODEL_HELP,
+    add_noise_and_attack_options,
+    add_options,
+    attack_spec,
+    device,
+    load_model,
+)
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -33,62 +41,43 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--clip", action="store_true",
                    help="clip the adversarial image to [0, 1] (default: unclipped, as noisy "
                    "images are)")
-    p.add_argument("--out", required=True, help="output folder")
+    add_options(p, "--out")
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..analysis import attack_generator, load_dataset, noisy_image
+def _attack_one(model, spec, name: str, image, sigma: float, seed: int, where, out: Path
+                ) -> dict:
+    """Attack one image, write its files, return its summary row."""
+    from ..analysis import attack_generator, noisy_image
     from ..data import save_png
     from ..metrics import psnr
 
-    spec = attack_spec(args, random_start=not args.no_random_start, clip=args.clip)
-    where = device(args.device)
-    sigma = args.sigma / LEVEL
-    model, channels, meta = load_model(args.model, sigma, where)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    clean = image[None]
+    noisy = noisy_image(clean, sigma, seed, name)
+    clean, noisy = clean.to(where), noisy.to(where)
+    adv = spec.build(model, attack_generator(seed, name, spec.norm))(noisy, clean)
+    with torch.no_grad():
+        den = model(noisy).clamp(0, 1)
+        den_adv = model(adv).clamp(0, 1)
+    delta = adv - noisy
+    row = {"image": name, "psnr_noisy": psnr(noisy.clamp(0, 1), clean).item(),
+           "psnr_denoised": psnr(den, clean).item(),
+           "psnr_denoised_adv": psnr(den_adv, clean).item()}
+    row["drop"] = row["psnr_denoised"] - row["psnr_denoised_adv"]
+    row["linf_delta"] = delta.abs().max().item() * LEVEL
+    row["rms_delta"] = delta.pow(2).mean().sqrt().item() * LEVEL
+    adv_cpu = adv.detach().cpu()
+    atomic_write(out / f"{name}_adv.pt", lambda f: torch.save(adv_cpu, f))
+    atomic_write(out / f"{name}_adv.npy", lambda f: np.save(f, adv_cpu.numpy()))
+    for suffix, picture in (("clean", clean), ("noisy", noisy), ("adv", adv),
+                            ("denoised", den), ("denoised_adv", den_adv)):
+        save_png(picture, out / f"{name}_{suffix}.png")
+    save_png(0.5 + delta / (2 * max(delta.abs().max().item(), 1e-12)),
+             out / f"{name}_perturbation.png")
+    return row
 
-    rows = []
-    images = load_dataset(args.input, channels)
-    for name, image in tqdm(images, desc="attack", disable=args.quiet):
-        clean = image[None]
-        noisy = noisy_image(clean, sigma, args.seed, name)
-        clean, noisy = clean.to(where), noisy.to(where)
-        adv = spec.build(model, attack_generator(args.seed, name, spec.norm))(noisy, clean)
-        with torch.no_grad():
-            den = model(noisy).clamp(0, 1)
-            den_adv = model(adv).clamp(0, 1)
-        delta = adv - noisy
-        row = {
-            "image": name,
-            "psnr_noisy": psnr(noisy.clamp(0, 1), clean).item(),
-            "psnr_denoised": psnr(den, clean).item(),
-            "psnr_denoised_adv": psnr(den_adv, clean).item(),
-        }
-        row["drop"] = row["psnr_denoised"] - row["psnr_denoised_adv"]
-        row["linf_delta"] = delta.abs().max().item() * LEVEL
-        row["rms_delta"] = delta.pow(2).mean().sqrt().item() * LEVEL
-        rows.append(row)
-        adv_cpu = adv.detach().cpu()
-        atomic_write(out / f"{name}_adv.pt", lambda f, t=adv_cpu: torch.save(t, f))
-        atomic_write(out / f"{name}_adv.npy", lambda f, t=adv_cpu: np.save(f, t.numpy()))
-        for suffix, picture in (("clean", clean), ("noisy", noisy), ("adv", adv),
-                                ("denoised", den), ("denoised_adv", den_adv)):
-            save_png(picture, out / f"{name}_{suffix}.png")
-        save_png(0.5 + delta / (2 * max(delta.abs().max().item(), 1e-12)),
-                 out / f"{name}_perturbation.png")
 
-    protocol = {
-        "command": "attack", "model": str(args.model), "model_meta": meta,
-        "input": str(args.input), "sigma": sigma, "noise_seed": args.seed,
-        "attack": spec.as_dict(),
-        "device": str(where), "units": "[0, 1]; multiply by 255 for 8-bit levels",
-    }
-    write_csv(rows, out / "summary.csv")
-    with atomic_open(out / "summary.json", "w") as f:
-        json.dump({"protocol": protocol, "images": rows}, f, indent=2, default=str)
-
+def _print_table(args: argparse.Namespace, rows: list[dict]) -> None:
     print(f"Denoising-PGD {args.norm}, eps {args.eps:g}/255, {args.steps} steps, "
           f"sigma {args.sigma:g}/255 (PSNR in dB)")
     print(f"{'image':<16}{'noisy':>9}{'denoised':>10}{'adv':>9}{'drop':>8}")
@@ -99,5 +88,31 @@ def run(args: argparse.Namespace) -> int:
         mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "image"}
         print(f"{'mean':<16}{mean['psnr_noisy']:>9.2f}{mean['psnr_denoised']:>10.2f}"
               f"{mean['psnr_denoised_adv']:>9.2f}{mean['drop']:>8.2f}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..analysis import load_dataset
+
+    spec = attack_spec(args, random_start=not args.no_random_start, clip=args.clip)
+    where = device(args.device)
+    sigma = args.sigma / LEVEL
+    model, channels, meta = load_model(args.model, sigma, where)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out must be a folder, but {out} is a file")
+    out.mkdir(parents=True, exist_ok=True)
+    images = load_dataset(args.input, channels)
+    rows = [_attack_one(model, spec, name, image, sigma, args.seed, where, out)
+            for name, image in tqdm(images, desc="attack", disable=args.quiet)]
+    protocol = {
+        "command": "attack", "model": str(args.model), "model_meta": meta,
+        "input": str(args.input), "sigma": sigma, "noise_seed": args.seed,
+        "attack": spec.as_dict(),
+        "device": str(where), "units": "[0, 1]; multiply by 255 for 8-bit levels",
+    }
+    write_csv(rows, out / "summary.csv")
+    with atomic_open(out / "summary.json", "w") as f:
+        json.dump({"protocol": protocol, "images": rows}, f, indent=2, default=str)
+    _print_table(args, rows)
     print(f"wrote {len(rows)} adversarial image(s) and summary.csv/json to {out}")
     return 0

@@ -33,22 +33,38 @@ def levels(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text}") from exc
 
 
+#: The options several commands share, each declared once (``add_options`` picks them).
+OPTIONS: dict[str, dict] = {
+    "--sigma": dict(type=positive_level, default=25.0,
+                    help="Gaussian noise level in 8-bit levels (default: 25)"),
+    "--norm": dict(choices=("linf", "l2"), default="linf", help="attack norm (default: linf)"),
+    "--eps": dict(type=positive_level, default=2.0,
+                  help="budget in 8-bit levels per pixel; for l2 the RMS per pixel, so the L2 "
+                  "radius is eps/255*sqrt(C*H*W) (default: 2)"),
+    "--alpha": dict(type=positive_level, default=None,
+                    help="step size in the units of --eps (default: eps/4)"),
+    "--steps": dict(type=int, default=10, help="attack steps (default: 10)"),
+    "--seed": dict(type=int, default=0, help="seed of noise and random starts (default: 0)"),
+    "--device": dict(default="auto", help="auto, cpu, cuda, cuda:N (default: auto)"),
+    "--quiet": dict(action="store_true", help="no progress bar"),
+    "--data": dict(default="builtin:test", help="images: a folder, a file, builtin:test or "
+                   "builtin:NAME (default: builtin:test)"),
+    "--out": dict(required=True, help="output folder"),
+}
+
+
+def add_options(p: argparse.ArgumentParser, *flags: str, **changes: dict) -> None:
+    """Add the shared options ``flags`` (keys of :data:`OPTIONS`) to ``p``; ``changes``
+    (keyed by the name without dashes) adjust one option's arguments, e.g.
+    ``out={"required": False, "default": "demo"}``."""
+    for flag in flags:
+        p.add_argument(flag, **{**OPTIONS[flag], **changes.get(flag.lstrip("-"), {})})
+
+
 def add_noise_and_attack_options(p: argparse.ArgumentParser, with_attack: bool = True) -> None:
     """--sigma, --seed, --device, --quiet and (optionally) the attack protocol options."""
-    p.add_argument("--sigma", type=positive_level, default=25.0,
-                   help="Gaussian noise level in 8-bit levels (default: 25)")
-    if with_attack:
-        p.add_argument("--norm", choices=("linf", "l2"), default="linf",
-                       help="attack norm (default: linf)")
-        p.add_argument("--eps", type=positive_level, default=2.0,
-                       help="budget in 8-bit levels per pixel; for l2 the RMS per pixel, so the "
-                       "L2 radius is eps/255*sqrt(C*H*W) (default: 2)")
-        p.add_argument("--alpha", type=positive_level, default=None,
-                       help="step size in the units of --eps (default: eps/4)")
-        p.add_argument("--steps", type=int, default=10, help="attack steps (default: 10)")
-    p.add_argument("--seed", type=int, default=0, help="seed of noise and random starts")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    attack = ("--norm", "--eps", "--alpha", "--steps") if with_attack else ()
+    add_options(p, "--sigma", *attack, "--seed", "--device", "--quiet")
 
 
 def attack_spec(args: argparse.Namespace, random_start: bool = True, clip: bool = False):

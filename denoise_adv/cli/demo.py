@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import atomic_open
-from .common import LEVEL, MODEL_HELP, device, load_model, positive_level
+from .common import LEVEL, MODEL_HELP, add_options, device, load_model
 
 #: The model the demo attacks by default.
 ZOO_MODEL = "zoo:dncnn-s25-normal"
@@ -39,10 +39,9 @@ def add(sub: argparse._SubParsersAction) -> None:
         "a comparison strip (with the amplified change of the output, the paper's Fig. 2) and a "
         "polar plot. Needs no arguments and no network. Levels are 8-bit.",
     )
-    p.add_argument("--out", default="denoise-adv-demo", help="output folder "
-                   "(default: ./denoise-adv-demo)")
-    p.add_argument("--sigma", type=positive_level, default=25.0, help="(default: 25)")
-    p.add_argument("--data", default="builtin:test", help="test images (default: builtin:test)")
+    add_options(p, "--out", "--sigma", "--data", out={
+        "required": False, "default": "denoise-adv-demo",
+        "help": "output folder (default: ./denoise-adv-demo)"})
     p.add_argument("--model", default=None,
                    help="use this model instead of the zoo's normal DnCNN: " + MODEL_HELP)
     p.add_argument("--train", action="store_true", help="train a small DnCNN instead (about a "
@@ -50,9 +49,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--retrain", action="store_true", help="with --train: ignore the cache")
     p.add_argument("--bm3d", action="store_true", help="add BM3D reference rows (needs the "
                    "bm3d package; about 4 s per image and input set)")
-    p.add_argument("--seed", type=int, default=0, help="(default: 0)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_options(p, "--seed", "--device", "--quiet")
     p.set_defaults(func=run)
 
 
@@ -91,8 +88,10 @@ def _references(sigma: float, bm3d: bool) -> dict[str, Any]:
     return references
 
 
-def _figures(model, images, attack, sigma: float, seed: int, where, out: Path) -> dict:
-    """The comparison strip (with the amplified output change) and the polar sweep."""
+def _figures(model, images, inputs: dict, attack, sigma: float, seed: int, where,
+             out: Path) -> dict:
+    """The comparison strip (with the amplified output change) of the evaluation's own inputs,
+    and the polar sweep."""
     import torch
 
     from ..analysis import (
@@ -106,8 +105,7 @@ def _figures(model, images, attack, sigma: float, seed: int, where, out: Path) -
     strips = []
     for name, clean in images[:3]:
         clean = clean[None].to(where)
-        noisy = noisy_image(clean, sigma, seed, name)
-        adv = attack.build(model, attack_generator(seed, name, "linf"))(noisy, clean)
+        noisy, adv = inputs[name, "gaussian"].to(where), inputs[name, "linf"].to(where)
         with torch.no_grad():
             den, den_adv = model(noisy), model(adv)
         change = ((den_adv - den).abs() * 10).clamp(0, 1)  # the paper's Fig. 2, amplified x10
@@ -137,8 +135,10 @@ def run(args: argparse.Namespace) -> int:
     model, channels, meta = load_model(spec, sigma, where)
     images = load_dataset(args.data, channels)
     attacks = {"linf": AttackSpec("linf"), "l2": AttackSpec("l2")}
+    inputs: dict = {}
     rows = evaluate_robustness(model, images, sigma, attacks, args.seed, channels,
-                               not args.quiet, references=_references(sigma, args.bm3d))
+                               not args.quiet, references=_references(sigma, args.bm3d),
+                               keep_inputs=inputs)
     label = Path(spec).stem if not str(spec).startswith("zoo:") else str(spec)[4:]
     rows = [{**r, "model": label if r["model"] == "model" else r["model"]} for r in rows]
     summary = summarize(rows)
@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
              "L2 2/255 RMS, 10 steps, white-box on the DnCNN; references scored on the same "
              "inputs: transfer)")
     write_markdown(summary, out / "report.md", title=title)
-    polar = _figures(model, images, attacks["linf"], sigma, args.seed, where, out)
+    polar = _figures(model, images, inputs, attacks["linf"], sigma, args.seed, where, out)
     with atomic_open(out / "report.json", "w") as f:
         json.dump({"protocol": {"model": str(spec), "model_meta": meta, "data": args.data,
                                 "sigma": sigma, "noise_seed": args.seed,

@@ -11,6 +11,7 @@ from .common import (
     LEVEL,
     MODEL_HELP,
     add_noise_and_attack_options,
+    add_options,
     attack_spec,
     device,
     load_model,
@@ -30,12 +31,12 @@ def add(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", nargs="+", required=True,
                    help="one or more models, each " + MODEL_HELP)
-    p.add_argument("--data", default="builtin:test", help="images (default: builtin:test)")
+    add_options(p, "--data")
     p.add_argument("--attacks", default="linf,l2",
                    help="white-box attacks: comma-separated linf,l2, or none (default: linf,l2)")
     p.add_argument("--adv-set", nargs="*", default=[], help="adversarial sets from make-adv")
     add_noise_and_attack_options(p)
-    p.add_argument("--out", required=True, help="output folder")
+    add_options(p, "--out")
     p.set_defaults(func=run_evaluate)
 
     m = sub.add_parser(
@@ -47,9 +48,9 @@ def add(sub: argparse._SubParsersAction) -> None:
         "steps, seed, image names), atomically. Levels are 8-bit.",
     )
     m.add_argument("--model", required=True, help="source model (differentiable): " + MODEL_HELP)
-    m.add_argument("--data", default="builtin:test", help="images (default: builtin:test)")
+    add_options(m, "--data")
     add_noise_and_attack_options(m)
-    m.add_argument("--out", required=True, help="output file (.pt)")
+    add_options(m, "--out", out={"help": "output file (.pt)"})
     m.set_defaults(func=run_make_adv)
 
 

@@ -14,6 +14,7 @@ from .common import (
     LEVEL,
     MODEL_HELP,
     add_noise_and_attack_options,
+    add_options,
     attack_spec,
     device,
     levels,
@@ -43,7 +44,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, default=0.1,
                    help="PSNR drop (dB) that makes a sample adversarial (default: 0.1)")
     add_noise_and_attack_options(p)
-    p.add_argument("--out", required=True, help="output folder")
+    add_options(p, "--out")
     p.set_defaults(func=run_neighborhood)
 
     q = sub.add_parser(
@@ -61,7 +62,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--box", type=levels, default=None,
                    help="patch as top,left,height,width (default: the central quarter)")
     add_noise_and_attack_options(q)
-    q.add_argument("--out", required=True, help="output folder")
+    add_options(q, "--out")
     q.set_defaults(func=run_patch)
 
 

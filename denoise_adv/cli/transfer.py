@@ -11,6 +11,7 @@ from .common import (
     LEVEL,
     MODEL_HELP,
     add_noise_and_attack_options,
+    add_options,
     attack_spec,
     device,
     load_model,
@@ -31,11 +32,11 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models", nargs="+", required=True,
                    help="two or more models, each " + MODEL_HELP)
     p.add_argument("--names", nargs="*", help="labels of the models (default: file names)")
-    p.add_argument("--data", default="builtin:test", help="images (default: builtin:test)")
+    add_options(p, "--data")
     p.add_argument("--threshold", type=float, default=0.1,
                    help="PSNR drop (dB) that counts as a successful transfer (default: 0.1)")
     add_noise_and_attack_options(p)
-    p.add_argument("--out", required=True, help="output folder")
+    add_options(p, "--out")
     p.set_defaults(func=run)
 
 

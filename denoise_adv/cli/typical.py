@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from .common import LEVEL, positive_level
+from .common import LEVEL, add_options, positive_level
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -20,8 +20,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         "TS, mixed and perturbed noise (Fig. 9-10). Levels are 8-bit: --sigma 25 means 25/255; "
         "--eps-l2 is the RMS per pixel (radius eps/255*sqrt(d)).",
     )
-    p.add_argument("--sigma", type=positive_level, default=25.0,
-                   help="noise level in 8-bit levels (default: 25)")
+    add_options(p, "--sigma")
     p.add_argument("--patch", type=int, default=40, help="patch side (default: 40)")
     p.add_argument("--channels", type=int, choices=(1, 3), default=1, help="(default: 1)")
     p.add_argument("--eps", type=float, default=0.05,
@@ -34,8 +33,10 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated TS iterations T to show (default: 1,10,100)")
     p.add_argument("--samples", type=int, default=4000,
                    help="noise samples per histogram (default: 4000)")
-    p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
-    p.add_argument("--out", required=True, help="output folder")
+    add_options(p, "--seed", "--out", out={
+        "required": False, "default": None,
+        "help": "write the histograms and the table files to this folder (default: print the "
+                "table only)"})
     p.set_defaults(func=run)
 
 
@@ -58,8 +59,6 @@ def run(args: argparse.Namespace) -> int:
     sigma, eta_linf = args.sigma / LEVEL, args.eps_linf / LEVEL
     eta_l2 = args.eps_l2 / LEVEL * math.sqrt(d)
     rows = typical_set_rows(d, sigma, args.eps, eta_linf, eta_l2, iterations)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     shape = (args.samples, args.channels, args.patch, args.patch)
     samples = nll_samples(shape, sigma, eta_linf, eta_l2, iterations,
                           generator=torch.Generator().manual_seed(args.seed))
@@ -72,6 +71,12 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(rows))
     print()
     print(format_table(stats, ".5f"))
+    if args.out is None:
+        print("(give --out DIR to write the histograms and these tables)")
+        return 0
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out must be a folder, but {out} is a file")
     figure = plot_nll_histograms(samples, sigma, out / "typical_nll.png", title)
     write_markdown(rows, out / "typical.md", title=title)
     write_csv(stats, out / "typical_samples.csv")

@@ -45,7 +45,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._io import file_sha256
+from .._io import file_sha256, load_weights
 from .dncnn import DnCNN
 from .ffdnet import FFDNet
 from .registry import CHECKPOINT_FORMAT, load_checkpoint
@@ -114,13 +114,7 @@ def read_pretrained(path: str | os.PathLike, arch: str | None = None,
     if arch is not None and arch not in ARCHS:
         raise ValueError(f"arch must be one of {list(ARCHS)} or None, got {arch!r}")
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"pretrained weights not found: {path}")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # pickle/zip errors carry no file name
-        raise ValueError(f"cannot read pretrained weights {path} (weights_only=True): {exc}"
-                         ) from exc
+    payload = load_weights(path, "pretrained weights", map_location)
     info: dict[str, Any] = {"source": path.name, "sha256": file_sha256(path)}
     ours = isinstance(payload, Mapping) and payload.get("format") == CHECKPOINT_FORMAT
     if arch == "denoise-adv" or (arch is None and ours):

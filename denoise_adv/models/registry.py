@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from .._io import atomic_torch_save
+from .._io import atomic_torch_save, load_weights
 
 __all__ = ["MODELS", "build", "load", "load_checkpoint", "register_model", "save_checkpoint"]
 
@@ -97,12 +97,7 @@ def load_checkpoint(
         ``(model, meta)``; the model is in eval mode.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"model checkpoint not found: {path}")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # pickle/zip errors carry no file name
-        raise ValueError(f"cannot read model checkpoint {path}: {exc}") from exc
+    payload = load_weights(path, "model checkpoint", map_location)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a denoise_adv checkpoint")
     model = build(payload["model"], **payload["kwargs"])
