@@ -16,12 +16,13 @@ __all__ = ["WorstCase", "WorstCaseResult"]
 class WorstCaseResult(NamedTuple):
     """What :meth:`WorstCase.detailed` returns (also :attr:`WorstCase.last_result`).
 
-    Attributes:
-        adv: (B, C, H, W) the adversarial noisy images kept, one per input image.
-        winner: (B,) index into ``attacks`` of the member that produced each kept image.
-        restart: (B,) the restart (0-based) of that member that produced it.
-        mse: (B,) per-image score of the kept image (see :class:`WorstCase`).
-        member_mse: (M, B) each member's best score over its restarts, per image.
+    Its fields:
+
+    - ``adv``: (B, C, H, W) the adversarial noisy images kept, one per input image;
+    - ``winner``: (B,) index into ``attacks`` of the member that produced each kept image;
+    - ``restart``: (B,) the restart (0-based) of that member that produced it;
+    - ``mse``: (B,) per-image score of the kept image (see :class:`WorstCase`);
+    - ``member_mse``: (M, B) each member's best score over its restarts, per image.
     """
 
     adv: torch.Tensor
