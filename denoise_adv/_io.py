@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import torch
 
 __all__ = ["atomic_open", "atomic_torch_save", "atomic_write", "file_sha256", "load_weights",
-           "remove_stale_temporaries",
-           "resolve_device"]
+           "plain_values", "remove_stale_temporaries", "resolve_device", "writable_file",
+           "writable_folder"]
 
 
 def _plain_open_mode(path: Path) -> int:
@@ -84,7 +86,129 @@ def load_weights(path: str | os.PathLike, what: str,
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # pickle/zip errors carry no file name
-        raise ValueError(f"cannot read {what} {path} (weights_only=True): {exc}") from exc
+        raise ValueError(f"cannot read {what} {path}: {_load_error(exc)}") from exc
+
+
+def _load_error(exc: Exception) -> str:
+    """One line saying why ``torch.load(weights_only=True)`` refused a file, without PyTorch's
+    advice to retry with ``weights_only=False`` (which would run code from the file)."""
+    text = str(exc)
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        after = [line.strip() for line in text.split(marker, 1)[1].splitlines() if line.strip()]
+        reason = after[0].split(" Please ")[0].rstrip(". ") if after else ""
+        return (f"it is not plain weights and values ({reason or 'unreadable pickle'}); files "
+                "are only read with weights_only=True")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _convert(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, Mapping):
+        return {_convert(k): _convert(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_convert(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_convert(v) for v in value)
+    return value
+
+
+def _reads_back(value: Any) -> bool:
+    buffer = io.BytesIO()
+    try:
+        torch.save(value, buffer)
+        buffer.seek(0)
+        torch.load(buffer, weights_only=True)
+    except Exception:
+        return False
+    return True
+
+
+def _first_unreadable(value: Any, name: str) -> str:
+    """The entry of ``value`` (named from ``name``) that ``weights_only=True`` cannot read."""
+    items = (value.items() if isinstance(value, Mapping) else enumerate(value)
+             if isinstance(value, (list, tuple)) else ())
+    for key, child in items:
+        if not _reads_back(key):
+            return f"{name} key {key!r} (a {type(key).__name__})"
+        if not _reads_back(child):
+            return _first_unreadable(child, f"{name}[{key!r}]")
+    return f"{name} (a {type(value).__name__})"
+
+
+def plain_values(value: Any, name: str = "meta") -> Any:
+    """``value`` made storable in a file that ``torch.load(weights_only=True)`` reads back:
+    NumPy scalars become Python numbers, NumPy arrays lists, paths strings (recursively through
+    dicts, lists and tuples). Anything else that would not read back raises
+    :class:`TypeError` naming the entry, at save time rather than at load time.
+
+    Example:
+        >>> plain_values({"psnr": np.float64(30.5), "file": Path("a/b.pt")})
+        {'psnr': 30.5, 'file': 'a/b.pt'}
+    """
+    converted = _convert(value)
+    if not _reads_back(converted):
+        raise TypeError(f"{_first_unreadable(converted, name)} cannot be stored: files hold "
+                        "plain values only (numbers, strings, bools, None, lists, tuples, dicts, "
+                        "tensors)")
+    return converted
+
+
+def _existing_ancestor(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path.cwd()
+
+
+def writable_folder(path: str | os.PathLike, name: str = "out", create: bool = True) -> Path:
+    """Check that files can be written in the folder ``path`` (creating it when ``create``);
+    :class:`ValueError` naming ``name`` otherwise (a file in the way, no permission...).
+    ``create=False`` checks without leaving anything behind: the nearest existing folder on
+    the way must be writable.
+
+    Example:
+        >>> import tempfile, os
+        >>> writable_folder(os.path.join(tempfile.mkdtemp(), "a", "b")).is_dir()
+        True
+    """
+    path = Path(path)
+    base = _existing_ancestor(path)
+    if not base.is_dir():
+        where = "is a file" if base == path else f"lies under the file {base}"
+        raise ValueError(f"{name} must be a folder, but {path} {where}")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise ValueError(f"{name}: cannot write in {path} (no write permission on {base})")
+    if create:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"{name}: cannot create the folder {path} "
+                             f"({exc.strerror or exc})") from None
+    return path
+
+
+def writable_file(path: str | os.PathLike, name: str = "out") -> Path:
+    """Check, without writing anything, that the file ``path`` can be written;
+    :class:`ValueError` naming ``name`` otherwise (a folder at ``path``, a read-only folder...).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{name} must be a file, but {path} is a folder")
+    base = _existing_ancestor(path.parent)
+    if not base.is_dir():
+        raise ValueError(f"{name}: cannot write {path}: {base} is a file, not a folder")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise ValueError(f"{name}: cannot write {path} (no write permission on {base})")
+    return path
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -126,4 +250,7 @@ def resolve_device(name: str | torch.device, local_rank: int = 0) -> torch.devic
         raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {name!r}") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name} requested but CUDA is not available")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {name} requested but there are only "
+                         f"{torch.cuda.device_count()} CUDA device(s)")
     return device

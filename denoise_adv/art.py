@@ -501,10 +501,16 @@ class TSAugmentation(Preprocessor):
 
     def __call__(self, x: np.ndarray, y: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray | None]:
-        x = np.asarray(x)
+        x = _numpy(x)
         if x.ndim != 4:
             raise ValueError(f"x must be a batch of images (N, C, H, W) or (N, H, W, C), got "
                              f"shape {x.shape}")
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"x must be a floating-point array in the units of sigma, got dtype "
+                            f"{x.dtype}: convert 8-bit images with x.astype(np.float32) / 255 "
+                            "(and sigma to the same units)")
+        if y is not None and len(y) != len(x):
+            raise ValueError(f"y must have one entry per sample of x: got {len(y)} and {len(x)}")
         if not self.augmentation:
             return self._noisy(x), y
         size = int(x.shape[0] * self.ratio)

@@ -27,6 +27,7 @@ __all__ = [
     "BUILTIN_FILES",
     "BUILTIN_SETS",
     "IMAGE_SUFFIXES",
+    "MAX_PIXELS",
     "NoisyPairs",
     "PatchDataset",
     "TEST_SIZE",
@@ -40,6 +41,13 @@ __all__ = [
 ]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+#: Largest image (width x height) the loaders read by default: 4096 x 4096. Denoisers work at
+#: full resolution, so memory grows with the pixel count (one 64-feature convolution of a
+#: 10000 x 10000 image allocates 25.6 GB); larger files are refused with a clear error before
+#: they are decoded. Raise it with ``max_pixels=`` (``--max-pixels`` on the command line);
+#: ``None`` reads any size.
+MAX_PIXELS = 4096 * 4096
 
 #: Every built-in image: ``name -> (package, file inside the package)``. Each file ships inside
 #: an installed package (scikit-image's ``data`` folder, matplotlib's ``sample_data``,
@@ -148,12 +156,42 @@ def builtin_image(name: str, channels: int = 1) -> torch.Tensor:
     return load_image(builtin_path(name), channels)
 
 
-def load_image(path: str | os.PathLike, channels: int = 1) -> torch.Tensor:
+def _check_size(path: Path, max_pixels: int | None) -> None:
+    """Refuse a file of more than ``max_pixels`` pixels, reading only its header."""
+    if max_pixels is None:
+        return
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                width, height = img.size
+    except Image.DecompressionBombError as exc:
+        raise ValueError(f"image {path} is too large to read: {exc}") from None
+    except Exception:
+        return  # not a format PIL reads: the decoder below reports it
+    if width * height > max_pixels:
+        raise ValueError(f"image {path} has {width}x{height} = {width * height:,} pixels, more "
+                         f"than the limit of {max_pixels:,} (--max-pixels / max_pixels=): crop "
+                         "or downscale it, or raise the limit if memory allows")
+
+
+def load_image(path: str | os.PathLike, channels: int = 1,
+               max_pixels: int | None = MAX_PIXELS) -> torch.Tensor:
     """Read an image file (PNG/JPEG/TIFF/BMP) or ``builtin:NAME`` as (C, H, W) in [0, 1].
+
+    Args:
+        path: the file, or ``builtin:NAME``.
+        channels: 1 (gray) or 3 (colour).
+        max_pixels: refuse files of more pixels than this (width x height; its header is read
+            first, so nothing large is decoded); ``None`` for no limit. (Default:
+            :data:`MAX_PIXELS`, 4096 x 4096)
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file cannot be decoded as an image (the message names the file).
+        ValueError: the file cannot be decoded as an image, or is larger than ``max_pixels``
+            (the message names the file).
     """
     spec = str(path)
     if spec.startswith("builtin:"):
@@ -161,6 +199,9 @@ def load_image(path: str | os.PathLike, channels: int = 1) -> torch.Tensor:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image file not found: {path}")
+    if max_pixels is not None:
+        max_pixels = check_int(max_pixels, "max_pixels", minimum=1)
+    _check_size(path, max_pixels)
     import skimage.io
 
     try:
@@ -170,12 +211,21 @@ def load_image(path: str | os.PathLike, channels: int = 1) -> torch.Tensor:
     return to_tensor(array, channels)
 
 
-def iter_images(spec: str | os.PathLike, channels: int = 1, skip_errors: bool = False
-                ) -> Iterator[tuple[str, torch.Tensor]]:
+def _names(files: Sequence[Path]) -> list[str]:
+    """Each file's stem, or its whole name where two files share a stem (``a.bmp``,
+    ``a.png``), so that names (and the outputs and noise keyed by them) stay distinct."""
+    stems = [f.stem for f in files]
+    return [f.name if stems.count(f.stem) > 1 else f.stem for f in files]
+
+
+def iter_images(spec: str | os.PathLike, channels: int = 1, skip_errors: bool = False,
+                max_pixels: int | None = MAX_PIXELS) -> Iterator[tuple[str, torch.Tensor]]:
     """Yield ``(name, image)`` for a file, a folder (sorted, image suffixes only),
     ``builtin:NAME``, ``builtin:test`` or ``builtin:train``.
 
-    An unreadable file in a folder raises :class:`ValueError` naming it, or, with
+    A name is the file's stem; files of one folder that share a stem (``a.bmp``, ``a.png``)
+    are named by their whole file names instead. An unreadable file in a folder (or one larger
+    than ``max_pixels``, see :func:`load_image`) raises :class:`ValueError` naming it, or, with
     ``skip_errors=True``, is skipped with a warning.
 
     Example:
@@ -196,17 +246,17 @@ def iter_images(spec: str | os.PathLike, channels: int = 1, skip_errors: bool = 
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise ValueError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in folder {path}")
-        for file in files:
+        for name, file in zip(_names(files), files):
             try:
-                image = load_image(file, channels)
+                image = load_image(file, channels, max_pixels)
             except ValueError as exc:
                 if not skip_errors:
                     raise
                 warnings.warn(f"skipping unreadable image: {exc}", stacklevel=2)
                 continue
-            yield file.stem, image
+            yield name, image
     else:
-        yield path.stem, load_image(path, channels)
+        yield path.stem, load_image(path, channels, max_pixels)
 
 
 def save_png(image: torch.Tensor, path: str | os.PathLike) -> Path:

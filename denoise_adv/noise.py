@@ -186,7 +186,7 @@ def ts_noise(
     levels = _sigma_column(draw_levels(sigma, batch, generator), batch, len(shape), device,
                            dtype)
     if p == 1.0:
-        return _unit_ts(shape, iterations, method, generator, device, dtype) * levels
+        return _unit_ts(shape, iterations, method, generator, device, dtype, levels)
     if p == 0.0:  # plain Gaussian, drawn exactly as gaussian_noise draws it
         return _randn(shape, generator, device, dtype) * levels
     is_ts = _rand((batch,), generator, None, torch.float64).cpu() < p
@@ -198,9 +198,10 @@ def ts_noise(
     return unit * levels
 
 
-def _unit_ts(shape: tuple[int, ...], iterations: float, method: str, generator, device, dtype
-             ) -> torch.Tensor:
-    """TS noise at sigma = 1 (see :func:`ts_noise`)."""
+def _unit_ts(shape: tuple[int, ...], iterations: float, method: str, generator, device, dtype,
+             levels: float | torch.Tensor = 1.0) -> torch.Tensor:
+    """TS noise at level ``levels`` (a float or a (B, 1, ...) column; see :func:`ts_noise`),
+    the level folded into the per-sample scale so the exact sampler makes one pass."""
     batch, d = shape[0], int(np.prod(shape[1:]))
     if method == "screening":
         n = _randn(shape, generator, device, dtype)
@@ -211,7 +212,7 @@ def _unit_ts(shape: tuple[int, ...], iterations: float, method: str, generator, 
             lower_density = m_energy > energy  # log p(m) < log p(n): same sigma, larger norm
             n = torch.where(lower_density.view(batch, *([1] * (len(shape) - 1))), m, n)
             energy = torch.where(lower_density, m_energy, energy)
-        return n
+        return n * levels
     g = _randn(shape, generator, device, dtype)
     u = _rand((batch,), generator, None, torch.float64).numpy()
     u = np.clip(u, np.finfo(np.float64).tiny, None)  # open interval: log(0) is -inf
@@ -220,7 +221,7 @@ def _unit_ts(shape: tuple[int, ...], iterations: float, method: str, generator, 
     radius = torch.from_numpy(np.sqrt(2.0 * special.gammainccinv(d / 2.0, q)))
     norm = torch.linalg.vector_norm(g.view(batch, -1), dim=1).double().clamp_min(1e-300)
     scale = (radius / norm.cpu()).to(device=g.device, dtype=dtype)
-    return g.mul_(scale.view(batch, *([1] * (len(shape) - 1))))
+    return g.mul_(scale.view(batch, *([1] * (len(shape) - 1))) * levels)
 
 
 def mixing_levels(sigmas: Sequence[float], weights: Sequence[float] | None = None

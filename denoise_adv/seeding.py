@@ -23,6 +23,7 @@ stream                  keys                                     draws
 ``"patch"``             epoch, item index                        a training patch's flip and noise
 ``"train-attack"``      step                                     adversarial training's start
 ``"worker"``            worker's ``torch.initial_seed()``        a seeded transform in a worker
+``"bootstrap"``         number of images                         the benchmark's image resamples
 ======================  =======================================  ==============================
 """
 
@@ -36,7 +37,8 @@ from ._checks import check_int
 
 __all__ = ["STREAMS", "generator", "seed_of"]
 
-STREAMS = ("noise", "attack", "baseline", "validation", "patch", "train-attack", "worker")
+STREAMS = ("noise", "attack", "baseline", "validation", "patch", "train-attack", "worker",
+           "bootstrap")
 
 
 def _encode(key: object) -> bytes:

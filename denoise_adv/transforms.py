@@ -94,6 +94,12 @@ class _NoiseTransform(v2.Transform):
                 raise TypeError(f"{type(self).__name__} needs a torch tensor, got a numpy array "
                                 f"of shape {x.shape}: convert with torch.from_numpy or "
                                 "v2.ToImage()")
+        if not any(isinstance(x, torch.Tensor) for x in flat_inputs):
+            # Nothing to add noise to: torchvision would pass the input through unchanged.
+            kinds = sorted({type(x).__name__ for x in flat_inputs})
+            raise TypeError(f"{type(self).__name__} found no image tensor to add noise to (got "
+                            f"{', '.join(kinds) or 'nothing'}): give a float tensor (C, H, W) or "
+                            "a batch (B, C, H, W)")
 
     def noise(self, shape: tuple[int, ...], generator: torch.Generator | None = None,
               device: torch.device | None = None, dtype: torch.dtype | None = None

@@ -52,6 +52,8 @@ def _samples(n: object, name: str = "n") -> torch.Tensor:
     if n.dim() < 2:
         raise ValueError(f"{name} must have shape (B, ...) with one sample per row, got "
                          f"{tuple(n.shape)}")
+    if n.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(n.shape)}")
     return n.detach().flatten(1).double()
 
 

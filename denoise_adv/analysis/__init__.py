@@ -1,8 +1,18 @@
 """The paper's analyses as reusable functions: robustness evaluation and adversarial sets,
-transferability, neighbourhood sweeps, patch attacks, typical sets; and their figures."""
+transferability, neighbourhood sweeps, patch attacks, typical sets, the anatomy of a
+perturbation (radial / orthogonal to the noise) and the sensitivity to the noise level; and
+their figures."""
 
+from .anatomy import decompose_perturbation, noise_level_sensitivity, radial_split
 from .common import attack_generator, load_dataset, noisy_image, score
-from .figures import plot_comparison_strip, plot_polar, plot_sphere, plot_transfer
+from .figures import (
+    plot_anatomy,
+    plot_comparison_strip,
+    plot_noise_levels,
+    plot_polar,
+    plot_sphere,
+    plot_transfer,
+)
 from .likelihood import nll_samples, plot_nll_histograms, typical_set_rows
 from .neighborhood import connected_set_check, gram_schmidt, neighborhood_2d, sphere_sweep
 from .patches import patch_attack
@@ -17,6 +27,7 @@ from .transfer import random_perturbation_like, transfer_matrix
 __all__ = [
     "attack_generator",
     "connected_set_check",
+    "decompose_perturbation",
     "evaluate_adversarial_set",
     "evaluate_robustness",
     "gram_schmidt",
@@ -24,13 +35,17 @@ __all__ = [
     "make_adversarial_set",
     "neighborhood_2d",
     "nll_samples",
+    "noise_level_sensitivity",
     "noisy_image",
     "patch_attack",
+    "plot_anatomy",
     "plot_comparison_strip",
+    "plot_noise_levels",
     "plot_nll_histograms",
     "plot_polar",
     "plot_sphere",
     "plot_transfer",
+    "radial_split",
     "random_perturbation_like",
     "score",
     "sphere_sweep",

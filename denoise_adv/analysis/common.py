@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .. import seeding
-from ..data import iter_images
+from ..data import MAX_PIXELS, iter_images
 from ..metrics import mae, psnr, ssim
 
 __all__ = ["Image", "attack_generator", "load_dataset", "noisy_image", "score"]
@@ -16,16 +16,24 @@ __all__ = ["Image", "attack_generator", "load_dataset", "noisy_image", "score"]
 Image = tuple[str, torch.Tensor]  # (name, clean (C, H, W))
 
 
-def load_dataset(spec: str | Sequence[Image], channels: int = 1) -> list[Image]:
+def load_dataset(spec: str | Sequence[Image], channels: int = 1,
+                 max_pixels: int | None = MAX_PIXELS) -> list[Image]:
     """A list of ``(name, clean image)`` from a folder, a file, ``builtin:...`` or a list.
 
+    Files larger than ``max_pixels`` are refused (see :func:`~denoise_adv.data.load_image`).
+
     Raises:
-        ValueError: no images (an empty folder raises with its name).
+        ValueError: no images (an empty folder raises with its name), or two images of one name
+            (a name keys the image's noise and its output files).
     """
-    images = list(iter_images(spec, channels)) if isinstance(spec, (str, bytes)) or hasattr(
-        spec, "__fspath__") else list(spec)
+    images = list(iter_images(spec, channels, max_pixels=max_pixels)) if isinstance(
+        spec, (str, bytes)) or hasattr(spec, "__fspath__") else list(spec)
     if not images:
         raise ValueError(f"no images in {spec}")
+    names = [name for name, _ in images]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"images must have distinct names, got {twice} more than once")
     return images
 
 

@@ -13,7 +13,14 @@ import torch
 
 from ..report import new_figure, save_figure
 
-__all__ = ["plot_comparison_strip", "plot_polar", "plot_sphere", "plot_transfer"]
+__all__ = [
+    "plot_anatomy",
+    "plot_comparison_strip",
+    "plot_noise_levels",
+    "plot_polar",
+    "plot_sphere",
+    "plot_transfer",
+]
 
 
 def _gray(image: torch.Tensor) -> np.ndarray:
@@ -97,4 +104,57 @@ def plot_transfer(result: dict[str, Any], path: str | os.PathLike) -> Path:
                     color="white" if data[i, j] > data.max() / 2 else "black")
     fig.colorbar(mesh, ax=ax, label="PSNR drop (dB)")
     ax.set_title(f"transfer (* = drop > {result['threshold']:g} dB)", fontsize=10)
+    return save_figure(fig, path)
+
+
+def plot_anatomy(summary: Sequence[dict[str, Any]], path: str | os.PathLike,
+                 title: str = "") -> Path:
+    """Bars of the mean PSNR drop of each attack's whole perturbation, its radial part (along
+    the noise) and its orthogonal part (rows of
+    :func:`~denoise_adv.analysis.decompose_perturbation` averaged per ``"attack"``), with the
+    radial share of the energy written under each group."""
+    parts = (("drop_full", "whole", "tab:gray"), ("drop_radial", "radial", "tab:red"),
+             ("drop_orthogonal", "orthogonal", "tab:blue"))
+    fig, ax = new_figure(figsize=(1.8 + 2.2 * len(summary), 3.8))
+    width = 0.8 / len(parts)
+    for k, (key, label, colour) in enumerate(parts):
+        xs = [i + (k - 1) * width for i in range(len(summary))]
+        ax.bar(xs, [row[key] for row in summary], width, label=label, color=colour)
+    ax.set_xticks(range(len(summary)), [f"{row['attack']}\nradial energy "
+                                        f"{row['energy_radial']:.0%}" for row in summary])
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_ylabel("PSNR drop (dB)")
+    ax.legend(fontsize=8)
+    ax.set_title(title or "which part of the perturbation does the damage", fontsize=10)
+    return save_figure(fig, path)
+
+
+def plot_noise_levels(result: dict[str, Any], path: str | os.PathLike, title: str = "") -> Path:
+    """Two panels of :func:`~denoise_adv.analysis.noise_level_sensitivity`: the mean PSNR of
+    the model (and of the reference) against the noise level, the training level dashed; and
+    the symmetric part of the loss against the relative change ``s`` of the noise norm, with
+    the off-shell penalty (model minus reference)."""
+    fig, (left, right) = new_figure(1, 2, figsize=(10, 3.8))
+    sweep, shell = result["sweep_mean"], result["off_shell_mean"]
+    levels = [row["sigma"] * 255 for row in sweep]
+    left.plot(levels, [row["psnr"] for row in sweep], "o-", label="model")
+    if result.get("reference"):
+        left.plot(levels, [row["reference_psnr"] for row in sweep], "s--",
+                  label=f"{result['reference']} (told the level)")
+    left.axvline(result["sigma"] * 255, color="gray", ls=":", lw=1, label="training level")
+    left.set_xlabel("noise level (8-bit)")
+    left.set_ylabel("PSNR (dB)")
+    left.legend(fontsize=8)
+    scales = [100 * row["scale"] for row in shell]
+    right.plot(scales, [row["symmetric"] for row in shell], "o-", label="model, symmetric")
+    if result.get("reference"):
+        right.plot(scales, [row["reference_symmetric"] for row in shell], "s--",
+                   label="reference, symmetric")
+        right.plot(scales, [row["penalty"] for row in shell], "^-", color="tab:red",
+                   label="off-shell penalty")
+    right.axhline(0, color="black", lw=0.8)
+    right.set_xlabel("noise norm changed by +-s (%)")
+    right.set_ylabel("dB")
+    right.legend(fontsize=8)
+    fig.suptitle(title or "sensitivity to the noise level", fontsize=10)
     return save_figure(fig, path)

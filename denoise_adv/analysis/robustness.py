@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -159,15 +160,20 @@ def evaluate_adversarial_set(
     Rows as :func:`evaluate_robustness`: the set's Gaussian inputs (``"gaussian"``) and its
     adversarial inputs (named by the set's attack norm).
 
+    The set is checked (:func:`~denoise_adv.attacks.load_adversarial_set`: every field, one
+    entry per image, the perturbation within its recorded budget); it must record the
+    ``sigma`` it was made for, and its Gaussian inputs must carry noise of that level.
+
     Raises:
-        ValueError: the set was made for another ``sigma`` or another image ``shape`` (C, H, W)
-            than the caller expects.
+        ValueError: a damaged or edited set, or one made for another ``sigma`` or another
+            image ``shape`` (C, H, W) than the caller expects.
     """
     payload = load_adversarial_set(path)
     meta = payload["meta"]
     if "clean_inputs" not in payload:
         raise ValueError(f"{path} has no Gaussian inputs (clean_inputs); make it with make-adv")
-    if sigma is not None and abs(meta.get("sigma", sigma) - sigma) > 1e-9:
+    _check_noise_level(payload, path)
+    if sigma is not None and abs(meta["sigma"] - sigma) > 1e-9:
         raise ValueError(f"{path} was made for sigma {meta['sigma'] * 255:g}/255, not "
                          f"{sigma * 255:g}/255")
     got = tuple(payload["adv_inputs"].shape[1:])
@@ -176,9 +182,23 @@ def evaluate_adversarial_set(
     name = meta.get("attack_protocol", {}).get("norm", "adversarial")
     names = meta.get("images") or [str(i) for i in range(len(payload["adv_inputs"]))]
     rows = []
-    triples = zip(names, payload["clean_inputs"], payload["adv_inputs"], payload["labels"])
+    triples = zip(names, payload["clean_inputs"], payload["adv_inputs"], payload["labels"],
+                  strict=True)
     for image, noisy, adv, clean in tqdm(list(triples), desc="score", disable=not progress):
         rows.append({"image": image, "set": "gaussian",
                      **score(model, noisy[None], clean[None])})
         rows.append({"image": image, "set": name, **score(model, adv[None], clean[None])})
     return rows
+
+
+def _check_noise_level(payload: dict[str, Any], path: str | os.PathLike) -> None:
+    """The set records its sigma, and the noise of its Gaussian inputs has that level (RMS
+    within six standard errors: a relative error of 6/sqrt(2n) over n values)."""
+    meta = payload["meta"]
+    if "sigma" not in meta:
+        raise ValueError(f"{path} records no sigma (meta 'sigma'); make it with make-adv")
+    noise = (payload["clean_inputs"].double() - payload["labels"].double())
+    rms, n = noise.pow(2).mean().sqrt().item(), noise.numel()
+    if abs(rms - meta["sigma"]) > 6 * meta["sigma"] / math.sqrt(2 * n) + 1e-6:
+        raise ValueError(f"{path} records sigma {meta['sigma'] * 255:.4g}/255 but its Gaussian "
+                         f"inputs carry noise of RMS {rms * 255:.4g}/255; the file was edited")

@@ -1,6 +1,6 @@
 """Attacks on image denoisers, as :class:`torchattacks.Attack` subclasses."""
 
-from .base import DenoiseAttack
+from .base import MAX_BUDGET, DenoiseAttack
 from .bim import DenoiseBIM
 from .fgsm import DenoiseFGSM
 from .io import load_adversarial_set, save_adversarial_set
@@ -11,6 +11,7 @@ from .spec import AttackSpec
 from .worstcase import WorstCase, WorstCaseResult
 
 __all__ = [
+    "MAX_BUDGET",
     "AttackSpec",
     "DenoiseAttack",
     "DenoiseBIM",

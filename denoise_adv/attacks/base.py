@@ -31,9 +31,40 @@ from ..metrics import psnr
 from ..noise import random_like
 from .io import load_adversarial_set, save_adversarial_set
 
-__all__ = ["DenoiseAttack"]
+__all__ = ["MAX_BUDGET", "DenoiseAttack"]
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+#: Largest ``eps`` and ``alpha`` an attack accepts ([0, 1] units: a million times the image
+#: range). Beyond it float32 arithmetic breaks down silently: an L2 radius of 1e20 overflows
+#: the squared norm and the projection returns the input unchanged; eps = 1e300 does not fit a
+#: float32 at all.
+MAX_BUDGET = 1e6
+
+
+def check_budget(value: object, name: str, *, strict: bool = False) -> float:
+    """A finite budget in ``[0, MAX_BUDGET]`` (``(0, MAX_BUDGET]`` when ``strict``)."""
+    value = check_real(value, name, minimum=0.0, strict=strict)
+    if value > MAX_BUDGET:
+        raise ValueError(f"{name} must be at most {MAX_BUDGET:g} ([0, 1] units; larger budgets "
+                         f"overflow float32 arithmetic), got {value:g}")
+    return value
+
+
+def _model_dtype(model: nn.Module) -> torch.dtype | None:
+    """The dtype of the model's first floating-point parameter (None without one)."""
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
+
+
+def _check_output(output: object, noisy: torch.Tensor) -> None:
+    """The model maps a batch to a batch of the same shape (checked once per call)."""
+    if not isinstance(output, torch.Tensor):
+        raise TypeError(f"the model must return a tensor (the denoised batch), got "
+                        f"{type(output).__name__}; wrap models that return more (a tuple...)")
+    if output.shape != noisy.shape:
+        raise ValueError(f"the model's output has shape {tuple(output.shape)}, but the attack "
+                         f"needs the shape of its input {tuple(noisy.shape)} (a denoiser maps "
+                         "each image to an image of the same size; broadcasting is refused)")
 
 
 def _check_differentiable(model: nn.Module) -> None:
@@ -72,14 +103,20 @@ class DenoiseAttack(Attack):
     the attack raises :class:`TypeError` before any work; use
     :class:`~denoise_adv.attacks.WorstCase` for the per-image worst case of several attacks.
 
+    Inputs are checked, not cast: ``noisy`` (and ``clean``/``target``) must have the dtype of
+    the model's parameters (a float64 or float16 batch into a float32 model raises a
+    :class:`TypeError` naming the argument), and the model's output must be one tensor of the
+    input's shape (checked once per call, at the first step: a tuple, another size or a
+    (1, C, H, W) output broadcast over a batch raise).
+
     Subclasses implement :meth:`_random_delta`, :meth:`_ascent` and :meth:`_project_ball`.
 
     Args:
         name: attack name shown by ``repr``.
         model: the denoiser, an ``nn.Module`` mapping noisy -> clean (see
             :func:`denoise_adv.models.as_denoiser`).
-        eps: budget (radius of the ball), >= 0.
-        alpha: step size, > 0.
+        eps: budget (radius of the ball), in ``[0, MAX_BUDGET]`` (1e6).
+        alpha: step size, in ``(0, MAX_BUDGET]``.
         steps: number of gradient steps, >= 1.
         random_start: start from a random point of the ball.
         clip: ``(low, high)`` bounds for the adversarial image, or ``None``.
@@ -105,8 +142,8 @@ class DenoiseAttack(Attack):
         generator: torch.Generator | None = None,
     ) -> None:
         self._init_attack(name, model)
-        self.eps = check_real(eps, "eps", minimum=0.0)
-        self.alpha = check_real(alpha, "alpha", minimum=0.0, strict=True)
+        self.eps = check_budget(eps, "eps")
+        self.alpha = check_budget(alpha, "alpha", strict=True)
         self.steps = check_int(steps, "steps", minimum=1)
         self.random_start = bool(random_start)
         self.clip = check_clip(clip)
@@ -175,6 +212,18 @@ class DenoiseAttack(Attack):
             self.device = device
         return device
 
+    def _check_dtypes(self, inputs: torch.Tensor, labels: torch.Tensor | None) -> None:
+        """Inputs must have the dtype of the model's parameters: no silent casts."""
+        dtype = _model_dtype(self.model)
+        if dtype is None:
+            return
+        for name, x in (("noisy", inputs),
+                        ("target" if self.targeted else "clean", labels)):
+            if x is not None and x.dtype != dtype:
+                raise TypeError(f"{name} has dtype {x.dtype} but the model's parameters are "
+                                f"{dtype}: convert it with {name}.to({dtype}) (or the model "
+                                f"with model.to({x.dtype}))")
+
     def _project(self, delta: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
         delta = self._project_ball(delta)
         if self.clip is not None:
@@ -204,7 +253,9 @@ class DenoiseAttack(Attack):
                 "output has zero gradient at delta = 0, so the attack would return its input "
                 f"unchanged. Pass the clean image, atk(noisy, clean), or {hint}.")
         with torch.no_grad():
-            return self.get_logits(noisy).detach(), 1.0
+            output = self.get_logits(noisy)
+        _check_output(output, noisy)
+        return output.detach(), 1.0
 
     # -------------------------------------------------------------------------- the attack
     def forward(self, inputs: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -214,6 +265,7 @@ class DenoiseAttack(Attack):
         if labels is not None:
             check_image_batch(labels, "target" if self.targeted else "clean")
             check_same_shape(inputs, labels, "noisy", "target" if self.targeted else "clean")
+        self._check_dtypes(inputs, labels)
         device = self._resolve_device(inputs)
         noisy = inputs.detach().to(device).clone()
         reference, sign = self._reference(noisy, labels)
@@ -225,9 +277,12 @@ class DenoiseAttack(Attack):
             delta = self._project(self._random_delta(noisy), noisy)
         else:
             delta = torch.zeros_like(noisy)
-        for _ in range(self.steps):
+        for step in range(self.steps):
             delta.requires_grad_(True)
-            cost = self.loss(self.get_logits(noisy + delta), reference)
+            output = self.get_logits(noisy + delta)
+            if step == 0:
+                _check_output(output, noisy)
+            cost = self.loss(output, reference)
             if cost.dim() > 0:  # a per-sample loss: samples are independent, so sum them
                 cost = cost.sum()
             (grad,) = torch.autograd.grad(sign * cost, delta)

@@ -8,7 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .base import DenoiseAttack
+from .._checks import check_clip, check_flag, check_int
+from .base import DenoiseAttack, check_budget
 from .pgd import DenoisePGD
 from .pgdl2 import DenoisePGDL2
 
@@ -40,8 +41,14 @@ class AttackSpec:
     clip: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
+        # Checked when the spec is made, not when the first image is attacked.
         if self.norm not in ("linf", "l2"):
             raise ValueError(f"norm must be 'linf' or 'l2', got {self.norm!r}")
+        check_budget(self.eps, "eps")
+        check_budget(self.alpha, "alpha", strict=True)
+        check_int(self.steps, "steps", minimum=1)
+        check_flag(self.random_start, "random_start")
+        check_clip(self.clip)
 
     def build(self, model: nn.Module, generator: torch.Generator | None = None) -> DenoiseAttack:
         """The attack on ``model`` (random start from ``generator``)."""

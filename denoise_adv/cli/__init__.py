@@ -12,11 +12,24 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import attack, convert, demo, evaluate, neighborhood, train, transfer, typical
+from . import (
+    anatomy,
+    attack,
+    benchmark,
+    convert,
+    demo,
+    evaluate,
+    neighborhood,
+    reproduce,
+    train,
+    transfer,
+    typical,
+)
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (demo, attack, train, typical, evaluate, transfer, neighborhood, convert)
+COMMANDS = (demo, attack, train, typical, evaluate, transfer, neighborhood, anatomy, reproduce,
+            benchmark, convert)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,18 +40,33 @@ def build_parser() -> argparse.ArgumentParser:
         "Typical-Set Sampling. Noise levels and budgets are in 8-bit levels (25 = 25/255).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error instead of one line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.add(sub)
     return parser
 
 
+#: What counts as a user error: bad values or types, missing or unwritable files, a diverged
+#: training run. Anything else is a bug and keeps its traceback.
+USER_ERRORS = (ValueError, TypeError, OSError, FloatingPointError)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``denoise-adv``; returns the exit status."""
+    """Entry point of ``denoise-adv``; returns the exit status.
+
+    A user error (:data:`USER_ERRORS`) prints one line, ``denoise-adv CMD: error: ...``, on
+    stderr and returns 2 (argparse's own usage errors also exit 2); ``--debug`` re-raises it
+    to show the traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError, TypeError, FloatingPointError) as exc:
-        print(f"denoise-adv {args.command}: error: {exc}", file=sys.stderr)
+    except USER_ERRORS as exc:
+        if args.debug:
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"denoise-adv {args.command}: error: {message}", file=sys.stderr)
         return 2

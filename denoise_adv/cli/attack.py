@@ -19,7 +19,9 @@ from .common import (
     add_options,
     attack_spec,
     device,
+    images,
     load_model,
+    output_folder,
 )
 
 
@@ -91,19 +93,15 @@ def _print_table(args: argparse.Namespace, rows: list[dict]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..analysis import load_dataset
-
     spec = attack_spec(args, random_start=not args.no_random_start, clip=args.clip)
     where = device(args.device)
     sigma = args.sigma / LEVEL
+    output_folder(args.out, create=False)
     model, channels, meta = load_model(args.model, sigma, where)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out must be a folder, but {out} is a file")
-    out.mkdir(parents=True, exist_ok=True)
-    images = load_dataset(args.input, channels)
+    dataset = images(args, args.input, channels)
+    out = output_folder(args.out)
     rows = [_attack_one(model, spec, name, image, sigma, args.seed, where, out)
-            for name, image in tqdm(images, desc="attack", disable=args.quiet)]
+            for name, image in tqdm(dataset, desc="attack", disable=args.quiet)]
     protocol = {
         "command": "attack", "model": str(args.model), "model_meta": meta,
         "input": str(args.input), "sigma": sigma, "noise_seed": args.seed,

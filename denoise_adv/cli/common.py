@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import torch
 
-from .._io import resolve_device
+from .._io import resolve_device, writable_file, writable_folder
+from ..data import MAX_PIXELS
 
 LEVEL = 255.0
 
@@ -23,6 +25,18 @@ def positive_level(text: str) -> float:
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
     return value
+
+
+def pixel_count(text: str) -> int:
+    """argparse type: a whole number of pixels >= 1; ``16e6``, ``4096x4096`` and ``4096*4096``
+    are accepted."""
+    try:
+        value = math.prod(float(part) for part in text.lower().replace("*", "x").split("x"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels, got {text}") from exc
+    if not 1 <= value < float("inf") or value != int(value):
+        raise argparse.ArgumentTypeError(f"expected a whole number of pixels >= 1, got {text}")
+    return int(value)
 
 
 def levels(text: str) -> tuple[float, ...]:
@@ -50,6 +64,10 @@ OPTIONS: dict[str, dict] = {
     "--data": dict(default="builtin:test", help="images: a folder, a file, builtin:test or "
                    "builtin:NAME (default: builtin:test)"),
     "--out": dict(required=True, help="output folder"),
+    "--max-pixels": dict(type=pixel_count, default=MAX_PIXELS,
+                         help="refuse images of more pixels (width x height) than this, with a "
+                         "clear error, before decoding them; memory grows with the pixel count "
+                         f"(default: {MAX_PIXELS} = 4096x4096)"),
 }
 
 
@@ -62,20 +80,45 @@ def add_options(p: argparse.ArgumentParser, *flags: str, **changes: dict) -> Non
 
 
 def add_noise_and_attack_options(p: argparse.ArgumentParser, with_attack: bool = True) -> None:
-    """--sigma, --seed, --device, --quiet and (optionally) the attack protocol options."""
+    """--sigma, --seed, --device, --quiet, --max-pixels and (optionally) the attack protocol
+    options."""
     attack = ("--norm", "--eps", "--alpha", "--steps") if with_attack else ()
-    add_options(p, "--sigma", *attack, "--seed", "--device", "--quiet")
+    add_options(p, "--sigma", *attack, "--seed", "--device", "--quiet", "--max-pixels")
+
+
+def images(args: argparse.Namespace, spec: str, channels: int):
+    """The images of ``spec`` (a folder, a file, builtin:...) under ``--max-pixels``."""
+    from ..analysis import load_dataset
+
+    return load_dataset(spec, channels, max_pixels=getattr(args, "max_pixels", MAX_PIXELS))
+
+
+def output_folder(path: str | Path, flag: str = "--out", create: bool = True) -> Path:
+    """The output folder, checked writable (and created, unless ``create=False``: then
+    nothing is left behind) before any work; a file in the way or no permission raise
+    :class:`ValueError` naming ``flag``."""
+    return writable_folder(path, flag, create)
+
+
+def output_file(path: str | Path, flag: str = "--out") -> Path:
+    """An output file, checked writable before any work (an existing folder at ``path`` or
+    an unwritable folder raise :class:`ValueError` naming ``flag``)."""
+    return writable_file(path, flag)
 
 
 def attack_spec(args: argparse.Namespace, random_start: bool = True, clip: bool = False):
     """The :class:`~denoise_adv.attacks.AttackSpec` of the parsed options ([0, 1] units)."""
-    from ..attacks import AttackSpec
+    from ..attacks import MAX_BUDGET, AttackSpec
 
     if args.steps < 1:
         raise ValueError(f"--steps must be >= 1, got {args.steps}")
     alpha = args.alpha if args.alpha is not None else args.eps / 4
     if alpha <= 0:
         raise ValueError("--alpha must be > 0 (with --eps 0 give --alpha explicitly)")
+    for flag, value in (("--eps", args.eps), ("--alpha", alpha)):
+        if value / LEVEL > MAX_BUDGET:
+            raise ValueError(f"{flag} must be at most {MAX_BUDGET * LEVEL:g} (8-bit levels), got "
+                             f"{value:g}")
     return AttackSpec(norm=args.norm, eps=args.eps / LEVEL, alpha=alpha / LEVEL,
                       steps=args.steps, random_start=random_start,
                       clip=(0.0, 1.0) if clip else None)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import atomic_open
-from .common import LEVEL, MODEL_HELP, add_options, device, load_model
+from .common import LEVEL, MODEL_HELP, add_options, device, images, load_model, output_folder
 
 #: The model the demo attacks by default.
 ZOO_MODEL = "zoo:dncnn-s25-normal"
@@ -49,7 +49,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--retrain", action="store_true", help="with --train: ignore the cache")
     p.add_argument("--bm3d", action="store_true", help="add BM3D reference rows (needs the "
                    "bm3d package; about 4 s per image and input set)")
-    add_options(p, "--seed", "--device", "--quiet")
+    add_options(p, "--seed", "--device", "--quiet", "--max-pixels")
     p.set_defaults(func=run)
 
 
@@ -125,32 +125,32 @@ def _figures(model, images, inputs: dict, attack, sigma: float, seed: int, where
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..analysis import evaluate_robustness, load_dataset, summarize
+    from ..analysis import evaluate_robustness, summarize
     from ..attacks import AttackSpec
     from ..report import format_table, write_csv, write_markdown
 
     sigma, where = args.sigma / LEVEL, device(args.device)
+    output_folder(args.out, create=False)
     spec = args.model or (str(demo_model(sigma, args.seed, args.retrain, args.quiet))
                           if args.train else ZOO_MODEL)
     model, channels, meta = load_model(spec, sigma, where)
-    images = load_dataset(args.data, channels)
+    dataset = images(args, args.data, channels)
     attacks = {"linf": AttackSpec("linf"), "l2": AttackSpec("l2")}
     inputs: dict = {}
-    rows = evaluate_robustness(model, images, sigma, attacks, args.seed, channels,
+    rows = evaluate_robustness(model, dataset, sigma, attacks, args.seed, channels,
                                not args.quiet, references=_references(sigma, args.bm3d),
                                keep_inputs=inputs)
     label = Path(spec).stem if not str(spec).startswith("zoo:") else str(spec)[4:]
     rows = [{**r, "model": label if r["model"] == "model" else r["model"]} for r in rows]
     summary = summarize(rows)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(args.out)
     write_csv(rows, out / "per_image.csv")
     write_csv(summary, out / "summary.csv")
     title = (f"{label} at sigma {args.sigma:g}/255: Gaussian vs Denoising-PGD (L-inf 2/255, "
              "L2 2/255 RMS, 10 steps, white-box on the DnCNN; references scored on the same "
              "inputs: transfer)")
     write_markdown(summary, out / "report.md", title=title)
-    polar = _figures(model, images, inputs, attacks["linf"], sigma, args.seed, where, out)
+    polar = _figures(model, dataset, inputs, attacks["linf"], sigma, args.seed, where, out)
     with atomic_open(out / "report.json", "w") as f:
         json.dump({"protocol": {"model": str(spec), "model_meta": meta, "data": args.data,
                                 "sigma": sigma, "noise_seed": args.seed,
@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     print(title)
     print(format_table(summary))
     worst = polar["worst_angle_deg"][1]
-    print(f"2-D neighbourhood of {images[0][0]}: worst direction {worst:.0f} deg from the noise "
+    print(f"2-D neighbourhood of {dataset[0][0]}: worst direction {worst:.0f} deg from the noise "
           f"(attack at {polar['delta_angle_deg']:.0f} deg); adversarial fraction of the circle "
           f"of radius ||delta||: {polar['adversarial_fraction'][1]:.0%}")
     print(f"wrote report.md, summary.csv, per_image.csv, report.json, comparison.png and "

@@ -14,8 +14,11 @@ from .common import (
     add_options,
     attack_spec,
     device,
+    images,
     load_model,
     model_label,
+    output_file,
+    output_folder,
 )
 
 
@@ -57,10 +60,12 @@ def add(sub: argparse._SubParsersAction) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from ..analysis import evaluate_adversarial_set, evaluate_robustness, load_dataset, summarize
+    from ..analysis import evaluate_adversarial_set, evaluate_robustness, summarize
     from ..report import format_table, write_csv, write_markdown
 
     spec = attack_spec(args)
+    output_folder(args.out, create=False)
+    set_labels = _set_labels(args.adv_set)
     names = [] if args.attacks.strip().lower() == "none" else [
         a.strip() for a in args.attacks.split(",") if a.strip()]
     bad = [a for a in names if a not in ("linf", "l2")]
@@ -75,21 +80,20 @@ def run_evaluate(args: argparse.Namespace) -> int:
         protocol_models.append({"label": label, "checkpoint": str(path), "meta": meta})
         rows = []
         if attacks:
-            images = load_dataset(args.data, channels)
+            dataset = images(args, args.data, channels)
             rows += [{**r, "source": "white-box"} for r in evaluate_robustness(
-                model, images, sigma, attacks, args.seed, channels, not args.quiet)]
-            shape = tuple(images[0][1].shape)
+                model, dataset, sigma, attacks, args.seed, channels, not args.quiet)]
+            shape = tuple(dataset[0][1].shape)
         else:
             shape = None
         for adv_path in args.adv_set:
             fixed = evaluate_adversarial_set(model, adv_path, sigma, shape, not args.quiet)
             rows += [{**r, "set": r["set"] if r["set"] == "gaussian" else
-                      f"{Path(adv_path).stem}", "source": str(adv_path)} for r in fixed
+                      set_labels[adv_path], "source": str(adv_path)} for r in fixed
                      if not (attacks and r["set"] == "gaussian")]
         per_image += [{"model": label, **r} for r in rows]
         summary += [{"model": label, **r} for r in summarize(rows)]
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(args.out)
     write_csv(per_image, out / "per_image.csv")
     write_csv(summary, out / "summary.csv")
     title = f"Robustness at sigma {args.sigma:g}/255 (PSNR dB, SSIM, MAE on 8-bit levels)"
@@ -108,13 +112,25 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _set_labels(paths: list[str]) -> dict[str, str]:
+    """A row label per adversarial set: its file stem, or its path (less ``.pt``) where two
+    sets share a stem, so that they are never merged into one row."""
+    if len(set(paths)) != len(paths):
+        raise ValueError("--adv-set lists the same file twice")
+    stems = [Path(p).stem for p in paths]
+    return {p: stem if stems.count(stem) == 1 else str(Path(p).with_suffix(""))
+            for p, stem in zip(paths, stems)}
+
+
 def run_make_adv(args: argparse.Namespace) -> int:
     from ..analysis import make_adversarial_set
 
     spec = attack_spec(args)
+    output_file(args.out)  # before the attack work, not after it
     where, sigma = device(args.device), args.sigma / LEVEL
     model, channels, meta = load_model(args.model, sigma, where)
-    path = make_adversarial_set(model, args.data, args.out, sigma, spec, args.seed, channels,
+    dataset = images(args, args.data, channels)
+    path = make_adversarial_set(model, dataset, args.out, sigma, spec, args.seed, channels,
                                 meta={"source_model": str(args.model), "source_meta":
                                       json.dumps(meta, default=str), "data": str(args.data)},
                                 progress=not args.quiet)

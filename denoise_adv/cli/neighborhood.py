@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import torch
 
@@ -17,8 +16,10 @@ from .common import (
     add_options,
     attack_spec,
     device,
+    images,
     levels,
     load_model,
+    output_folder,
 )
 
 
@@ -69,12 +70,10 @@ def add(sub: argparse._SubParsersAction) -> None:
 def _one_image(args: argparse.Namespace, channels: int):
     from torchvision.transforms.v2.functional import center_crop
 
-    from ..analysis import load_dataset
-
-    images = load_dataset(args.input, channels)
-    if len(images) != 1:
-        raise ValueError(f"--input must be one image, got {len(images)}")
-    name, image = images[0]
+    dataset = images(args, args.input, channels)
+    if len(dataset) != 1:
+        raise ValueError(f"--input must be one image, got {len(dataset)}")
+    name, image = dataset[0]
     if args.crop:
         c = args.crop
         if min(image.shape[1:]) < c:
@@ -99,6 +98,7 @@ def run_neighborhood(args: argparse.Namespace) -> int:
     where, sigma = device(args.device), args.sigma / LEVEL
     if args.angles < 4 or not args.radii:
         raise ValueError("--angles must be >= 4 and --radii non-empty")
+    output_folder(args.out, create=False)
     model, channels, _ = load_model(args.model, sigma, where)
     name, clean = _one_image(args, channels)
     clean = clean.to(where)
@@ -112,8 +112,7 @@ def run_neighborhood(args: argparse.Namespace) -> int:
     sphere = sphere_sweep(model, clean, n1, n2, delta, norm, azimuths=24, elevations=11)
     connected = connected_set_check(model, clean, n1, n2, spec,
                                     generator=generator(args.seed, "attack", name, "connected-set"))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(args.out)
     plot_polar(flat, out / "neighborhood_2d.png",
                f"{name}: PSNR around the noisy image (radii x ||delta|| = {norm:.3f})")
     plot_sphere(sphere, out / "neighborhood_3d.png", f"{name}: sphere of radius ||delta||")
@@ -139,6 +138,7 @@ def run_patch(args: argparse.Namespace) -> int:
 
     spec = attack_spec(args)
     where, sigma = device(args.device), args.sigma / LEVEL
+    output_folder(args.out, create=False)
     model, channels, _ = load_model(args.model, sigma, where)
     name, clean = _one_image(args, channels)
     clean = clean.to(where)
@@ -149,8 +149,7 @@ def run_patch(args: argparse.Namespace) -> int:
     noisy = noisy_image(clean, sigma, args.seed, name)
     result = patch_attack(model, clean, noisy, box, spec,
                           attack_generator(args.seed, name, f"patch-{spec.norm}"))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(args.out)
     with torch.no_grad():
         panels = [("noisy", noisy), ("denoised", model(noisy))]
         for method in ("method1", "method2"):

@@ -121,8 +121,11 @@ def build_config(args: argparse.Namespace):
     from ..training import TrainConfig
 
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    # a config file may use the command-line names too (``steps`` for max_steps)
+    aliases = {f.metadata["flag"].lstrip("-").replace("-", "_"): f.name
+               for f in fields.values() if f.metadata["flag"]}
     given = dict(_config_file(args.config)) if getattr(args, "config", None) else {}
-    given = {k.replace("-", "_"): v for k, v in given.items()}
+    given = {aliases.get(k.replace("-", "_"), k.replace("-", "_")): v for k, v in given.items()}
     unknown = sorted(set(given) - set(fields) - set(_SHORTCUTS))
     if unknown:
         raise ValueError(f"unknown option(s) in {args.config}: {unknown}")

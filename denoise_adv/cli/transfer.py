@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from .._io import atomic_open
 from .common import (
@@ -14,8 +13,10 @@ from .common import (
     add_options,
     attack_spec,
     device,
+    images,
     load_model,
     model_label,
+    output_folder,
 )
 
 
@@ -41,7 +42,7 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..analysis import load_dataset, plot_transfer, transfer_matrix
+    from ..analysis import plot_transfer, transfer_matrix
     from ..report import format_table, write_csv, write_markdown
 
     spec = attack_spec(args)
@@ -49,19 +50,19 @@ def run(args: argparse.Namespace) -> int:
     names = args.names or [model_label(m) for m in args.models]
     if len(names) != len(args.models) or len(set(names)) != len(names):
         raise ValueError("--names must give one distinct label per model")
+    output_folder(args.out, create=False)
     models, channels = {}, set()
     for name, path in zip(names, args.models):
         models[name], c, _ = load_model(path, sigma, where)
         channels.add(c)
     if len(channels) != 1:
         raise ValueError("all models must take the same number of channels")
-    images = load_dataset(args.data, channels.pop())
-    result = transfer_matrix(models, images, spec, args.threshold, sigma, args.seed,
+    dataset = images(args, args.data, channels.pop())
+    result = transfer_matrix(models, dataset, spec, args.threshold, sigma, args.seed,
                              progress=not args.quiet)
     rows = [{"source": s, **{t: result["drop"][s][t] for t in names}} for s in names]
     rows.append({"source": "random (same size)", **result["baseline"]})
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(args.out)
     write_csv(rows, out / "transfer.csv")
     title = (f"PSNR drop (dB) of target (columns) on attacks crafted on source (rows), "
              f"{args.norm} eps {args.eps:g}/255, sigma {args.sigma:g}/255")

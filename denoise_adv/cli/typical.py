@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import torch
 
-from .common import LEVEL, add_options, positive_level
+from .common import LEVEL, add_options, output_folder, positive_level
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -55,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--patch must be >= 1 and --samples >= 2")
     if args.sigma <= 0:
         raise ValueError("--sigma must be > 0")
+    if args.out is not None:
+        output_folder(args.out, create=False)
     d = args.channels * args.patch**2
     sigma, eta_linf = args.sigma / LEVEL, args.eps_linf / LEVEL
     eta_l2 = args.eps_l2 / LEVEL * math.sqrt(d)
@@ -74,9 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None:
         print("(give --out DIR to write the histograms and these tables)")
         return 0
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out must be a folder, but {out} is a file")
+    out = output_folder(args.out)
     figure = plot_nll_histograms(samples, sigma, out / "typical_nll.png", title)
     write_markdown(rows, out / "typical.md", title=title)
     write_csv(stats, out / "typical_samples.csv")

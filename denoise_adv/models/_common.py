@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import torch
 import torch.nn.functional as F
+
+from .._checks import check_real
 
 
 def check_input(x: object, channels: int, name: str = "noisy") -> torch.Tensor:
@@ -19,9 +23,15 @@ def check_input(x: object, channels: int, name: str = "noisy") -> torch.Tensor:
 def sigma_map(sigma: float | torch.Tensor, x: torch.Tensor, height: int, width: int
               ) -> torch.Tensor:
     """A (B, 1, height, width) noise-level map from a float, a scalar, a (B,) or a
-    (B, 1, 1, 1) tensor, on ``x``'s device and dtype."""
+    (B, 1, 1, 1) tensor, on ``x``'s device and dtype; levels must be finite and >= 0."""
     batch = x.shape[0]
-    s = torch.as_tensor(sigma, device=x.device, dtype=x.dtype)
+    if isinstance(sigma, Real):  # a bool is refused by check_real
+        s = torch.as_tensor(check_real(sigma, "sigma", minimum=0.0), device=x.device,
+                            dtype=x.dtype)  # checked in Python: no device round trip
+    else:
+        s = torch.as_tensor(sigma, device=x.device, dtype=x.dtype)
+        if not bool(torch.isfinite(s).all()) or bool((s < 0).any()):
+            raise ValueError("sigma must be finite and >= 0")
     if s.numel() == 1:
         s = s.reshape(1, 1, 1, 1).expand(batch, 1, 1, 1)
     elif s.numel() == batch:

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from .._io import atomic_torch_save, load_weights
+from .._io import atomic_torch_save, load_weights, plain_values
 
 __all__ = ["MODELS", "build", "load", "load_checkpoint", "register_model", "save_checkpoint"]
 
@@ -66,6 +66,10 @@ def save_checkpoint(
 ) -> Path:
     """Write ``model`` (a registered model) and ``meta`` to ``path`` atomically.
 
+    ``meta`` holds plain values: NumPy scalars and arrays are stored as Python numbers and
+    lists, paths as strings; anything else :func:`load_checkpoint` could not read back
+    (``weights_only=True``) raises :class:`TypeError` here, before writing.
+
     Example:
         >>> import tempfile, os
         >>> path = os.path.join(tempfile.mkdtemp(), "m.pt")
@@ -83,7 +87,7 @@ def save_checkpoint(
         "model": name,
         "kwargs": dict(model.config),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "meta": dict(meta or {}),
+        "meta": plain_values(dict(meta or {}), "meta"),
     }
     return atomic_torch_save(payload, path)
 
@@ -93,17 +97,92 @@ def load_checkpoint(
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``).
 
+    The file is checked before anything is built from it: its format ``version``, the
+    constructor arguments against the weights it holds (the model is first built on the
+    ``meta`` device, which allocates nothing, and every tensor's name and shape must match, so
+    a crafted ``{"features": 200000}`` cannot make it allocate terabytes), and the weights must
+    be finite.
+
     Returns:
         ``(model, meta)``; the model is in eval mode.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a checkpoint of this format or version, or arguments, weights and
+            shapes that do not agree (the message names the file and the entry).
     """
     path = Path(path)
     payload = load_weights(path, "model checkpoint", map_location)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a denoise_adv checkpoint")
-    model = build(payload["model"], **payload["kwargs"])
-    model.load_state_dict(payload["state_dict"])
+    name, kwargs, state = _checked_payload(payload, path)
+    try:
+        with torch.device("meta"):
+            skeleton = build(name, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot build {name!r} from its kwargs {kwargs}: {exc}") from None
+    _check_state_shapes(skeleton.state_dict(), state, path)
+    model = build(name, **kwargs)
+    model.load_state_dict(state)
     model.eval()
-    return model, payload["meta"]
+    return model, payload.get("meta", {})
+
+
+def _checked_payload(payload: dict[str, Any], path: Path
+                     ) -> tuple[str, dict[str, Any], dict[str, torch.Tensor]]:
+    """``(name, kwargs, state_dict)`` of a checkpoint payload, each entry checked."""
+    version = payload.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or not (
+            1 <= version <= CHECKPOINT_VERSION):
+        raise ValueError(f"{path} has checkpoint format version {version!r}; this version of "
+                         f"denoise_adv reads versions 1 to {CHECKPOINT_VERSION} (upgrade it to "
+                         "read newer files)")
+    name, kwargs, state = payload.get("model"), payload.get("kwargs"), payload.get("state_dict")
+    if not isinstance(name, str) or name not in MODELS:
+        raise ValueError(f"{path}: unknown model {name!r}; known: {sorted(MODELS)}")
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        raise ValueError(f"{path}: kwargs must be a dict of constructor arguments, got "
+                         f"{type(kwargs).__name__}")
+    if not isinstance(state, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise ValueError(f"{path}: state_dict must map names to tensors")
+    if not isinstance(payload.get("meta", {}), dict):
+        raise ValueError(f"{path}: meta must be a dict, got {type(payload['meta']).__name__}")
+    _check_sizes(kwargs, state, path)
+    for key, value in state.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise ValueError(f"{path}: weight {key!r} contains NaN or Inf values")
+    return name, kwargs, state
+
+
+def _check_sizes(kwargs: dict[str, Any], state: dict[str, torch.Tensor], path: Path) -> None:
+    """Refuse whole-number arguments larger than anything the weights could need (the number
+    of tensors, their largest dimension, or 4096): building even on the ``meta`` device costs
+    time and memory per layer."""
+    bound = max([4096, len(state), *(max(v.shape, default=0) for v in state.values())])
+    stack = list(kwargs.items())
+    while stack:
+        key, value = stack.pop()
+        if isinstance(value, (list, tuple)):
+            stack += [(f"{key}[{i}]", v) for i, v in enumerate(value)]
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > bound:
+            raise ValueError(f"{path}: kwargs {key}={value} is larger than its weights could "
+                             f"need (at most {bound}); the file is damaged or crafted")
+
+
+def _check_state_shapes(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor],
+                        path: Path) -> None:
+    """Every tensor the kwargs imply, with its shape, and no other."""
+    missing = [k for k in expected if k not in state]
+    extra = [k for k in state if k not in expected]
+    wrong = [f"{k} {tuple(state[k].shape)} (expected {tuple(expected[k].shape)})"
+             for k in expected if k in state and state[k].shape != expected[k].shape]
+    if missing or extra or wrong:
+        parts = [f"{label} {', '.join(items[:3])}{', ...' if len(items) > 3 else ''}"
+                 for label, items in (("missing", missing), ("unexpected", extra),
+                                      ("wrong shapes", wrong)) if items]
+        raise ValueError(f"{path}: the weights do not fit the model its kwargs describe "
+                         f"({'; '.join(parts)})")
 
 
 def load(path_or_name: str | os.PathLike, map_location: str | torch.device = "cpu"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._checks import check_int, check_real
+from ..data import MAX_PIXELS
 from .strategies import STRATEGIES
 
 __all__ = ["TrainConfig", "option"]
@@ -95,6 +96,8 @@ class TrainConfig:
     device: str = option("auto", "auto, cpu, cuda, cuda:N", steers=False)
     amp: str | None = option(None, "mixed precision: bf16 autocast", choices=("bf16",))
     channels_last: bool = option(False, "channels_last memory format", steers=False)
+    max_pixels: int | None = option(MAX_PIXELS, "refuse images of more pixels (width x height) "
+                                    "than this before decoding them", steers=False)
     progress: bool = option(True, "progress bar", cli=False, steers=False)
 
     def validate(self) -> TrainConfig:
@@ -108,6 +111,8 @@ class TrainConfig:
             check_int(getattr(self, name), name, minimum=1)
         for name in ("checkpoint_every", "workers"):
             check_int(getattr(self, name), name, minimum=0)
+        if self.max_pixels is not None:
+            check_int(self.max_pixels, "max_pixels", minimum=1)
         if self.max_steps is not None:
             check_int(self.max_steps, "max_steps", minimum=1)
         for name in ("sigma", "adv_eps", "adv_alpha", "ts_iterations"):

@@ -34,7 +34,14 @@ from torchvision.transforms.v2.functional import center_crop
 from tqdm.auto import tqdm
 
 from .. import seeding
-from .._io import atomic_open, atomic_torch_save, remove_stale_temporaries, resolve_device
+from .._io import (
+    atomic_open,
+    atomic_torch_save,
+    load_weights,
+    remove_stale_temporaries,
+    resolve_device,
+    writable_folder,
+)
 from ..data import PatchDataset, iter_images
 from ..metrics import psnr
 from ..models import as_denoiser, build, load_checkpoint, save_checkpoint
@@ -128,8 +135,7 @@ class Trainer:
             if self.resume:
                 raise ValueError("resume needs an output folder (out)")
             return
-        if self.out.exists() and not self.out.is_dir():
-            raise ValueError(f"out must be a folder, but {self.out} is a file")
+        writable_folder(self.out, "out", create=False)  # before any work, not at the first save
         if self.main_process:
             remove_stale_temporaries(self.out, _OUTPUTS)
         started = any((self.out / name).exists() for name in (CHECKPOINT, FINAL))
@@ -167,7 +173,8 @@ class Trainer:
         """DnCNN-style patches of the training images with the strategy's noise."""
         config = self.config
         images = self.train_images if self.train_images is not None else [
-            image for _, image in iter_images(config.data, config.channels)]
+            image for _, image in iter_images(config.data, config.channels,
+                                              max_pixels=config.max_pixels)]
         sigma = tuple(config.blind_range) if config.blind else config.sigma
         noise = strategy_noise(config.strategy, sigma, config.ts_iterations,
                                config.ts_method, config.blind_range)
@@ -180,7 +187,8 @@ class Trainer:
         if self.val_images is not None:
             images = self.val_images
         elif config.val_data:
-            images = [image for _, image in iter_images(config.val_data, config.channels)]
+            images = [image for _, image in iter_images(config.val_data, config.channels,
+                                                        max_pixels=config.max_pixels)]
         else:
             return None
         if not images:
@@ -321,7 +329,7 @@ class Trainer:
         if not path.is_file():
             raise FileNotFoundError(f"cannot resume: no checkpoint at {path}")
         try:
-            saved = torch.load(path, map_location=self.device, weights_only=True)
+            saved = load_weights(path, "training checkpoint", self.device)
             changed = self.config.trajectory_changes(saved["config"])
         except Exception as exc:
             raise ValueError(f"cannot resume from {path}: unreadable checkpoint ({exc})") from None

@@ -1,0 +1,295 @@
+"""The versioned robustness protocol: what is attacked, how, and with which seeds.
+
+A protocol is a frozen value (:class:`Protocol`, its attacks :class:`BenchAttack`). Results
+name the version they were made with; a results folder refuses a run under another one, so
+numbers of different protocols are never mixed. ``PROTOCOL_V1`` never changes (a test compares
+every field with a literal copy); a change of any number makes a new version.
+
+Units are the Python API's: noise levels and budgets in [0, 1] (``2 / 255``). L2 budgets are
+per pixel (RMS; radius ``eps * sqrt(C*H*W)``), so the L-inf ball of a budget lies inside the L2
+ball of the same budget: *budget b* is the per-pixel L2 ball of radius b, searched by L2 PGD,
+ObsAtk (its zero-mean part), L-inf PGD and FGSM (its cube), transfer and random inputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .._checks import check_int, check_real
+
+__all__ = ["PROTOCOL_V1", "PROTOCOL_V1_QUICK", "PROTOCOLS", "BenchAttack", "Protocol",
+           "get_protocol"]
+
+THREATS = ("white-box", "transfer", "random")
+KINDS = ("pgd", "fgsm", "obsatk", "random")
+
+
+@dataclass(frozen=True)
+class BenchAttack:
+    """One attack of a protocol, as plain values.
+
+    Args:
+        name: unique name within the protocol (row keys, seeding keys).
+        threat: ``"white-box"`` (the scored model's own gradients), ``"transfer"`` (crafted
+            on the protocol's reference model, then scored on every model) or ``"random"``
+            (random noise of the budget's full size: the floor every attack must beat).
+        kind: ``"pgd"``, ``"fgsm"``, ``"obsatk"`` or ``"random"``.
+        norm: ``"linf"`` or ``"l2"`` (L2: RMS per pixel).
+        eps: budget per pixel, [0, 1] units.
+        alpha: step size per pixel (PGD, ObsAtk); 0 otherwise.
+        steps: gradient steps (FGSM 1; random 0).
+        restarts: runs from fresh random starts, the best kept per image.
+
+    Example:
+        >>> BenchAttack("pgd-linf-2", "white-box", "pgd", "linf", 2 / 255, 0.5 / 255, 10).budget
+        2.0
+    """
+
+    name: str
+    threat: str
+    kind: str
+    norm: str
+    eps: float
+    alpha: float = 0.0
+    steps: int = 0
+    restarts: int = 1
+
+    def __post_init__(self) -> None:
+        if self.threat not in THREATS:
+            raise ValueError(f"threat must be one of {THREATS}, got {self.threat!r}")
+        if self.kind not in KINDS or (self.kind == "random") != (self.threat == "random"):
+            raise ValueError(f"kind must be one of {KINDS} (random exactly for the random "
+                             f"threat), got {self.kind!r} for threat {self.threat!r}")
+        if self.norm not in ("linf", "l2") or (self.kind in ("fgsm", "obsatk") and self.norm
+                                                != {"fgsm": "linf", "obsatk": "l2"}[self.kind]):
+            raise ValueError(f"norm {self.norm!r} does not fit attack kind {self.kind!r}")
+        check_real(self.eps, "eps", minimum=0.0, strict=True)
+        check_real(self.alpha, "alpha", minimum=0.0, strict=self.kind in ("pgd", "obsatk"))
+        check_int(self.steps, "steps", minimum=1 if self.kind != "random" else 0)
+        check_int(self.restarts, "restarts", minimum=1)
+
+    @property
+    def budget(self) -> float:
+        """The budget in 8-bit levels (``2.0`` for ``eps = 2/255``), as tables show it."""
+        return round(self.eps * 255, 6)
+
+    @property
+    def seed_key(self) -> str:
+        """The key of this attack's random start (stream ``"attack"``) or noise (stream
+        ``"baseline"``): its name, except that a transfer attack shares the key of the
+        white-box attack of the same settings (``transfer-linf-2`` -> ``pgd-linf-2``), so the
+        reference model's own transfer rows equal its white-box rows."""
+        if self.threat == "transfer":
+            return f"{self.kind}-{self.name.removeprefix('transfer-')}"
+        return self.name
+
+    def build(self, model: nn.Module, generator: torch.Generator | None = None,
+              loss=None):
+        """The :class:`~denoise_adv.attacks.DenoiseAttack` on ``model`` (not for ``random``),
+        with its random start from ``generator`` and an optional ``loss`` (default MSE)."""
+        from ..attacks import DenoiseFGSM, DenoisePGD, DenoisePGDL2, ObsAtk
+
+        if self.kind == "fgsm":
+            return DenoiseFGSM(model, eps=self.eps, loss=loss)
+        common = dict(eps=self.eps, alpha=self.alpha, steps=self.steps, generator=generator,
+                      loss=loss)
+        if self.kind == "obsatk":
+            return ObsAtk(model, per_pixel=True, **common)
+        if self.kind == "pgd" and self.norm == "linf":
+            return DenoisePGD(model, **common)
+        if self.kind == "pgd":
+            return DenoisePGDL2(model, per_pixel=True, **common)
+        raise ValueError(f"{self.name} is random noise, not an attack to build")
+
+    def random_delta(self, like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Random noise of this budget's full size, shaped like ``like`` (one image): random
+        signs times ``eps`` (L-inf), a uniformly random direction of radius
+        ``eps * sqrt(C*H*W)`` (L2)."""
+        g = torch.randn(like.shape, generator=generator).to(like)
+        if self.norm == "linf":
+            return torch.where(g >= 0, 1.0, -1.0).to(like) * self.eps
+        return g / g.norm() * self.eps * like.numel() ** 0.5
+
+
+def _suite(budgets: tuple[int, ...], steps: int, long_steps: int, parts: int = 4
+           ) -> tuple[BenchAttack, ...]:
+    """PGD (L-inf, L2) at each budget with alpha = eps/parts, a longer L-inf run at the middle
+    budget (steps check), ObsAtk and FGSM at the middle budget, then transfer and random at
+    every budget."""
+    mid = budgets[len(budgets) // 2]
+    attacks = []
+    for norm in ("linf", "l2"):
+        attacks += [BenchAttack(f"pgd-{norm}-{b}", "white-box", "pgd", norm, b / 255,
+                                b / 255 / parts, steps) for b in budgets]
+    attacks += [
+        BenchAttack(f"pgd-linf-{mid}-s{long_steps}", "white-box", "pgd", "linf", mid / 255,
+                    mid / 255 / parts, long_steps),
+        BenchAttack(f"obsatk-{mid}", "white-box", "obsatk", "l2", mid / 255, mid / 255 / parts,
+                    steps),
+        BenchAttack(f"fgsm-{mid}", "white-box", "fgsm", "linf", mid / 255, 0.0, 1),
+    ]
+    for norm in ("linf", "l2"):
+        attacks += [BenchAttack(f"transfer-{norm}-{b}", "transfer", "pgd", norm, b / 255,
+                                b / 255 / parts, steps) for b in budgets]
+    for norm in ("linf", "l2"):
+        attacks += [BenchAttack(f"random-{norm}-{b}", "random", "random", norm, b / 255)
+                    for b in budgets]
+    return tuple(attacks)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A versioned benchmark protocol (see the module docstring and ``docs/benchmark.rst``).
+
+    Args:
+        version: the name results record (``"v1"``).
+        data: the test images (a folder, ``builtin:test``...).
+        channels: image channels (1 gray, 3 colour); models must match.
+        images: names of the images of ``data`` to use, in order (``None``: all).
+        crop: side of a centre crop applied to every image (``None``: whole images).
+        sigma: Gaussian noise level.
+        noise_seeds: one noise draw (and attack starts) per seed and image.
+        reference: model spec of the transfer attacks' source.
+        attacks: the attacks (:class:`BenchAttack`), white-box, transfer and random.
+        headline_budget: budget of the headline robust PSNR (and the gap).
+        bootstrap: resamples of the images for the confidence intervals.
+        bootstrap_seed: seed of those resamples.
+        confidence: level of the percentile intervals.
+        tolerance_db: slack of the sanity checks on mean drops (dB).
+    """
+
+    version: str
+    data: str = "builtin:test"
+    channels: int = 1
+    images: tuple[str, ...] | None = None
+    crop: int | None = None
+    sigma: float = 25 / 255
+    noise_seeds: tuple[int, ...] = (0,)
+    reference: str = "zoo:dncnn-s25-normal"
+    attacks: tuple[BenchAttack, ...] = ()
+    headline_budget: float = 2 / 255
+    bootstrap: int = 1000
+    bootstrap_seed: int = 0
+    confidence: float = 0.95
+    tolerance_db: float = 0.01
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.version, str) or not self.version:
+            raise ValueError(f"version must be a non-empty string, got {self.version!r}")
+        for attack in self.attacks:
+            if not isinstance(attack, BenchAttack):
+                raise TypeError(f"attacks must be BenchAttack values, got {type(attack).__name__}")
+        for seed in self.noise_seeds:
+            check_int(seed, "noise_seeds[i]")
+        names = [a.name for a in self.attacks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"attack names must be unique, got {names}")
+        if not self.noise_seeds:
+            raise ValueError("noise_seeds must hold at least one seed")
+        if not any(abs(a.eps - self.headline_budget) < 1e-12 for a in self.attacks):
+            raise ValueError("headline_budget must be the budget of at least one attack")
+        check_int(self.bootstrap, "bootstrap", minimum=1)
+        check_real(self.confidence, "confidence", minimum=0.0, strict=True, maximum=1.0)
+
+    @property
+    def budgets(self) -> tuple[float, ...]:
+        """The distinct budgets of the attacks, increasing ([0, 1] units)."""
+        return tuple(sorted({a.eps for a in self.attacks}))
+
+    def attacks_of(self, threat: str) -> tuple[BenchAttack, ...]:
+        """The attacks of one threat (``"white-box"``, ``"transfer"``, ``"random"``)."""
+        return tuple(a for a in self.attacks if a.threat == threat)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field as plain values (JSON-ready; tuples become lists)."""
+        return json_ready(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Protocol:
+        """The protocol of :meth:`as_dict`'s values (a JSON file's content).
+
+        Example:
+            >>> Protocol.from_dict(PROTOCOL_V1.as_dict()) == PROTOCOL_V1
+            True
+        """
+        if not isinstance(values, dict):
+            raise TypeError(f"a protocol must be a dict of its fields, got {type(values).__name__}")
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - fields)
+        if unknown or "version" not in values:
+            raise ValueError(f"a protocol needs 'version' and only the fields {sorted(fields)}, "
+                             f"got unknown {unknown}" if unknown else "a protocol needs 'version'")
+        values = dict(values)
+        try:
+            values["attacks"] = tuple(BenchAttack(**a) for a in values.get("attacks", ()))
+        except TypeError as exc:
+            raise ValueError(f"bad attack in protocol {values['version']!r}: {exc}") from None
+        for key in ("images", "noise_seeds"):
+            if values.get(key) is not None:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+    def derive(self, version: str, **changes: Any) -> Protocol:
+        """A new protocol (with its own version name) from this one with ``changes``."""
+        return dataclasses.replace(self, version=version, **changes)
+
+
+def json_ready(value: Any) -> Any:
+    """Tuples -> lists, recursively (what a JSON round trip gives)."""
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value
+
+
+#: Protocol v1 (frozen): builtin:test, sigma 25/255, one noise seed; PGD L-inf and per-pixel
+#: L2 at 1, 2 and 4/255 (alpha eps/4, 10 steps), L-inf 2/255 with 20 steps, ObsAtk and FGSM
+#: at 2/255; transfer from zoo:dncnn-s25-normal and random noise at every budget. Why these
+#: numbers: docs/benchmark.rst.
+PROTOCOL_V1 = Protocol(version="v1", attacks=_suite((1, 2, 4), steps=10, long_steps=20))
+
+#: A smoke-test variant (``--quick``): two 64x64 crops, 3 steps of eps/2 (6 for the steps
+#: check), 200 resamples, 0.05 dB of slack (small images give noisier means). Its numbers are
+#: not v1's and never mix with them (their own version name).
+PROTOCOL_V1_QUICK = PROTOCOL_V1.derive(
+    "v1-quick", images=("camera", "coins"), crop=64, bootstrap=200, tolerance_db=0.05,
+    attacks=_suite((1, 2, 4), steps=3, long_steps=6, parts=2))
+
+#: The protocols this release knows, by version.
+PROTOCOLS: dict[str, Protocol] = {p.version: p for p in (PROTOCOL_V1, PROTOCOL_V1_QUICK)}
+
+
+def get_protocol(version: str | os.PathLike | Protocol) -> Protocol:
+    """The protocol of a version name, or of a ``.json`` file holding :meth:`Protocol.as_dict`
+    (a custom protocol; its own version name keeps its results apart). A :class:`Protocol`
+    is returned as is.
+
+    Example:
+        >>> get_protocol("v1").sigma * 255
+        25.0
+    """
+    if isinstance(version, Protocol):
+        return version
+    text = str(version)
+    if text.endswith(".json"):
+        path = Path(text)
+        if not path.is_file():
+            raise FileNotFoundError(f"protocol file not found: {path}")
+        try:
+            values = json.loads(path.read_text())
+        except ValueError as exc:
+            raise ValueError(f"cannot read protocol file {path}: {exc}") from None
+        return Protocol.from_dict(values)
+    if text not in PROTOCOLS:
+        raise ValueError(f"unknown protocol version {text!r}; this release knows "
+                         f"{', '.join(PROTOCOLS)} (or give a protocol .json file)")
+    return PROTOCOLS[text]

@@ -1,0 +1,243 @@
+"""Merging rows into results: means with bootstrap intervals, sanity checks, the ranking.
+
+Sanity checks against gradient masking (Athalye et al. 2018; Carlini et al. 2019, "On
+evaluating adversarial robustness"), on mean PSNR drops with the protocol's ``tolerance_db``
+of slack; a model failing any of them is *flagged*: listed, with its warnings, but not ranked.
+
+- ``eps``: the drop grows (weakly) with the budget, for each attack family (same threat, kind,
+  norm and steps);
+- ``steps``: it grows (weakly) with the steps at one budget (FGSM = 1 step, PGD 10, PGD 20);
+- ``order``: white-box >= transfer >= random at each budget and norm (black-box models:
+  transfer >= random);
+- ``loss``: every multi-step white-box attack's loss rose over its iterations on every image.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from collections.abc import Mapping, Sequence
+from itertools import pairwise
+from typing import Any
+
+import torch
+
+from .. import seeding
+from .protocol import BenchAttack, Protocol
+
+__all__ = ["bootstrap_interval", "build_results", "sanity_checks", "summarize_model"]
+
+#: Metrics of a row that get a mean and an interval.
+METRICS = ("gaussian_psnr", "gaussian_ssim", "robust_psnr", "gap", "random_drop")
+
+
+def bootstrap_interval(values: Sequence[float], protocol: Protocol) -> dict[str, float]:
+    """``{"mean", "low", "high"}``: the mean of ``values`` (one per image) and its percentile
+    bootstrap interval (``protocol.bootstrap`` resamples of the images with replacement, from
+    the ``"bootstrap"`` stream of ``protocol.bootstrap_seed``: the same resamples for every
+    model and metric, so intervals are paired).
+
+    Example:
+        >>> from denoise_adv.benchmark import PROTOCOL_V1
+        >>> bootstrap_interval([1.0, 1.0], PROTOCOL_V1)
+        {'mean': 1.0, 'low': 1.0, 'high': 1.0}
+    """
+    x = torch.tensor(list(values), dtype=torch.float64)
+    if x.numel() == 0:
+        raise ValueError("values must not be empty")
+    generator = seeding.generator(protocol.bootstrap_seed, "bootstrap", x.numel())
+    index = torch.randint(x.numel(), (protocol.bootstrap, x.numel()), generator=generator)
+    means = x[index].mean(dim=1)
+    tail = (1 - protocol.confidence) / 2
+    low, high = torch.quantile(means, torch.tensor([tail, 1 - tail], dtype=torch.float64))
+    return {"mean": x.mean().item(), "low": low.item(), "high": high.item()}
+
+
+def _per_image(rows: Sequence[dict[str, Any]], *path: str) -> list[float]:
+    """One value per image (in the rows' order): ``row[path[0]][path[1]]...`` averaged over
+    the image's noise seeds."""
+    by_image: dict[str, list[float]] = {}
+    for row in rows:
+        value = row
+        for key in path:
+            value = value[key]
+        by_image.setdefault(row["image"], []).append(value)
+    return [sum(v) / len(v) for v in by_image.values()]
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
+
+
+def summarize_model(rows: Sequence[dict[str, Any]], protocol: Protocol, black_box: bool
+                    ) -> dict[str, Any]:
+    """A model's summary: means and intervals of :data:`METRICS` and of the robust PSNR per
+    budget, the mean PSNR and drop of each attack, how often each attack was the worst case,
+    and the sanity-check warnings."""
+    summary: dict[str, Any] = {"threat": "black-box" if black_box else "white-box",
+                               "images": len({r["image"] for r in rows})}
+    for metric in METRICS:
+        summary[metric] = bootstrap_interval(_per_image(rows, metric), protocol)
+    summary["robust_psnr_by_budget"] = {
+        key: bootstrap_interval(_per_image(rows, "robust_psnr_by_budget", key), protocol)
+        for key in rows[0]["robust_psnr_by_budget"]}
+    names = list(rows[0]["psnr"])
+    summary["attack_psnr"] = {n: _mean(_per_image(rows, "psnr", n)) for n in names}
+    gaussian = _mean(_per_image(rows, "gaussian_psnr"))
+    summary["attack_drop"] = {n: gaussian - summary["attack_psnr"][n] for n in names}
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["worst_attack"]] = counts.get(row["worst_attack"], 0) + 1
+    summary["worst_attack_counts"] = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+    failed = {n: sum(not r["loss_increased"][n] for r in rows) for n in rows[0]["loss_increased"]}
+    summary["warnings"] = sanity_checks(summary["attack_drop"], failed, len(rows), protocol)
+    summary["flagged"] = bool(summary["warnings"])
+    return summary
+
+
+def _warning(check: str, message: str) -> dict[str, str]:
+    return {"check": check, "message": message}
+
+
+def _monotone(drop: Mapping[str, float], chain: Sequence[BenchAttack], check: str, tol: float,
+              what: str) -> list[dict[str, str]]:
+    """A warning for each neighbour pair of ``chain`` whose mean drop falls by more than tol."""
+    out = []
+    for a, b in pairwise(chain):
+        if drop[b.name] < drop[a.name] - tol:
+            out.append(_warning(check, f"the drop falls with {what}: {b.name} "
+                                f"{drop[b.name]:.3f} dB < {a.name} {drop[a.name]:.3f} dB"))
+    return out
+
+
+def sanity_checks(drop: Mapping[str, float], loss_failures: Mapping[str, int], runs: int,
+                  protocol: Protocol) -> list[dict[str, str]]:
+    """The warnings of one model (see the module docstring): ``drop`` is the mean PSNR drop
+    per attack (only the attacks the model was scored on), ``loss_failures`` per multi-step
+    white-box attack the number of rows (of ``runs``) where its loss did not rise."""
+    tol, attacks = protocol.tolerance_db, [a for a in protocol.attacks if a.name in drop]
+    warnings = []
+    families: dict[tuple, list[BenchAttack]] = {}
+    for a in attacks:
+        families.setdefault((a.threat, a.kind, a.norm, a.steps), []).append(a)
+    for chain in families.values():
+        warnings += _monotone(drop, sorted(chain, key=lambda a: a.eps), "eps", tol, "eps")
+    lengths: dict[tuple, list[BenchAttack]] = {}
+    for a in attacks:
+        if a.threat == "white-box" and a.kind in ("pgd", "fgsm"):
+            lengths.setdefault((a.norm, a.eps), []).append(a)
+    for chain in lengths.values():
+        warnings += _monotone(drop, sorted(chain, key=lambda a: a.steps), "steps", tol, "steps")
+    warnings += _order_checks(drop, attacks, tol)
+    for name, failed in loss_failures.items():
+        if failed:
+            warnings.append(_warning("loss", f"the loss of {name} did not rise over its "
+                                     f"iterations on {failed} of {runs} images"))
+    return warnings
+
+
+def _order_checks(drop: Mapping[str, float], attacks: Sequence[BenchAttack], tol: float
+                  ) -> list[dict[str, str]]:
+    """white-box >= transfer >= random at each (norm, eps); the white-box side is the
+    strongest white-box attack of that norm and budget."""
+    warnings = []
+    for norm, eps in dict.fromkeys((a.norm, a.eps) for a in attacks):
+        best = {}
+        for threat in ("white-box", "transfer", "random"):
+            same = [a for a in attacks if (a.threat, a.norm, a.eps) == (threat, norm, eps)]
+            if same:
+                best[threat] = max(same, key=lambda a: drop[a.name])
+        pairs = [("white-box", "transfer"), ("transfer", "random"), ("white-box", "random")]
+        for strong, weak in pairs:
+            if strong in best and weak in best:
+                s, w = best[strong].name, best[weak].name
+                if drop[s] < drop[w] - tol:
+                    warnings.append(_warning("order", f"{strong} weaker than {weak}: {s} drops "
+                                             f"{drop[s]:.3f} dB < {w} {drop[w]:.3f} dB"))
+    return warnings
+
+
+def rank_models(summary: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The labels in leaderboard order: unflagged white-box models by robust PSNR (best
+    first), then flagged ones, then black-box models (their robust PSNR is an upper bound)."""
+    def key(label: str) -> tuple:
+        s = summary[label]
+        group = 2 if s["threat"] == "black-box" else int(s["flagged"])
+        return (group, -s["robust_psnr"]["mean"])
+
+    return sorted(summary, key=key)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for package in ("denoise-adv", "torch", "torchattacks", "numpy", "scikit-image", "bm3d"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "not installed"
+    return out
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _device(run: Mapping[str, Any]) -> dict[str, Any]:
+    device = torch.device(run["device"])
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
+    return {"device": str(device), "name": name, "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "world_size": run["world_size"]}
+
+
+def build_results(folder, info: Mapping[str, Mapping[str, Any]], images: Sequence[str],
+                  protocol: Protocol, run: Mapping[str, Any]) -> dict[str, Any]:
+    """The content of ``results.json`` from the rows kept in ``folder``
+    (:class:`~denoise_adv.benchmark.store.ResultsFolder`) for models ``info`` and ``images``.
+    """
+    from .store import SCHEMA_VERSION
+
+    rows, timing = [], {}
+    for label in info:
+        seconds, mine = 0.0, []
+        for image in images:
+            for seed in protocol.noise_seeds:
+                record = folder.load_row(label, image, seed)
+                if record is None:
+                    raise RuntimeError(f"row of {label} / {image} / seed {seed} is missing")
+                mine.append(record["row"])
+                seconds += record["seconds"]
+        rows += mine
+        timing[label] = {"seconds": seconds, "rows": len(mine), "images_per_s": len(mine) /
+                         seconds if seconds > 0 else float("nan")}
+    transfer = [folder.transfer_seconds(i, s) for i in images for s in protocol.noise_seeds]
+    timing["transfer_inputs"] = {"seconds": sum(t for t in transfer if t is not None),
+                                 "images": sum(t is not None for t in transfer)}
+    summary = {label: summarize_model([r for r in rows if r["model"] == label], protocol,
+                                      info[label]["black_box"]) for label in info}
+    order = rank_models(summary)
+    rank = 1
+    for label in order:
+        ranked = summary[label]["threat"] == "white-box" and not summary[label]["flagged"]
+        summary[label]["rank"] = rank if ranked else None
+        rank += ranked
+    return {"schema_version": SCHEMA_VERSION, "protocol": protocol.as_dict(),
+            "seeds": {"noise_seeds": list(protocol.noise_seeds),
+                      "attack_starts": "seeding stream 'attack' (noise seed, image, attack)",
+                      "random_noise": "seeding stream 'baseline' (noise seed, image, attack)",
+                      "bootstrap": f"seeding stream 'bootstrap' (seed "
+                                   f"{protocol.bootstrap_seed}, number of images)"},
+            "versions": _versions(), "device": _device(run), "images": list(images),
+            "max_images": run.get("max_images"), "models": {k: dict(v) for k, v in info.items()},
+            "reference": {"spec": protocol.reference,
+                          "fingerprint": folder.meta["reference_fingerprint"]},
+            "leaderboard": order, "summary": summary, "timing": timing, "per_image": rows}

@@ -1,0 +1,154 @@
+"""The results folder of a benchmark run: what it holds, and the finished work a rerun skips.
+
+Layout of ``out/``:
+
+- ``protocol.json``: the schema version, the protocol (every field) and the reference model's
+  fingerprint. A run under another protocol (or reference) refuses the folder.
+- ``models/MODEL.json``: each model's fingerprint; another model under the same label is
+  refused (its rows would be stale).
+- ``rows/MODEL/IMAGE-sSEED.json``: one finished (model, image, noise seed) row and its time,
+  written atomically as it finishes; a rerun skips it.
+- ``worst/MODEL/IMAGE-sSEED.png``: the denoised worst case of that row (headline budget).
+- ``cache/transfer/IMAGE-sSEED.pt``: the transfer inputs of an image, crafted once.
+- ``results.json``, ``leaderboard.md``, ``robust_vs_budget.png``, ``worst_case_strip.png``:
+  the merged results (written last, by process 0).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .._io import atomic_open, atomic_torch_save, load_weights, remove_stale_temporaries
+from ..data import save_png
+from .protocol import Protocol
+
+__all__ = ["SCHEMA_VERSION", "ResultsFolder"]
+
+#: Version of the layout of ``results.json`` and of the folder's files.
+SCHEMA_VERSION = 1
+
+
+def safe_name(text: str) -> str:
+    """``text`` as a file name (anything but letters, digits, ``.``, ``_``, ``-`` -> ``_``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).lstrip(".") or "_"
+
+
+def _write_json(path: Path, value: Any) -> None:
+    with atomic_open(path, "w") as f:
+        json.dump(value, f, indent=1)
+
+
+class ResultsFolder:
+    """The files of one results folder (see the module docstring).
+
+    Args:
+        out: the folder (created if missing).
+        protocol: the protocol of the run.
+        reference: the reference model's fingerprint.
+    """
+
+    def __init__(self, out: str | os.PathLike, protocol: Protocol, reference: str) -> None:
+        self.path = Path(out)
+        self.protocol = protocol
+        self.meta = {"schema_version": SCHEMA_VERSION, "protocol": protocol.as_dict(),
+                     "reference_fingerprint": reference}
+
+    def open(self, models: dict[str, str], write: bool) -> None:
+        """Check that the folder holds this protocol's results and the same models under
+        their labels (``{label: fingerprint}``); with ``write``, claim it for them."""
+        if self.path.exists() and not self.path.is_dir():
+            raise ValueError(f"out must be a folder, but {self.path} is a file")
+        self._check_protocol()
+        if len({safe_name(label) for label in models}) != len(models):
+            raise ValueError(f"model labels must differ as file names, got {sorted(models)}")
+        for label, print_ in models.items():
+            path = self.path / "models" / f"{safe_name(label)}.json"
+            if path.is_file() and json.loads(path.read_text())["fingerprint"] != print_:
+                raise ValueError(f"{self.path} already holds results of another model labelled "
+                                 f"{label!r} (different weights or settings): use another --out")
+        if not write:
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(self.path, ("protocol.json", "results.json", "leaderboard.md"))
+        if not (self.path / "protocol.json").is_file():
+            _write_json(self.path / "protocol.json", self.meta)
+        for label, print_ in models.items():
+            path = self.path / "models" / f"{safe_name(label)}.json"
+            if not path.is_file():
+                _write_json(path, {"label": label, "fingerprint": print_})
+
+    def _check_protocol(self) -> None:
+        path = self.path / "protocol.json"
+        if not path.is_file():
+            return
+        try:
+            stored = json.loads(path.read_text())
+            old = stored["protocol"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path} is not a benchmark protocol file ({exc})") from exc
+        new = self.meta["protocol"]
+        if old.get("version") != new["version"]:
+            raise ValueError(f"{self.path} holds results of protocol {old.get('version')}, not "
+                             f"{new['version']}: use another --out (protocols never mix)")
+        if old != new:
+            fields = sorted(k for k in new if old.get(k) != new[k])
+            raise ValueError(f"{self.path} holds results of a different protocol named "
+                             f"{new['version']} (fields {', '.join(fields)} differ): use "
+                             "another --out")
+        if stored.get("reference_fingerprint") != self.meta["reference_fingerprint"]:
+            raise ValueError(f"{self.path} holds results made with another reference model "
+                             f"than {new['reference']} (its transfer inputs differ): use "
+                             "another --out")
+
+    # -------------------------------------------------------------------------------- rows
+    def _stem(self, kind: str, label: str, image: str, seed: int, suffix: str) -> Path:
+        return self.path / kind / safe_name(label) / f"{safe_name(image)}-s{seed}{suffix}"
+
+    def has_row(self, label: str, image: str, seed: int) -> bool:
+        """Whether the row of (model, image, seed) is finished."""
+        return self._stem("rows", label, image, seed, ".json").is_file()
+
+    def load_row(self, label: str, image: str, seed: int) -> dict[str, Any] | None:
+        """``{"row": ..., "seconds": ...}`` of a finished row, or ``None``."""
+        path = self._stem("rows", label, image, seed, ".json")
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def worst_path(self, label: str, image: str, seed: int) -> Path:
+        """The PNG of the denoised worst case of a row."""
+        return self._stem("worst", label, image, seed, ".png")
+
+    def save_row(self, label: str, image: str, seed: int, row: dict[str, Any],
+                 output: torch.Tensor, seconds: float) -> None:
+        """Keep a finished row (its worst-case PNG first: a row file means both exist)."""
+        save_png(output, self.worst_path(label, image, seed))
+        _write_json(self._stem("rows", label, image, seed, ".json"),
+                    {"row": row, "seconds": seconds})
+
+    # ---------------------------------------------------------------------- transfer cache
+    def _transfer_path(self, image: str, seed: int) -> Path:
+        return self.path / "cache" / "transfer" / f"{safe_name(image)}-s{seed}.pt"
+
+    def load_transfer(self, image: str, seed: int) -> dict[str, torch.Tensor] | None:
+        """The cached transfer inputs of an image, or ``None``."""
+        path = self._transfer_path(image, seed)
+        if not path.is_file():
+            return None
+        return load_weights(path, "transfer inputs")["inputs"]
+
+    def save_transfer(self, image: str, seed: int, inputs: dict[str, torch.Tensor],
+                      seconds: float) -> None:
+        """Cache the transfer inputs of an image (and the time they took)."""
+        atomic_torch_save({"inputs": inputs, "seconds": seconds},
+                          self._transfer_path(image, seed))
+
+    def transfer_seconds(self, image: str, seed: int) -> float | None:
+        """Time spent crafting an image's transfer inputs (``None`` if not cached)."""
+        path = self._transfer_path(image, seed)
+        return float(load_weights(path, "transfer inputs")["seconds"]) if path.is_file() \
+            else None

@@ -1,0 +1,101 @@
+"""``denoise-adv benchmark``: the standard robustness benchmark (a versioned protocol)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from .._io import resolve_device
+from .common import MODEL_HELP, add_options, load_model, model_label, output_file, output_folder
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    from ..benchmark import PROTOCOLS
+
+    p = sub.add_parser(
+        "benchmark",
+        help="robust PSNR of denoisers under a fixed, versioned protocol (leaderboard)",
+        description="Score each model under a versioned protocol (v1: builtin:test, sigma "
+        "25/255, PGD L-inf and per-pixel L2 at budgets 1, 2 and 4 (8-bit levels per pixel, "
+        "2 = 2/255), ObsAtk, FGSM, transfer from zoo:dncnn-s25-normal, random noise of the "
+        "budgets' size): per image the Gaussian PSNR/SSIM, each attack's PSNR and the worst "
+        "case (robust PSNR), the gap and the random-noise drop; means with bootstrap intervals "
+        "and sanity checks against gradient masking. Writes OUT/results.json, "
+        "OUT/leaderboard.md and figures. Resumable: a rerun skips finished model/image rows. "
+        "Under torchrun --nproc_per_node N the images are shared among the processes. "
+        "bm3d and nlmeans are black-box: transfer and random inputs only.",
+    )
+    p.add_argument("--model", nargs="+", action="extend", required=True,
+                   help="models to score (repeat --model or list several), each " + MODEL_HELP)
+    p.add_argument("--protocol", default="v1",
+                   help=f"protocol version (this release knows {', '.join(PROTOCOLS)}; "
+                   "default: v1)")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run under the protocol's quick variant (v1-quick: 2 images of "
+                   "64x64, 3 steps); its results never mix with the full protocol's")
+    p.add_argument("--images", type=int, default=None,
+                   help="only the first N images of the protocol (a partial run; results say so)")
+    p.add_argument("--docs", default=None,
+                   help="also write the leaderboard as a reStructuredText table to this file "
+                   "(docs/_generated/leaderboard.rst)")
+    p.add_argument("--no-figures", action="store_true", help="skip the figures")
+    add_options(p, "--out", "--device", "--quiet")
+    p.set_defaults(func=run)
+
+
+def _protocol(args: argparse.Namespace):
+    from ..benchmark import get_protocol
+
+    protocol = get_protocol(args.protocol)
+    if args.quick:
+        protocol = get_protocol(f"{protocol.version}-quick")
+    if args.images is not None and args.images < 1:
+        raise ValueError(f"--images must be >= 1, got {args.images}")
+    return protocol
+
+
+def _models(specs: list[str], protocol, where) -> tuple[dict, dict]:
+    """``({label: denoiser}, {label: {spec, meta}})`` of the ``--model`` values."""
+    models, info = {}, {}
+    for spec in specs:
+        label = model_label(spec)
+        if label in models:
+            raise ValueError(f"--model: two models share the label {label!r} "
+                             f"({info[label]['spec']} and {spec}); rename one file")
+        model, channels, meta = load_model(spec, protocol.sigma, where)
+        if channels != protocol.channels:
+            raise ValueError(f"--model {spec} takes {channels}-channel images but protocol "
+                             f"{protocol.version} uses {protocol.channels}-channel images")
+        models[label] = model
+        info[label] = {"spec": str(spec), "meta": json.loads(json.dumps(meta, default=str))}
+    return models, info
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..benchmark import distributed, run_benchmark
+    from ..benchmark.report import leaderboard_rows
+    from ..report import format_table
+
+    protocol = _protocol(args)
+    docs = output_file(args.docs, "--docs") if args.docs else None
+    out = output_folder(args.out)
+    with distributed() as (rank, _):
+        where = resolve_device(args.device, int(os.environ.get("LOCAL_RANK", "0")))
+        models, info = _models(args.model, protocol, where)
+        results = run_benchmark(models, out, protocol, max_images=args.images, device=where,
+                                progress=not args.quiet, model_info=info, docs=docs,
+                                figures=not args.no_figures)
+    if results is None:  # not process 0: it reports
+        return 0
+    columns = ("rank", "model", "threat", "Gaussian PSNR",
+               f"robust PSNR @{protocol.headline_budget * 255:g}/255", "gap", "flags")
+    print(f"protocol {protocol.version}, {len(results['images'])} images")
+    print(format_table([{c: r[c] for c in columns} for r in leaderboard_rows(results)]))
+    for label in results["leaderboard"]:
+        for warning in results["summary"][label]["warnings"]:
+            print(f"warning: {label}: {warning['message']}")
+    written = "results.json, leaderboard.md" + ("" if args.no_figures else
+                                                ", robust_vs_budget.png, worst_case_strip.png")
+    print(f"wrote {written} to {out}" + (f" and {docs}" if docs else ""))
+    return 0

@@ -1,0 +1,146 @@
+"""``denoise-adv benchmark`` end to end: outputs, docs table, resuming, sharding, errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from denoise_adv.benchmark import PROTOCOL_V1_QUICK
+from denoise_adv.cli import main
+from denoise_adv.data import save_png
+from denoise_adv.models import DnCNN, save_checkpoint
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny images: one thread is faster than several (and the CPU is shared)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def setup(sample_images, tmp_path_factory):
+    """Two 32x32 images in a folder, a tiny model and reference checkpoint, and a protocol
+    file (v1's attacks with 3 steps) naming them."""
+    root = tmp_path_factory.mktemp("cli")
+    crops = (("a", sample_images[0][:, :32, :32]), ("b", sample_images[2][:, :32, 8:40]))
+    for name, image in crops:
+        save_png(image, root / "images" / f"{name}.png")
+    torch.manual_seed(0)
+    save_checkpoint(DnCNN(depth=3, features=4), root / "tiny.pt")
+    save_checkpoint(DnCNN(depth=3, features=4), root / "reference.pt")
+    save_checkpoint(DnCNN(channels=3, depth=3, features=4), root / "colour.pt")
+    protocol = PROTOCOL_V1_QUICK.derive("cli-tiny", data=str(root / "images"), images=None,
+                                        crop=None, reference=str(root / "reference.pt"),
+                                        bootstrap=100)
+    (root / "protocol.json").write_text(json.dumps(protocol.as_dict()))
+    return root
+
+
+def _args(root, out, *more):
+    return ["benchmark", "--model", str(root / "tiny.pt"), "--protocol",
+            str(root / "protocol.json"), "--out", str(out), "--quiet", *more]
+
+
+def test_help_states_units():
+    out = subprocess.run([sys.executable, "-m", "denoise_adv", "benchmark", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "8-bit" in out and "--model" in out and "--quick" in out
+
+
+def test_end_to_end_with_docs_table_and_rerun(setup, tmp_path, capsys):
+    out, docs = tmp_path / "bench", tmp_path / "docs" / "leaderboard.rst"
+    assert main(_args(setup, out, "--model", "nlmeans", "--docs", str(docs))) == 0
+    printed = capsys.readouterr().out
+    assert "tiny" in printed and "nlmeans" in printed and "wrote results.json" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["protocol"]["version"] == "cli-tiny" and results["images"] == ["a", "b"]
+    assert list(results["models"]) == ["tiny", "nlmeans"]
+    assert results["models"]["tiny"]["spec"] == str(setup / "tiny.pt")
+    assert results["models"]["nlmeans"]["black_box"] is True
+    assert len(results["per_image"]) == 4 and results["device"]["device"] == "cpu"
+    for name in ("leaderboard.md", "robust_vs_budget.png", "worst_case_strip.png"):
+        assert (out / name).stat().st_size > 0
+    # the docs table carries the run's own numbers
+    table = docs.read_text()
+    robust = results["summary"]["tiny"]["robust_psnr"]
+    assert ".. list-table:: protocol cli-tiny" in table
+    assert f"{robust['mean']:.2f} [{robust['low']:.2f}, {robust['high']:.2f}]" in table
+    # a rerun skips every finished row: their files are not rewritten
+    rows = sorted((out / "rows").rglob("*.json"))
+    stamps = [p.stat().st_mtime_ns for p in rows]
+    assert main(_args(setup, out, "--model", "nlmeans", "--no-figures")) == 0
+    assert [p.stat().st_mtime_ns for p in rows] == stamps
+    assert json.loads((out / "results.json").read_text())["per_image"] == results["per_image"]
+
+
+def test_sharded_run_gives_the_same_rows(setup, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    single = [sys.executable, "-m", "denoise_adv", *_args(setup, tmp_path / "one"),
+              "--no-figures"]
+    subprocess.run(single, check=True, timeout=300, env=env)
+    sharded = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node", "2", "-m", "denoise_adv",
+               *_args(setup, tmp_path / "two"), "--no-figures"]
+    subprocess.run(sharded, check=True, timeout=300, env=env)
+    one = json.loads((tmp_path / "one" / "results.json").read_text())
+    two = json.loads((tmp_path / "two" / "results.json").read_text())
+    assert two["device"]["world_size"] == 2 and one["device"]["world_size"] == 1
+    assert two["per_image"] == one["per_image"]
+    assert two["summary"] == one["summary"]
+    # each process took one image: the transfer inputs were crafted once each
+    assert sorted(p.name for p in (tmp_path / "two" / "cache" / "transfer").iterdir()) == [
+        "a-s0.pt", "b-s0.pt"]
+
+
+@pytest.mark.parametrize("change, message", [
+    (["--model", "zoo:nope"], "unknown zoo model 'nope'"),
+    (["--model", "missing.pt"], "model not found: missing.pt"),
+    (["--protocol", "v9"], "unknown protocol version 'v9'; this release knows v1"),
+    (["--images", "0"], "--images must be >= 1"),
+    (["--colour"], "takes 3-channel images but protocol cli-tiny uses 1-channel"),
+])
+def test_clear_one_line_errors(setup, tmp_path, capsys, change, message):
+    args = _args(setup, tmp_path / "o")
+    if change == ["--colour"]:
+        args[2] = str(setup / "colour.pt")
+    elif change[0] == "--model":
+        args[2] = change[1]
+    else:
+        args += change
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_results_folder_of_another_protocol_is_refused(setup, tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert main(_args(setup, out, "--images", "1", "--no-figures")) == 0
+    other = json.loads((setup / "protocol.json").read_text())
+    other["version"] = "cli-other"
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(other))
+    capsys.readouterr()
+    args = _args(setup, out)
+    args[args.index("--protocol") + 1] = str(path)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "holds results of protocol cli-tiny, not cli-other" in err and err.count("\n") == 1
+
+
+def test_quick_selects_the_quick_variant(setup):
+    from denoise_adv.cli import build_parser
+    from denoise_adv.cli.benchmark import _protocol
+
+    parser = build_parser()
+    args = parser.parse_args(["benchmark", "--model", "m", "--out", "o", "--quick"])
+    assert _protocol(args) is PROTOCOL_V1_QUICK
+    args = parser.parse_args(["benchmark", "--model", "m", "--out", "o", "--quick",
+                              "--protocol", str(setup / "protocol.json")])
+    with pytest.raises(ValueError, match="unknown protocol version 'cli-tiny-quick'"):
+        _protocol(args)

@@ -1,0 +1,246 @@
+"""The runner: per-image rows, the worst case, bootstrap means, sanity flags, resuming."""
+
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from denoise_adv.analysis import attack_generator, noisy_image, score
+from denoise_adv.attacks import DenoisePGD
+from denoise_adv.benchmark import (
+    PROTOCOL_V1,
+    PROTOCOL_V1_QUICK,
+    bootstrap_interval,
+    fingerprint,
+    run_benchmark,
+)
+from denoise_adv.metrics import psnr
+from denoise_adv.models import DnCNN, NLMeans
+
+#: A protocol for tests: v1's attacks with 3 steps of eps/2 (6 for the steps check).
+TINY = PROTOCOL_V1_QUICK.derive("test-tiny", bootstrap=300)
+HEADLINE = TINY.headline_budget
+
+
+class Masked(nn.Module):
+    """Gradient masking: the output is rounded to 8-bit levels, so its gradient is zero."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, noisy: torch.Tensor) -> torch.Tensor:
+        return torch.round(self.inner(noisy) * 255) / 255
+
+
+class Counting(nn.Module):
+    """Counts the forward passes of a model."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+        self.calls = 0
+
+    def forward(self, noisy: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return self.inner(noisy)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny images: one thread is faster than several (and the CPU is shared)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny_images(sample_images):
+    return [("top", sample_images[0][:, :32, :32]), ("moon", sample_images[2][:, 16:48, :32])]
+
+
+@pytest.fixture(scope="module")
+def bench(trained_dncnn, tiny_images, tmp_path_factory):
+    """The trained model (also the transfer reference), its masked twin and NL-means."""
+    out = tmp_path_factory.mktemp("bench")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # (module scope: the autouse fixture is not active yet)
+    models = {"dncnn": trained_dncnn, "masked": Masked(trained_dncnn),
+              "nlmeans": NLMeans(sigma=TINY.sigma)}
+    results = run_benchmark(models, out, TINY, reference=trained_dncnn, images=tiny_images,
+                            progress=False)
+    torch.set_num_threads(threads)
+    return results, out
+
+
+def _rows(results, model):
+    return [r for r in results["per_image"] if r["model"] == model]
+
+
+def test_rows_worst_case_and_gap(bench):
+    results, _ = bench
+    eps = {a.name: a.eps for a in TINY.attacks}
+    for row in results["per_image"]:
+        for key, robust in row["robust_psnr_by_budget"].items():
+            inside = [p for n, p in row["psnr"].items() if eps[n] <= float(key) / 255 + 1e-12]
+            assert robust == min(inside)  # the worst case of everything in that budget
+        assert row["robust_psnr"] == row["robust_psnr_by_budget"]["2"]
+        assert all(row["robust_psnr"] <= p for n, p in row["psnr"].items()
+                   if eps[n] <= HEADLINE + 1e-12)
+        assert row["psnr"][row["worst_attack"]] == row["robust_psnr"]
+        assert row["gap"] == row["gaussian_psnr"] - row["robust_psnr"]
+        assert row["random_drop"] == row["gaussian_psnr"] - min(
+            row["psnr"]["random-linf-2"], row["psnr"]["random-l2-2"])
+        assert row["gap"] > row["random_drop"] > -0.1
+
+
+def test_rows_match_independent_runs(bench, trained_dncnn, tiny_images):
+    results, _ = bench
+    pgd = next(a for a in TINY.attacks if a.name == "pgd-linf-2")
+    for (name, clean), row in zip(tiny_images, _rows(results, "dncnn")):
+        clean = clean[None]
+        noisy = noisy_image(clean, TINY.sigma, 0, name)
+        assert row["gaussian_psnr"] == score(trained_dncnn, noisy, clean)["psnr"]
+        atk = DenoisePGD(trained_dncnn, eps=pgd.eps, alpha=pgd.alpha, steps=pgd.steps,
+                         generator=attack_generator(0, name, "pgd-linf-2"))
+        adv = atk(noisy, clean)
+        with torch.no_grad():
+            direct = psnr(trained_dncnn(adv).clamp(0, 1), clean).item()
+        assert row["psnr"]["pgd-linf-2"] == pytest.approx(direct, abs=1e-5)
+        # the reference's transfer inputs are its own white-box inputs (same random start)
+        assert row["psnr"]["transfer-linf-2"] == pytest.approx(direct, abs=1e-5)
+        assert row["gaussian_psnr"] - row["psnr"]["pgd-linf-4"] > 0.3  # the attack bites
+
+
+def test_black_box_gets_transfer_and_random_only(bench):
+    results, _ = bench
+    row = _rows(results, "nlmeans")[0]
+    assert {a.name for a in TINY.attacks if a.threat != "white-box"} == set(row["psnr"])
+    assert row["loss_increased"] == {}
+    summary = results["summary"]["nlmeans"]
+    assert summary["threat"] == "black-box" and summary["rank"] is None
+    assert results["leaderboard"][-1] == "nlmeans"
+    # transfer from a DnCNN hurts NL-means more than random noise of the same size
+    assert summary["attack_drop"]["transfer-l2-2"] > summary["attack_drop"]["random-l2-2"]
+
+
+def test_summary_means_and_bootstrap(bench):
+    results, _ = bench
+    summary = results["summary"]["dncnn"]
+    rows = _rows(results, "dncnn")
+    for metric in ("gaussian_psnr", "robust_psnr", "gap", "random_drop"):
+        stat = summary[metric]
+        assert stat["mean"] == pytest.approx(sum(r[metric] for r in rows) / len(rows))
+        assert stat["low"] <= stat["mean"] <= stat["high"]
+    assert summary["gap"]["mean"] == pytest.approx(
+        summary["gaussian_psnr"]["mean"] - summary["robust_psnr"]["mean"])
+
+
+def test_bootstrap_closed_form():
+    values = torch.linspace(20, 30, 12).tolist()
+    protocol = PROTOCOL_V1.derive("b", bootstrap=20000)
+    stat = bootstrap_interval(values, protocol)
+    mean = sum(values) / 12
+    # the bootstrap distribution of the mean: centred on it, with standard deviation
+    # s / sqrt(n), s the plug-in (biased) standard deviation; its 95% interval ~ +-1.96 of it
+    s = math.sqrt(sum((v - mean) ** 2 for v in values) / 12)
+    half = 1.96 * s / math.sqrt(12)
+    assert stat["mean"] == pytest.approx(mean)
+    assert stat["low"] == pytest.approx(mean - half, abs=0.08 * half)
+    assert stat["high"] == pytest.approx(mean + half, abs=0.08 * half)
+    assert bootstrap_interval(values, protocol) == stat  # seeded
+    assert bootstrap_interval([3.0, 3.0, 3.0], protocol) == {"mean": 3.0, "low": 3.0,
+                                                             "high": 3.0}
+
+
+def test_gradient_masking_is_flagged_not_ranked(bench):
+    results, _ = bench
+    masked, normal = results["summary"]["masked"], results["summary"]["dncnn"]
+    checks = {w["check"] for w in masked["warnings"]}
+    assert {"order", "loss"} <= checks
+    assert any("white-box weaker than random" in w["message"] for w in masked["warnings"])
+    assert masked["flagged"] and masked["rank"] is None
+    assert not normal["flagged"] and normal["rank"] == 1 and normal["warnings"] == []
+    assert results["leaderboard"] == ["dncnn", "masked", "nlmeans"]
+    # every multi-step attack's loss stood still on the masked model, rose on the normal one
+    for row in _rows(results, "masked"):
+        assert not any(row["loss_increased"].values())
+    for row in _rows(results, "dncnn"):
+        assert all(row["loss_increased"].values())
+
+
+def test_outputs_written(bench):
+    results, out = bench
+    on_disk = json.loads((out / "results.json").read_text())
+    assert on_disk["per_image"] == results["per_image"]
+    assert on_disk["schema_version"] == 1 and on_disk["protocol"]["version"] == "test-tiny"
+    assert {"torch", "denoise-adv", "python"} <= set(on_disk["versions"])
+    board = (out / "leaderboard.md").read_text()
+    assert board.index("| 1 | dncnn |") < board.index("| -- | masked |")
+    for figure in ("robust_vs_budget.png", "worst_case_strip.png"):
+        assert (out / figure).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_resume_skips_finished_rows(tiny_images, tmp_path):
+    torch.manual_seed(0)
+    model = Counting(DnCNN(depth=3, features=4).eval())
+    reference = DnCNN(depth=3, features=4).eval()
+    kwargs = dict(reference=reference, images=tiny_images, progress=False, figures=False)
+    first = run_benchmark({"m": model}, tmp_path, TINY, **kwargs)
+    calls = model.calls
+    assert calls > 0
+    second = run_benchmark({"m": model}, tmp_path, TINY, **kwargs)
+    assert model.calls == calls  # nothing computed again
+    assert second["per_image"] == first["per_image"]
+    # an interrupted run: one row lost; the rerun computes exactly that one, identically
+    (tmp_path / "rows" / "m" / "moon-s0.json").unlink()
+    third = run_benchmark({"m": model}, tmp_path, TINY, **kwargs)
+    assert 0 < model.calls - calls < calls
+    assert third["per_image"] == first["per_image"]
+
+
+def test_folder_of_another_protocol_or_model_is_refused(tiny_images, tmp_path):
+    torch.manual_seed(0)
+    model = DnCNN(depth=3, features=4).eval()
+    kwargs = dict(reference=model, images=tiny_images[:1], progress=False, figures=False)
+    run_benchmark({"m": model}, tmp_path, TINY, **kwargs)
+    with pytest.raises(ValueError, match="holds results of protocol test-tiny, not other"):
+        run_benchmark({"m": model}, tmp_path, TINY.derive("other"), **kwargs)
+    with pytest.raises(ValueError, match="fields bootstrap differ"):
+        run_benchmark({"m": model}, tmp_path, TINY.derive("test-tiny", bootstrap=5), **kwargs)
+    other = DnCNN(depth=3, features=4).eval()
+    assert fingerprint(other) != fingerprint(model)
+    with pytest.raises(ValueError, match="another model labelled 'm'"):
+        run_benchmark({"m": other}, tmp_path, TINY, **kwargs)
+    with pytest.raises(ValueError, match="another reference model"):
+        run_benchmark({"m": model}, tmp_path, TINY, **{**kwargs, "reference": other})
+
+
+def test_channel_mismatch_is_refused(tiny_images, tmp_path):
+    colour = DnCNN(channels=3, depth=3, features=4).eval()
+    with pytest.raises(ValueError, match="model rgb takes 3-channel images but protocol "
+                                         "test-tiny uses 1-channel"):
+        run_benchmark({"rgb": colour}, tmp_path, TINY, reference=colour, images=tiny_images)
+
+
+def test_restarts_keep_the_best_run(trained_dncnn, tiny_images):
+    from dataclasses import replace
+
+    from denoise_adv.benchmark import evaluate_image, transfer_inputs
+
+    twice = TINY.derive("twice", attacks=tuple(
+        replace(a, restarts=2) if a.name == "pgd-l2-2" else a for a in TINY.attacks))
+    name, clean = tiny_images[0]
+    clean = clean[None]
+    transfer = transfer_inputs(trained_dncnn, clean, name, 0, TINY)
+    once, _ = evaluate_image(trained_dncnn, clean, name, 0, TINY, transfer)
+    best, _ = evaluate_image(trained_dncnn, clean, name, 0, twice, transfer)
+    # the first run of the two starts from the same draw as the single run: the best of two
+    # is at most it, and the second draw differs
+    assert best["psnr"]["pgd-l2-2"] <= once["psnr"]["pgd-l2-2"]
+    assert best["loss_increased"]["pgd-l2-2"]
+    assert best["psnr"]["pgd-linf-2"] == once["psnr"]["pgd-linf-2"]
+    assert best["robust_psnr"] <= once["robust_psnr"]
