@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from .._io import atomic_torch_save, plain_values
+from .._io import atomic_torch_save, load_weights, plain_values
 
 __all__ = ["load_adversarial_set", "save_adversarial_set"]
 
@@ -91,13 +91,7 @@ def load_adversarial_set(path: str | os.PathLike) -> dict[str, Any]:
             not finite, or a perturbation larger than the recorded budget.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"adversarial set not found: {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        reason = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
-        raise ValueError(f"cannot read adversarial set {path}: {reason}") from exc
+    payload = load_weights(path, "adversarial set")
     if not isinstance(payload, dict) or "adv_inputs" not in payload or "labels" not in payload:
         raise ValueError(f"{path} is not an adversarial set (needs 'adv_inputs' and 'labels')")
     _check_tensors(payload, path)
@@ -161,10 +155,11 @@ def _check_meta(payload: dict[str, Any], path: Path) -> None:
             raise ValueError(f"{path}: meta images lists {twice} more than once")
     for key in ("sigma", "eps", "alpha"):
         _number(meta, key, path)
-    if "shape" in meta and list(meta["shape"] if isinstance(meta["shape"], (list, tuple))
-                                else [meta["shape"]]) != list(payload["adv_inputs"].shape[1:]):
+    shape = list(payload["adv_inputs"].shape[1:])
+    if "shape" in meta and (not isinstance(meta["shape"], (list, tuple))
+                            or list(meta["shape"]) != shape):
         raise ValueError(f"{path}: meta shape {meta['shape']!r} is not the shape of its images "
-                         f"{list(payload['adv_inputs'].shape[1:])}")
+                         f"{shape}")
     protocol = meta.get("attack_protocol")
     if protocol is not None:
         if not isinstance(protocol, dict):
