@@ -1,6 +1,6 @@
 """Image quality metrics, computed per image.
 
-Conventions (see the design notes): images are in [0, 1]; PSNR uses a peak of ``data_range``
+Conventions (docs/usage.rst, "Metrics"): images in [0, 1]; PSNR uses a peak of ``data_range``
 (1.0 here is the same as 255 on 8-bit images); MAE is reported on the 8-bit scale, as in the
 paper's tables; SSIM is Wang et al. (2004) with an 11x11 Gaussian window of sigma 1.5 and
 population (not sample) covariances, averaged over the channels and over the pixels whose

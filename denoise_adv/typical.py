@@ -1,7 +1,7 @@
 r"""Typical sets of Gaussian noise and of its adversarially perturbed versions (paper section 3.4).
 
 Our copy of the paper lost its formulas; the statements below are reconstructed from the
-paper's description (see the design notes) and each is checked by Monte Carlo in the tests.
+paper's description and each is checked by Monte Carlo in the tests (tests/test_typical.py).
 
 For noise :math:`n \in \mathbb{R}^d`, :math:`n \sim N(0, \sigma^2 I_d)`:
 

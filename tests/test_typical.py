@@ -136,7 +136,7 @@ def test_ts_iterations_for_inverts_the_expected_shift():
         assert ty.ts_expected_shift(1600, T) == pytest.approx(shift, rel=1e-8)
     linf = ty.ts_iterations_for(1600, ty.attack_shift(SIGMA, 2 / 255, "linf", 1600))
     l2 = ty.ts_iterations_for(1600, ty.attack_shift(SIGMA, 2 / 255 * 40, "l2", 1600))
-    assert 4.2e3 < linf < 4.6e3 and 1.4e5 < l2 < 1.7e5  # the design notes' numbers
+    assert 4.2e3 < linf < 4.6e3 and 1.4e5 < l2 < 1.7e5  # T ~ 4.4e3, ~1.5e5
     # the leading-order z_T/sqrt(2d) would need a larger T for the same shift
     z = stats.norm.isf(1 / (linf + 1))
     assert z / math.sqrt(2 * 1600) < 0.067
