@@ -1,6 +1,6 @@
-"""Neighbourhoods of a noisy sample (sections 3.1-3.2, Fig. 4-6) on the demo DnCNN.
+"""Neighbourhoods of a noisy sample (sections 3.1-3.2, Fig. 4-6) on the shipped DnCNN.
 
-Uses the cached demo model (trained in about a minute the first time), then sweeps circles in
+Uses the zoo's normal DnCNN (shipped with the package), then sweeps circles in
 the plane of the Gaussian noise and the attack (polar heat map), a sphere in the space of two
 noises and the attack, and prints the numbers behind them.
 
@@ -21,9 +21,8 @@ from denoise_adv.analysis import (
     sphere_sweep,
 )
 from denoise_adv.attacks import AttackSpec
-from denoise_adv.cli.demo import demo_model
 from denoise_adv.data import builtin_image
-from denoise_adv.models import load_checkpoint
+from denoise_adv.models import pretrained
 
 
 def main() -> None:
@@ -33,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     sigma = 25 / 255
-    model, _ = load_checkpoint(demo_model(sigma, 0, False, args.quiet))
+    model = pretrained("dncnn-s25-normal")  # the shipped zoo model (no training)
     clean = builtin_image("camera")[None, :, 200:264, 220:284]
     n1 = noisy_image(clean, sigma, 0, "camera") - clean
     n2 = noisy_image(clean, sigma, 0, "camera", draw=1) - clean

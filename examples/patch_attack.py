@@ -14,9 +14,8 @@ import torch
 
 from denoise_adv.analysis import noisy_image, patch_attack, plot_comparison_strip
 from denoise_adv.attacks import AttackSpec
-from denoise_adv.cli.demo import demo_model
 from denoise_adv.data import builtin_image
-from denoise_adv.models import load_checkpoint
+from denoise_adv.models import pretrained
 
 
 def main() -> None:
@@ -25,7 +24,7 @@ def main() -> None:
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
     sigma = 25 / 255
-    model, _ = load_checkpoint(demo_model(sigma, 0, False, args.quiet))
+    model = pretrained("dncnn-s25-normal")  # the shipped zoo model (no training)
     clean = builtin_image("camera")[None, :, 128:384, 128:384]
     noisy = noisy_image(clean, sigma, 0, "camera")
     result = patch_attack(model, clean, noisy, (96, 96, 64, 64), AttackSpec("linf", eps=4 / 255))
