@@ -60,17 +60,16 @@ def draw_levels(sigma: Sigma, batch: int, generator: torch.Generator | None = No
 
 
 def _sigma_column(sigma: float | torch.Tensor, batch: int, ndim: int, device, dtype):
-    """``sigma`` as a float or a (B, 1, ..., 1) tensor broadcasting over each sample."""
+    """Levels from :func:`draw_levels` (already checked there) as a float or a (B, 1, ..., 1)
+    tensor broadcasting over each sample."""
     if isinstance(sigma, torch.Tensor):
         if sigma.dim() == 0:
             sigma = sigma.reshape(1).expand(batch)
         if sigma.dim() != 1 or sigma.shape[0] != batch:
             raise ValueError(f"sigma must be a float or a tensor of shape ({batch},), got shape "
                              f"{tuple(sigma.shape)}")
-        if not bool(torch.isfinite(sigma).all()) or bool((sigma < 0).any()):
-            raise ValueError("sigma must be finite and >= 0")
         return sigma.to(device=device, dtype=dtype).view(batch, *([1] * (ndim - 1)))
-    return check_real(sigma, "sigma", minimum=0.0)
+    return sigma
 
 
 def _generator_device(generator: torch.Generator | None, device) -> torch.device:
