@@ -1,14 +1,19 @@
 """One DenoisePGD step against its floor: one forward and one backward (to the input) of the
-same DnCNN, the least work any gradient attack step can do.
+same DnCNN in float32, the least work any float32 gradient attack step can do.
 
-Run with ``tox -e bench`` (or ``pytest benchmarks``); prints the ratio, asserts <= 1.10.
+- float32 step / floor: asserts <= 1.10 (the attack adds nothing to the model's own work);
+- floor / bf16 step (``amp="bf16"``, model in channels_last): the speed-up of mixed precision
+  over the float32 floor, printed; asserts >= 1.8 where the CPU has native bf16 (AVX512-BF16
+  or AMX; elsewhere bf16 is emulated and only printed).
+
+Run with ``tox -e bench`` (or ``pytest benchmarks``).
 """
 
 from __future__ import annotations
 
 import pytest
 import torch
-from conftest import interleaved_ratio
+from conftest import has_native_bf16, interleaved_ratio
 
 from denoise_adv import DenoisePGD
 from denoise_adv.models import DnCNN
@@ -20,6 +25,13 @@ SIZES = [64, 256]
 def model():
     torch.manual_seed(0)
     return DnCNN().eval()  # DnCNN-S: 17 layers, 64 features
+
+
+@pytest.fixture(scope="module")
+def model_channels_last(model):
+    twin = DnCNN().eval()
+    twin.load_state_dict(model.state_dict())
+    return twin.to(memory_format=torch.channels_last)
 
 
 def _batch(size):
@@ -37,8 +49,8 @@ def _floor(model, noisy, clean):
     return run
 
 
-def _attack_step(model, noisy, clean):
-    atk = DenoisePGD(model, eps=2 / 255, alpha=0.5 / 255, steps=1, random_start=True)
+def _attack_step(model, noisy, clean, amp=None):
+    atk = DenoisePGD(model, eps=2 / 255, alpha=0.5 / 255, steps=1, random_start=True, amp=amp)
     return lambda: atk(noisy, clean)
 
 
@@ -62,3 +74,20 @@ def test_step_over_floor_ratio(model, size):
     print(f"\nDenoisePGD step / floor at {size}x{size}: {ratio:.3f} "
           f"({step * 1e3:.1f} ms / {floor * 1e3:.1f} ms)")
     assert ratio <= 1.10
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_denoise_pgd_step_bf16(benchmark, model_channels_last, size):
+    benchmark.group = f"DnCNN-17 {size}x{size}"
+    benchmark(_attack_step(model_channels_last, *_batch(size), amp="bf16"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_bf16_step_speedup_over_float32_floor(model, model_channels_last, size):
+    noisy, clean = _batch(size)
+    ratio, floor, step = interleaved_ratio(_floor(model, noisy, clean),
+                                           _attack_step(model_channels_last, noisy, clean, "bf16"))
+    print(f"\nfloat32 floor / bf16 DenoisePGD step at {size}x{size}: {ratio:.2f}x "
+          f"({floor * 1e3:.1f} ms / {step * 1e3:.1f} ms)")
+    if has_native_bf16():
+        assert ratio >= 1.8

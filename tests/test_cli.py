@@ -93,6 +93,24 @@ def test_attack_clip_option_bounds_the_adversarial_images(checkpoint, image_fold
     assert json.loads((out / "summary.json").read_text())["protocol"]["attack"]["clip"] == [0, 1]
 
 
+def test_attack_amp_option_crafts_in_bf16_and_records_it(checkpoint, image_folder, tmp_path,
+                                                         capsys):
+    outs = {amp: tmp_path / f"amp-{amp}" for amp in ("fp32", "bf16")}
+    for amp, out in outs.items():
+        extra = ["--amp", amp] if amp == "bf16" else []
+        assert main(["attack", "--model", str(checkpoint), "--input", str(image_folder),
+                     "--steps", "3", "--out", str(out), "--quiet", *extra]) == 0
+    summaries = {a: json.loads((o / "summary.json").read_text()) for a, o in outs.items()}
+    assert summaries["bf16"]["protocol"]["attack"]["amp"] == "bf16"
+    assert summaries["fp32"]["protocol"]["attack"]["amp"] is None
+    full, half = (torch.load(o / "img0_adv.pt", weights_only=True) for o in outs.values())
+    assert not torch.equal(full, half) and (full - half).abs().max() <= 4 / 255
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["attack", "--model", str(checkpoint), "--input", "x", "--out", "o", "--amp", "fp16"])
+    assert "denoise-adv attack: error: argument --amp: invalid choice" in capsys.readouterr().err
+
+
 def test_attack_on_builtin_image(checkpoint, tmp_path):
     out = tmp_path / "builtin"
     assert main(["attack", "--model", str(checkpoint), "--input", "builtin:coins", "--steps",

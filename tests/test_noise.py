@@ -3,9 +3,9 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy import stats
+from scipy import special, stats
 
-from denoise_adv.noise import gaussian_noise, mixed_noise, ts_noise
+from denoise_adv.noise import chi2_isf, gaussian_noise, mixed_noise, ts_noise
 from denoise_adv.typical import ts_expected_shift
 
 
@@ -31,6 +31,29 @@ def test_exact_and_screening_agree_and_match_theory(d, T):
     assert stats.ks_2samp(exact, screen).pvalue > 0.01
     assert stats.kstest(exact, _ts_cdf(d, T)).pvalue > 0.01
     assert stats.kstest(screen, _ts_cdf(d, T)).pvalue > 0.01
+
+
+@pytest.mark.parametrize("d", [1000, 1600, 4096, 16384])
+def test_fast_chi2_quantile_agrees_with_scipy(d):
+    q = np.concatenate([np.logspace(-300, -1, 400), np.linspace(0.01, 0.99, 99),
+                        1 - np.logspace(-6, -2, 50)])
+    fast, scipy = chi2_isf(q, d), 2 * special.gammainccinv(d / 2, q)
+    np.testing.assert_allclose(fast, scipy, rtol=1e-10)
+    assert not np.array_equal(fast, scipy)  # the fast path really ran
+    # outside the fast path's range, and for float64 noise, scipy's inverse itself
+    assert np.array_equal(chi2_isf(q, d, fast=False), 2 * special.gammainccinv(d / 2, q))
+    assert np.array_equal(chi2_isf(q, 64), 2 * special.gammainccinv(32, q))
+
+
+@pytest.mark.parametrize(("T", "wrong_T"), [(10, 7), (4406, 2000)])
+def test_float32_ts_noise_matches_theory(T, wrong_T):
+    """float32 noise takes the fast quantile path: its energies still follow chi2_d^(T+1), and
+    the same test rejects a neighbouring T."""
+    g = torch.Generator().manual_seed(T)
+    n = ts_noise((3000, 1, 40, 40), 1.0, T, generator=g)
+    assert n.dtype == torch.float32
+    assert stats.kstest(_energy(n), _ts_cdf(1600, T)).pvalue > 0.01
+    assert stats.kstest(_energy(n), _ts_cdf(1600, wrong_T)).pvalue < 1e-4
 
 
 def test_the_distribution_test_can_fail():

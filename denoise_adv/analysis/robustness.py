@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ def evaluate_robustness(
     progress: bool = True,
     references: Mapping[str, nn.Module] | None = None,
     keep_inputs: dict[tuple[str, str], torch.Tensor] | None = None,
+    amp: str | None = None,
 ) -> list[dict[str, Any]]:
     """Score ``model`` per image on Gaussian noise and on white-box adversarial versions of it.
 
@@ -54,6 +56,8 @@ def evaluate_robustness(
             adversarial ones crafted on ``model`` (transfer), e.g. BM3D and NL-means.
         keep_inputs: a dict to fill with every input scored, ``{(image, set): (1, C, H, W)}``
             (for figures that show them without crafting them again).
+        amp: ``"bf16"`` crafts every attack under bfloat16 autocast (overriding the specs'
+            own ``amp``); ``None`` keeps each spec's. The scores are float32 forwards either way.
 
     Returns:
         One row per image and input set: ``{"image", "set", "psnr", "ssim", "mae"}`` with
@@ -69,6 +73,8 @@ def evaluate_robustness(
     """
     if not isinstance(attacks, Mapping):
         attacks = {name: AttackSpec(norm=name) for name in attacks}
+    if amp is not None:
+        attacks = {name: replace(spec, amp=amp) for name, spec in attacks.items()}
     images = load_dataset(dataset, channels)
     scored = {"model": model, **(references or {})}
     rows = []

@@ -19,6 +19,7 @@ from torch import nn
 from torchattacks.attack import Attack
 from tqdm.auto import tqdm
 
+from .._amp import autocast, check_amp
 from .._checks import (
     check_clip,
     check_image_batch,
@@ -122,6 +123,9 @@ class DenoiseAttack(Attack):
         clip: ``(low, high)`` bounds for the adversarial image, or ``None``.
         loss: ``loss(output, reference) -> scalar``; default mean squared error.
         generator: :class:`torch.Generator` for the random start (global RNG when ``None``).
+        amp: ``"bf16"``: the model's forward and backward run under bfloat16 autocast (about 2x
+            faster on CPUs with AVX512-BF16 and on GPUs); the perturbation, its projection, the
+            loss and its reduction stay float32. ``None`` (default): float32 throughout.
     """
 
     #: Whether the attack has a ``random_start`` option (used in error messages).
@@ -140,8 +144,10 @@ class DenoiseAttack(Attack):
         clip: tuple[float, float] | None = None,
         loss: Loss | None = None,
         generator: torch.Generator | None = None,
+        amp: str | None = None,
     ) -> None:
         self._init_attack(name, model)
+        self.amp = check_amp(amp)
         self.eps = check_budget(eps, "eps")
         self.alpha = check_budget(alpha, "alpha", strict=True)
         self.steps = check_int(steps, "steps", minimum=1)
@@ -197,11 +203,20 @@ class DenoiseAttack(Attack):
         values = {name: getattr(self, name) for name in self._param_names}
         if values.get("clip") is not None:
             values["clip"] = list(values["clip"])
-        return {"attack": self.attack, "mode": self.attack_mode, **values}
+        return {"attack": self.attack, "mode": self.attack_mode, **values, "amp": self.amp}
 
     def _random(self, like: torch.Tensor, kind: str) -> torch.Tensor:
         """``"uniform"`` [0, 1) or ``"normal"`` draws shaped like ``like``, from the generator."""
         return random_like(like, kind, self._generator)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The model's output on ``x`` under the attack's autocast, back in ``x``'s dtype (so
+        the loss and its reduction run in float32)."""
+        if self.amp is None:
+            return self.get_logits(x)
+        with autocast(self.amp, x.device):
+            output = self.get_logits(x)
+        return output.to(x.dtype)
 
     def _resolve_device(self, inputs: torch.Tensor) -> torch.device:
         tensor = next(self.model.parameters(), None)
@@ -253,7 +268,7 @@ class DenoiseAttack(Attack):
                 "output has zero gradient at delta = 0, so the attack would return its input "
                 f"unchanged. Pass the clean image, atk(noisy, clean), or {hint}.")
         with torch.no_grad():
-            output = self.get_logits(noisy)
+            output = self._forward(noisy)
         _check_output(output, noisy)
         return output.detach(), 1.0
 
@@ -279,7 +294,7 @@ class DenoiseAttack(Attack):
             delta = torch.zeros_like(noisy)
         for step in range(self.steps):
             delta.requires_grad_(True)
-            output = self.get_logits(noisy + delta)
+            output = self._forward(noisy + delta)
             if step == 0:
                 _check_output(output, noisy)
             cost = self.loss(output, reference)

@@ -27,6 +27,8 @@ class DenoiseBIM(DenoisePGD):
         steps (int): number of steps. (Default: 10)
         clip (tuple or None): bounds for the adversarial image, or ``None``. (Default: None)
         loss (callable or None): ``loss(output, reference)``; ``None`` for MSE. (Default: None)
+        amp (str or None): ``"bf16"`` runs the model's forward/backward under bfloat16 autocast
+            (delta, projection and loss stay float32); ``None`` for float32. (Default: None)
 
     Shape:
         - noisy: :math:`(N, C, H, W)`.
@@ -57,6 +59,8 @@ class DenoiseBIM(DenoisePGD):
         steps: int = 10,
         clip: tuple[float, float] | None = None,
         loss: Loss | None = None,
+        *,
+        amp: str | None = None,
     ) -> None:
         super().__init__(model, eps=eps, alpha=alpha, steps=steps, random_start=False, clip=clip,
-                         loss=loss, _name="DenoiseBIM")
+                         loss=loss, amp=amp, _name="DenoiseBIM")

@@ -26,6 +26,8 @@ class DenoiseFGSM(DenoisePGD):
         eps (float): maximum perturbation per pixel. (Default: 2/255)
         clip (tuple or None): bounds for the adversarial image, or ``None``. (Default: None)
         loss (callable or None): ``loss(output, reference)``; ``None`` for MSE. (Default: None)
+        amp (str or None): ``"bf16"`` runs the model's forward/backward under bfloat16 autocast
+            (delta, projection and loss stay float32); ``None`` for float32. (Default: None)
 
     Shape:
         - noisy: :math:`(N, C, H, W)`.
@@ -53,8 +55,11 @@ class DenoiseFGSM(DenoisePGD):
         eps: float = 2 / 255,
         clip: tuple[float, float] | None = None,
         loss: Loss | None = None,
+        *,
+        amp: str | None = None,
     ) -> None:
         eps = check_real(eps, "eps", minimum=0.0)
         # One step of length eps; with eps = 0 any positive step is projected back to 0.
         super().__init__(model, eps=eps, alpha=eps if eps > 0 else 1.0, steps=1,
-                         random_start=False, clip=clip, loss=loss, _name="DenoiseFGSM")
+                         random_start=False, clip=clip, loss=loss, amp=amp,
+                         _name="DenoiseFGSM")

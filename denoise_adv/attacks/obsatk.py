@@ -39,6 +39,8 @@ class ObsAtk(DenoisePGDL2):
             :class:`~denoise_adv.attacks.DenoisePGDL2` does. (Default: False)
         loss (callable or None): ``loss(output, reference)``; ``None`` for MSE. (Default: None)
         generator (torch.Generator or None): RNG of the random start. (Default: None)
+        amp (str or None): ``"bf16"`` runs the model's forward/backward under bfloat16 autocast
+            (delta, projection and loss stay float32); ``None`` for float32. (Default: None)
 
     Shape:
         - noisy: :math:`(N, C, H, W)`.
@@ -68,9 +70,11 @@ class ObsAtk(DenoisePGDL2):
         per_pixel: bool = False,
         loss: Loss | None = None,
         generator: torch.Generator | None = None,
+        *,
+        amp: str | None = None,
     ) -> None:
         super().__init__(model, eps, alpha, steps, random_start, clip, per_pixel, loss, generator,
-                         _name="ObsAtk")
+                         amp=amp, _name="ObsAtk")
 
     def _ascent(self, delta: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
         return super()._ascent(delta, _zero_mean(grad))

@@ -47,6 +47,8 @@ class DenoisePGD(DenoiseAttack):
             it unclipped, as noisy images are. (Default: None)
         loss (callable or None): ``loss(output, reference)``; ``None`` for MSE. (Default: None)
         generator (torch.Generator or None): RNG of the random start. (Default: None)
+        amp (str or None): ``"bf16"`` runs the model's forward/backward under bfloat16 autocast
+            (delta, projection and loss stay float32); ``None`` for float32. (Default: None)
 
     Shape:
         - noisy: :math:`(N, C, H, W)`, any real values (noisy images are not clipped).
@@ -77,9 +79,11 @@ class DenoisePGD(DenoiseAttack):
         loss: Loss | None = None,
         generator: torch.Generator | None = None,
         *,
+        amp: str | None = None,
         _name: str = "DenoisePGD",
     ) -> None:
-        super().__init__(_name, model, eps, alpha, steps, random_start, clip, loss, generator)
+        super().__init__(_name, model, eps, alpha, steps, random_start, clip, loss, generator,
+                         amp)
 
     def _random_delta(self, noisy: torch.Tensor) -> torch.Tensor:
         return (2 * self._random(noisy, "uniform") - 1) * self.eps

@@ -46,6 +46,8 @@ class DenoisePGDL2(DenoiseAttack):
         per_pixel (bool): read eps/alpha as RMS per pixel. (Default: False)
         loss (callable or None): ``loss(output, reference)``; ``None`` for MSE. (Default: None)
         generator (torch.Generator or None): RNG of the random start. (Default: None)
+        amp (str or None): ``"bf16"`` runs the model's forward/backward under bfloat16 autocast
+            (delta, projection and loss stay float32); ``None`` for float32. (Default: None)
 
     Shape:
         - noisy: :math:`(N, C, H, W)`.
@@ -79,9 +81,11 @@ class DenoisePGDL2(DenoiseAttack):
         loss: Loss | None = None,
         generator: torch.Generator | None = None,
         *,
+        amp: str | None = None,
         _name: str = "DenoisePGDL2",
     ) -> None:
-        super().__init__(_name, model, eps, alpha, steps, random_start, clip, loss, generator)
+        super().__init__(_name, model, eps, alpha, steps, random_start, clip, loss, generator,
+                         amp)
         self.per_pixel = bool(per_pixel)
 
     def _scale(self, x: torch.Tensor) -> float:

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._amp import check_amp
 from .._checks import check_clip, check_flag, check_int
 from .base import DenoiseAttack, check_budget
 from .pgd import DenoisePGD
@@ -24,7 +25,8 @@ class AttackSpec:
     ``clip=(low, high)`` bounds the adversarial image (default: unclipped, as noisy images are).
     ``eps`` and ``alpha`` are per pixel in [0, 1] units (L2: RMS per pixel, radius
     ``eps * sqrt(C*H*W)``). The defaults (2/255, 0.5/255, 10 steps, random start) cost about
-    1 dB on a small DnCNN at sigma 25, the size of the paper's drops.
+    1 dB on a small DnCNN at sigma 25, the size of the paper's drops. ``amp="bf16"`` crafts
+    under bfloat16 autocast (see :class:`~denoise_adv.attacks.DenoiseAttack`).
 
     Example:
         >>> from denoise_adv.models import DnCNN
@@ -39,6 +41,7 @@ class AttackSpec:
     steps: int = 10
     random_start: bool = True
     clip: tuple[float, float] | None = None
+    amp: str | None = None
 
     def __post_init__(self) -> None:
         # Checked when the spec is made, not when the first image is attacked.
@@ -49,11 +52,13 @@ class AttackSpec:
         check_int(self.steps, "steps", minimum=1)
         check_flag(self.random_start, "random_start")
         check_clip(self.clip)
+        check_amp(self.amp)
 
     def build(self, model: nn.Module, generator: torch.Generator | None = None) -> DenoiseAttack:
         """The attack on ``model`` (random start from ``generator``)."""
         common = dict(eps=self.eps, alpha=self.alpha, steps=self.steps,
-                      random_start=self.random_start, clip=self.clip, generator=generator)
+                      random_start=self.random_start, clip=self.clip, generator=generator,
+                      amp=self.amp)
         if self.norm == "linf":
             return DenoisePGD(model, **common)
         return DenoisePGDL2(model, per_pixel=True, **common)
@@ -62,4 +67,4 @@ class AttackSpec:
         """The values, JSON-ready (``per_pixel`` is implied by the norm)."""
         return {"norm": self.norm, "eps": self.eps, "alpha": self.alpha, "steps": self.steps,
                 "random_start": self.random_start, "per_pixel": self.norm == "l2",
-                "clip": list(self.clip) if self.clip else None}
+                "clip": list(self.clip) if self.clip else None, "amp": self.amp}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 import torch
 
+from .._amp import check_amp
 from .._checks import check_int
 from .base import DenoiseAttack
 
@@ -81,9 +83,15 @@ class WorstCase(DenoiseAttack):
     Per image, which member (and restart) won is kept in :attr:`last_result` /
     :attr:`last_winner`; :meth:`detailed` returns it with the images.
 
+    With ``amp="bf16"`` every member crafts under bfloat16 autocast while the ensemble runs (the
+    members' own ``amp`` is restored afterwards); ``None`` leaves each member's own setting.
+    Candidates are always scored in float32, so the image kept is the worst one at full
+    precision.
+
     Arguments:
         attacks (list of DenoiseAttack): the members, all attacking the same model object.
         restarts (int): runs of each member that has a random start. (Default: 1)
+        amp (str or None): ``"bf16"`` or ``None`` (each member's own). (Default: None)
 
     Shape:
         - noisy: :math:`(N, C, H, W)`.
@@ -106,9 +114,11 @@ class WorstCase(DenoiseAttack):
         torch.Size([2])
     """
 
-    def __init__(self, attacks: Sequence[DenoiseAttack], restarts: int = 1) -> None:
+    def __init__(self, attacks: Sequence[DenoiseAttack], restarts: int = 1,
+                 amp: str | None = None) -> None:
         members = _check_attacks(attacks)
         self._init_attack("WorstCase", members[0].model)
+        self.amp = check_amp(amp)
         # A tuple: torchattacks registers attacks held in lists and forwards mode changes to
         # them, but the ensemble drives its members itself.
         self.attacks = members
@@ -126,7 +136,7 @@ class WorstCase(DenoiseAttack):
     def params(self) -> dict[str, Any]:
         """The ensemble's hyperparameters and its members' as plain values."""
         return {"attack": self.attack, "mode": self.attack_mode, "restarts": self.restarts,
-                "attacks": [member.params for member in self.attacks]}
+                "amp": self.amp, "attacks": [member.params for member in self.attacks]}
 
     @property
     def last_result(self) -> WorstCaseResult | None:
@@ -162,8 +172,26 @@ class WorstCase(DenoiseAttack):
                         "unchanged: pass the clean image, atk(noisy, clean), or drop it")
         return super()._reference(noisy, labels)
 
+    @contextlib.contextmanager
+    def _members_amp(self) -> Iterator[None]:
+        """The ensemble's ``amp`` on every member for the duration of a call."""
+        saved = [member.amp for member in self.attacks]
+        if self.amp is not None:
+            for member in self.attacks:
+                member.amp = self.amp
+        try:
+            yield
+        finally:
+            for member, amp in zip(self.attacks, saved, strict=True):
+                member.amp = amp
+
     def _run(self, noisy: torch.Tensor, reference: torch.Tensor, sign: float) -> torch.Tensor:
         self._check_models()
+        with self._members_amp():
+            return self._run_members(noisy, reference, sign)
+
+    def _run_members(self, noisy: torch.Tensor, reference: torch.Tensor, sign: float
+                     ) -> torch.Tensor:
         best_adv = best = winner = restart = None
         member_best = []
         for index, member in enumerate(self.attacks):

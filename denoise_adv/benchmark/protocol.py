@@ -92,15 +92,16 @@ class BenchAttack:
         return self.name
 
     def build(self, model: nn.Module, generator: torch.Generator | None = None,
-              loss=None):
+              loss=None, amp: str | None = None):
         """The :class:`~denoise_adv.attacks.DenoiseAttack` on ``model`` (not for ``random``),
-        with its random start from ``generator`` and an optional ``loss`` (default MSE)."""
+        with its random start from ``generator``, an optional ``loss`` (default MSE) and
+        mixed precision ``amp``."""
         from ..attacks import DenoiseFGSM, DenoisePGD, DenoisePGDL2, ObsAtk
 
         if self.kind == "fgsm":
-            return DenoiseFGSM(model, eps=self.eps, loss=loss)
+            return DenoiseFGSM(model, eps=self.eps, loss=loss, amp=amp)
         common = dict(eps=self.eps, alpha=self.alpha, steps=self.steps, generator=generator,
-                      loss=loss)
+                      loss=loss, amp=amp)
         if self.kind == "obsatk":
             return ObsAtk(model, per_pixel=True, **common)
         if self.kind == "pgd" and self.norm == "linf":

@@ -66,6 +66,20 @@ def _warnings(results: Mapping[str, Any]) -> list[str]:
             for w in results["summary"][label]["warnings"]]
 
 
+def _time_lines(results: Mapping[str, Any]) -> list[str]:
+    """What each part of the run cost, as list items, with the machine and the precision."""
+    device, amp = results["device"], results.get("amp") or "float32"
+    lines = [f"- machine: {device['name']} ({device['device']}, {device['torch_threads']} torch "
+             f"threads, {device['world_size']} process(es)); attacks in {amp}"]
+    for label, t in results["timing"].items():
+        if "images_per_s" in t:
+            lines.append(f"- {label}: {t['seconds']:.1f} s for {t['rows']} image rows "
+                         f"({t['images_per_s']:.4f} images/s)")
+    t = results["timing"]["transfer_inputs"]
+    lines.append(f"- transfer inputs: {t['seconds']:.1f} s for {t['images']} images")
+    return lines
+
+
 def write_leaderboard_md(results: Mapping[str, Any], path: str | os.PathLike) -> Path:
     """The leaderboard as Markdown (table, warnings, timing), atomically."""
     rows = leaderboard_rows(results)
@@ -76,13 +90,7 @@ def write_leaderboard_md(results: Mapping[str, Any], path: str | os.PathLike) ->
     lines += ["| " + " | ".join(r[c] for c in columns) + " |" for r in rows]
     lines += ["", "## Warnings", ""]
     lines += [f"- {w}" for w in _warnings(results)] or ["none"]
-    lines += ["", "## Time", ""]
-    for label, t in results["timing"].items():
-        if "images_per_s" in t:
-            lines.append(f"- {label}: {t['seconds']:.1f} s for {t['rows']} image rows "
-                         f"({t['images_per_s']:.4f} images/s)")
-    t = results["timing"]["transfer_inputs"]
-    lines.append(f"- transfer inputs: {t['seconds']:.1f} s for {t['images']} images")
+    lines += ["", "## Time", ""] + _time_lines(results)
     with atomic_open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     return Path(path)
@@ -102,6 +110,8 @@ def write_leaderboard_rst(results: Mapping[str, Any], path: str | os.PathLike) -
     warnings = _warnings(results)
     lines += ["", "Sanity-check warnings:" if warnings else "Sanity-check warnings: none.", ""]
     lines += [f"- {w}" for w in warnings]
+    lines += ["", "Time (each row's own wall time, kept from the run that computed it):", ""]
+    lines += _time_lines(results)
     with atomic_open(path, "w") as f:
         f.write("\n".join(lines).rstrip() + "\n")
     return Path(path)

@@ -237,7 +237,8 @@ def build_results(folder, info: Mapping[str, Mapping[str, Any]], images: Sequenc
                       "bootstrap": f"seeding stream 'bootstrap' (seed "
                                    f"{protocol.bootstrap_seed}, number of images)"},
             "versions": _versions(), "device": _device(run), "images": list(images),
-            "max_images": run.get("max_images"), "models": {k: dict(v) for k, v in info.items()},
+            "max_images": run.get("max_images"), "amp": run.get("amp"),
+            "models": {k: dict(v) for k, v in info.items()},
             "reference": {"spec": protocol.reference,
                           "fingerprint": folder.meta["reference_fingerprint"]},
             "leaderboard": order, "summary": summary, "timing": timing, "per_image": rows}

@@ -38,6 +38,7 @@ from torchvision.transforms.v2.functional import center_crop
 from tqdm.auto import tqdm
 
 from .. import seeding
+from .._amp import check_amp
 from .._checks import check_int, check_module
 from ..analysis.common import Image, attack_generator, load_dataset, noisy_image, score
 from ..attacks import WorstCase
@@ -119,7 +120,7 @@ def _psnr(model: nn.Module, inputs: torch.Tensor, clean: torch.Tensor) -> float:
 
 
 def _white_box(model: nn.Module, noisy: torch.Tensor, clean: torch.Tensor, image: str,
-               seed: int, protocol: Protocol) -> tuple[dict, dict, list]:
+               seed: int, protocol: Protocol, amp: str | None) -> tuple[dict, dict, list]:
     """White-box PSNR per attack, loss increase per multi-step attack, and per budget the
     worst ``(eps, attack, psnr, input)`` of one :class:`WorstCase` ensemble."""
     psnrs, increased, worst = {}, {}, []
@@ -131,7 +132,7 @@ def _white_box(model: nn.Module, noisy: torch.Tensor, clean: torch.Tensor, image
         for attack in group:
             recorders[attack.name] = _LossRecorder()
             atk = attack.build(model, attack_generator(seed, image, attack.seed_key),
-                               loss=recorders[attack.name])
+                               loss=recorders[attack.name], amp=amp)
             runs = attack.restarts if atk.random_start else 1
             members += [atk] * runs
             owners += [attack.name] * runs
@@ -146,11 +147,11 @@ def _white_box(model: nn.Module, noisy: torch.Tensor, clean: torch.Tensor, image
 
 
 def transfer_inputs(reference: nn.Module, clean: torch.Tensor, image: str, seed: int,
-                    protocol: Protocol) -> dict[str, torch.Tensor]:
+                    protocol: Protocol, amp: str | None = None) -> dict[str, torch.Tensor]:
     """The transfer attacks' adversarial inputs of one image (1, C, H, W), crafted on
     ``reference`` (CPU tensors, keyed by attack name)."""
     noisy = noisy_image(clean, protocol.sigma, seed, image)
-    return {a.name: a.build(reference, attack_generator(seed, image, a.seed_key))(
+    return {a.name: a.build(reference, attack_generator(seed, image, a.seed_key), amp=amp)(
         noisy, clean).cpu() for a in protocol.attacks_of("transfer")}
 
 
@@ -161,15 +162,16 @@ def _random_input(attack: BenchAttack, noisy: torch.Tensor, image: str, seed: in
 
 
 def evaluate_image(model: nn.Module, clean: torch.Tensor, image: str, seed: int,
-                   protocol: Protocol, transfer: Mapping[str, torch.Tensor]
-                   ) -> tuple[dict[str, Any], torch.Tensor]:
+                   protocol: Protocol, transfer: Mapping[str, torch.Tensor],
+                   amp: str | None = None) -> tuple[dict[str, Any], torch.Tensor]:
     """One row (see the module docstring) and the denoised worst-case output (1, C, H, W) at
     the headline budget, for image ``image`` (``clean``: (1, C, H, W) on the model's device)
-    under noise seed ``seed``; ``transfer``: :func:`transfer_inputs` of that image."""
+    under noise seed ``seed``; ``transfer``: :func:`transfer_inputs` of that image; ``amp``:
+    the white-box attacks' mixed precision (every score is a float32 forward)."""
     noisy = noisy_image(clean, protocol.sigma, seed, image)
     gauss = score(model, noisy, clean)
     psnrs, increased, candidates = ({}, {}, []) if is_black_box(model) else _white_box(
-        model, noisy, clean, image, seed, protocol)
+        model, noisy, clean, image, seed, protocol, amp)
     for attack in protocol.attacks:
         if attack.threat == "white-box":
             continue
@@ -265,6 +267,7 @@ def run_benchmark(
     model_info: Mapping[str, Mapping[str, Any]] | None = None,
     docs: str | os.PathLike | None = None,
     figures: bool = True,
+    amp: str | None = None,
 ) -> dict[str, Any] | None:
     """Run ``protocol`` on ``models`` and write the results folder ``out``.
 
@@ -287,6 +290,8 @@ def run_benchmark(
         model_info: ``{label: {...}}`` recorded with each model (its spec, metadata).
         docs: also write the leaderboard table (reStructuredText) to this file.
         figures: write the figures.
+        amp: ``"bf16"``: attacks craft under bfloat16 autocast (scores stay float32); the
+            folder records it and refuses rows of another precision.
 
     Returns:
         The results (as in ``results.json``) on process 0, ``None`` on the others.
@@ -301,7 +306,7 @@ def run_benchmark(
         >>> res["per_image"][0]["robust_psnr"] <= res["per_image"][0]["psnr"]["fgsm-2"]
         True
     """
-    protocol, device = get_protocol(protocol), torch.device(device)
+    protocol, device, amp = get_protocol(protocol), torch.device(device), check_amp(amp)
     _check_models(models, protocol)
     rank, world = _rank_world()
     images = load_images(protocol, max_images) if images is None else list(images)[:max_images]
@@ -311,10 +316,10 @@ def run_benchmark(
     _check_models({f"reference {protocol.reference}": reference}, protocol)
     models = {label: m.to(device).eval() for label, m in models.items()}
     reference = reference.to(device).eval()
-    folder = ResultsFolder(out, protocol, fingerprint(reference))
+    folder = ResultsFolder(out, protocol, fingerprint(reference), amp)
     prints = {label: fingerprint(m) for label, m in models.items()}
     folder.open(prints, write=rank == 0)
-    _run_shard(folder, models, images[rank::world], reference, protocol, device, progress)
+    _run_shard(folder, models, images[rank::world], reference, protocol, device, progress, amp)
     if world > 1:
         dist.barrier()
     if rank != 0:
@@ -323,7 +328,7 @@ def run_benchmark(
                     **dict((model_info or {}).get(label, {}))} for label, m in models.items()}
     results = build_results(folder, info, [n for n, _ in images], protocol,
                             {"device": str(device), "world_size": world,
-                             "max_images": max_images})
+                             "max_images": max_images, "amp": amp})
     from .report import write_outputs
 
     write_outputs(results, folder, images, docs=docs, figures=figures)
@@ -332,7 +337,7 @@ def run_benchmark(
 
 def _run_shard(folder: ResultsFolder, models: Mapping[str, nn.Module], images: list[Image],
                reference: nn.Module, protocol: Protocol, device: torch.device,
-               progress: bool) -> None:
+               progress: bool, amp: str | None) -> None:
     """This process's images: every missing row, transfer inputs crafted (or read) once."""
     todo = [(name, clean, seed, [lb for lb in models if not folder.has_row(lb, name, seed)])
             for name, clean in images for seed in protocol.noise_seeds]
@@ -344,12 +349,13 @@ def _run_shard(folder: ResultsFolder, models: Mapping[str, nn.Module], images: l
         transfer = folder.load_transfer(name, seed)
         if transfer is None:
             start = time.perf_counter()
-            transfer = transfer_inputs(reference, clean, name, seed, protocol)
+            transfer = transfer_inputs(reference, clean, name, seed, protocol, amp)
             folder.save_transfer(name, seed, transfer, time.perf_counter() - start)
         for label in labels:
             bar.set_postfix_str(f"{label} / {name}")
             start = time.perf_counter()
-            row, output = evaluate_image(models[label], clean, name, seed, protocol, transfer)
+            row, output = evaluate_image(models[label], clean, name, seed, protocol, transfer,
+                                         amp)
             folder.save_row(label, name, seed, {"model": label, **row}, output,
                             time.perf_counter() - start)
             bar.update()

@@ -2,8 +2,9 @@
 
 Layout of ``out/``:
 
-- ``protocol.json``: the schema version, the protocol (every field) and the reference model's
-  fingerprint. A run under another protocol (or reference) refuses the folder.
+- ``protocol.json``: the schema version, the protocol (every field), the reference model's
+  fingerprint and the attacks' ``amp``. A run under another protocol (or reference, or
+  precision) refuses the folder.
 - ``models/MODEL.json``: each model's fingerprint; another model under the same label is
   refused (its rows would be stale).
 - ``rows/MODEL/IMAGE-sSEED.json``: one finished (model, image, noise seed) row and its time,
@@ -51,13 +52,16 @@ class ResultsFolder:
         out: the folder (created if missing).
         protocol: the protocol of the run.
         reference: the reference model's fingerprint.
+        amp: the attacks' mixed precision (``None``: float32); rows crafted under another
+            setting are refused rather than mixed.
     """
 
-    def __init__(self, out: str | os.PathLike, protocol: Protocol, reference: str) -> None:
+    def __init__(self, out: str | os.PathLike, protocol: Protocol, reference: str,
+                 amp: str | None = None) -> None:
         self.path = Path(out)
         self.protocol = protocol
         self.meta = {"schema_version": SCHEMA_VERSION, "protocol": protocol.as_dict(),
-                     "reference_fingerprint": reference}
+                     "reference_fingerprint": reference, "amp": amp}
 
     def open(self, models: dict[str, str], write: bool) -> None:
         """Check that the folder holds this protocol's results and the same models under
@@ -105,6 +109,10 @@ class ResultsFolder:
             raise ValueError(f"{self.path} holds results made with another reference model "
                              f"than {new['reference']} (its transfer inputs differ): use "
                              "another --out")
+        if stored.get("amp") != self.meta["amp"]:
+            raise ValueError(f"{self.path} holds attacks crafted with amp "
+                             f"{stored.get('amp') or 'fp32'}, not {self.meta['amp'] or 'fp32'}: "
+                             "use another --out (precisions never mix)")
 
     # -------------------------------------------------------------------------------- rows
     def _stem(self, kind: str, label: str, image: str, seed: int, suffix: str) -> Path:

@@ -39,7 +39,8 @@ def add(sub: argparse._SubParsersAction) -> None:
         "(NL-means or BM3D), so that image content cancels. Prints the tables; writes "
         "report.json, report.md, anatomy.png and noise_level.png. Levels are 8-bit.",
     )
-    p.add_argument("--model", required=True, help="a differentiable model: " + MODEL_HELP)
+    p.add_argument("--model", required=True,
+                   help="a differentiable " + MODEL_HELP.removeprefix("a "))
     add_options(p, "--data")
     p.add_argument("--attacks", default="linf,l2",
                    help="white-box attacks: comma-separated linf,l2 (default: linf,l2)")
@@ -53,7 +54,7 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="denoiser told the true level, the reference of the penalty "
                    "(bm3d needs the bm3d package; default: nlmeans)")
     add_noise_and_attack_options(p, with_attack=False)
-    add_options(p, "--eps", "--alpha", "--steps")
+    add_options(p, "--eps", "--alpha", "--steps", "--amp")
     add_options(p, "--out")
     p.set_defaults(func=run, norm="linf")
 

@@ -40,7 +40,7 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="also write the leaderboard as a reStructuredText table to this file "
                    "(docs/_generated/leaderboard.rst)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
-    add_options(p, "--out", "--device", "--quiet")
+    add_options(p, "--out", "--device", "--amp", "--quiet")
     p.set_defaults(func=run)
 
 
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         models, info = _models(args.model, protocol, where)
         results = run_benchmark(models, out, protocol, max_images=args.images, device=where,
                                 progress=not args.quiet, model_info=info, docs=docs,
-                                figures=not args.no_figures)
+                                figures=not args.no_figures, amp=args.amp)
     if results is None:  # not process 0: it reports
         return 0
     columns = ("rank", "model", "threat", "Gaussian PSNR",

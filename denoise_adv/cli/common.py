@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from .._amp import AMP_CHOICES
 from .._io import resolve_device, writable_file, writable_folder
 from ..data import MAX_PIXELS
 
@@ -58,6 +59,10 @@ OPTIONS: dict[str, dict] = {
     "--alpha": dict(type=positive_level, default=None,
                     help="step size in the units of --eps (default: eps/4)"),
     "--steps": dict(type=int, default=10, help="attack steps (default: 10)"),
+    "--amp": dict(choices=AMP_CHOICES, default=None,
+                  help="mixed precision of the attacks: bf16 autocast for the model's forward "
+                  "and backward, about 2x faster where the hardware has bf16; perturbation, "
+                  "projection, loss and every score stay float32 (default: float32)"),
     "--seed": dict(type=int, default=0, help="seed of noise and random starts (default: 0)"),
     "--device": dict(default="auto", help="auto, cpu, cuda, cuda:N (default: auto)"),
     "--quiet": dict(action="store_true", help="no progress bar"),
@@ -82,7 +87,7 @@ def add_options(p: argparse.ArgumentParser, *flags: str, **changes: dict) -> Non
 def add_noise_and_attack_options(p: argparse.ArgumentParser, with_attack: bool = True) -> None:
     """--sigma, --seed, --device, --quiet, --max-pixels and (optionally) the attack protocol
     options."""
-    attack = ("--norm", "--eps", "--alpha", "--steps") if with_attack else ()
+    attack = ("--norm", "--eps", "--alpha", "--steps", "--amp") if with_attack else ()
     add_options(p, "--sigma", *attack, "--seed", "--device", "--quiet", "--max-pixels")
 
 
@@ -121,7 +126,7 @@ def attack_spec(args: argparse.Namespace, random_start: bool = True, clip: bool 
                              f"{value:g}")
     return AttackSpec(norm=args.norm, eps=args.eps / LEVEL, alpha=alpha / LEVEL,
                       steps=args.steps, random_start=random_start,
-                      clip=(0.0, 1.0) if clip else None)
+                      clip=(0.0, 1.0) if clip else None, amp=args.amp)
 
 
 #: Help text of every ``--model`` option.

@@ -49,7 +49,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--retrain", action="store_true", help="with --train: ignore the cache")
     p.add_argument("--bm3d", action="store_true", help="add BM3D reference rows (needs the "
                    "bm3d package; about 4 s per image and input set)")
-    add_options(p, "--seed", "--device", "--quiet", "--max-pixels")
+    add_options(p, "--seed", "--device", "--amp", "--quiet", "--max-pixels")
     p.set_defaults(func=run)
 
 
@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
                           if args.train else ZOO_MODEL)
     model, channels, meta = load_model(spec, sigma, where)
     dataset = images(args, args.data, channels)
-    attacks = {"linf": AttackSpec("linf"), "l2": AttackSpec("l2")}
+    attacks = {norm: AttackSpec(norm, amp=args.amp) for norm in ("linf", "l2")}
     inputs: dict = {}
     rows = evaluate_robustness(model, dataset, sigma, attacks, args.seed, channels,
                                not args.quiet, references=_references(sigma, args.bm3d),

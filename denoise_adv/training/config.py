@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._amp import AMP_CHOICES
 from .._checks import check_int, check_real
 from ..data import MAX_PIXELS
 from .strategies import STRATEGIES
@@ -94,7 +95,7 @@ class TrainConfig:
                                    steers=False)
     workers: int = option(0, "DataLoader workers", steers=False)
     device: str = option("auto", "auto, cpu, cuda, cuda:N", steers=False)
-    amp: str | None = option(None, "mixed precision: bf16 autocast", choices=("bf16",))
+    amp: str | None = option(None, "mixed precision: bf16 autocast", choices=AMP_CHOICES)
     channels_last: bool = option(False, "channels_last memory format", steers=False)
     max_pixels: int | None = option(MAX_PIXELS, "refuse images of more pixels (width x height) "
                                     "than this before decoding them", steers=False)

@@ -34,6 +34,7 @@ from torchvision.transforms.v2.functional import center_crop
 from tqdm.auto import tqdm
 
 from .. import seeding
+from .._amp import autocast
 from .._io import (
     atomic_open,
     atomic_torch_save,
@@ -127,8 +128,7 @@ class Trainer:
         self.sampler = torch.utils.data.DistributedSampler(
             self.dataset, num_replicas=self.world, rank=self.rank, shuffle=True, seed=config.seed)
         self.validation = self.build_validation() if self.main_process else None
-        self.autocast = torch.autocast(self.device.type, dtype=torch.bfloat16,
-                                       enabled=config.amp == "bf16")
+        self.autocast = autocast(config.amp, self.device)
 
     def _check_out(self) -> None:
         if self.out is None:

@@ -137,7 +137,8 @@ def test_targeted_by_function(model, pair):
 def test_params_are_plain_values(model):
     params = DenoisePGDL2(model, eps=0.5, alpha=0.1, steps=3, clip=(0, 1), per_pixel=True).params
     assert params == {"attack": "DenoisePGDL2", "mode": "default", "eps": 0.5, "alpha": 0.1,
-                      "steps": 3, "random_start": True, "clip": [0.0, 1.0], "per_pixel": True}
+                      "steps": 3, "random_start": True, "clip": [0.0, 1.0], "per_pixel": True,
+                      "amp": None}
 
 
 def test_save_and_load_round_trip_bit_for_bit(model, pair, tmp_path, capsys):

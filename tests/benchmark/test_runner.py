@@ -180,6 +180,9 @@ def test_outputs_written(bench):
     assert {"torch", "denoise-adv", "python"} <= set(on_disk["versions"])
     board = (out / "leaderboard.md").read_text()
     assert board.index("| 1 | dncnn |") < board.index("| -- | masked |")
+    seconds = results["timing"]["dncnn"]["seconds"]
+    assert f"- dncnn: {seconds:.1f} s for 2 image rows ({2 / seconds:.4f} images/s)" in board
+    assert "1 torch threads, 1 process(es)); attacks in float32" in board
     for figure in ("robust_vs_budget.png", "worst_case_strip.png"):
         assert (out / figure).read_bytes()[:4] == b"\x89PNG"
 
@@ -217,6 +220,8 @@ def test_folder_of_another_protocol_or_model_is_refused(tiny_images, tmp_path):
         run_benchmark({"m": other}, tmp_path, TINY, **kwargs)
     with pytest.raises(ValueError, match="another reference model"):
         run_benchmark({"m": model}, tmp_path, TINY, **{**kwargs, "reference": other})
+    with pytest.raises(ValueError, match="crafted with amp fp32, not bf16"):
+        run_benchmark({"m": model}, tmp_path, TINY, **{**kwargs, "amp": "bf16"})
 
 
 def test_channel_mismatch_is_refused(tiny_images, tmp_path):

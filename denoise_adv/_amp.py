@@ -1,0 +1,47 @@
+"""Mixed precision, written once: the ``amp`` option of attacks, evaluation and training.
+
+``amp="bf16"`` runs the model's forward (and so its backward) under :func:`torch.autocast`
+with bfloat16; everything around the model stays in the caller's dtype (float32): the
+perturbation and its projection, the noise, the loss reduction and every reported score.
+``None`` is plain float32, the default everywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+__all__ = ["AMP_CHOICES", "autocast", "check_amp"]
+
+#: The values ``amp`` accepts besides ``None``.
+AMP_CHOICES = ("bf16",)
+
+
+def check_amp(amp: object, name: str = "amp") -> str | None:
+    """Return ``amp`` if it is ``None`` or one of :data:`AMP_CHOICES`, else raise.
+
+    Example:
+        >>> check_amp("bf16")
+        'bf16'
+    """
+    if amp is not None and not isinstance(amp, str):
+        raise TypeError(f"{name} must be None or a string in {AMP_CHOICES}, got "
+                        f"{type(amp).__name__}")
+    if amp is not None and amp not in AMP_CHOICES:
+        raise ValueError(f"{name} must be None (float32) or one of {AMP_CHOICES}, got {amp!r}")
+    return amp
+
+
+def autocast(amp: str | None, device: torch.device | str) -> contextlib.AbstractContextManager:
+    """The autocast context of ``amp`` on ``device`` (a no-op context for ``None``).
+
+    Example:
+        >>> with autocast("bf16", "cpu"):
+        ...     y = torch.nn.Linear(2, 2)(torch.ones(1, 2))
+        >>> y.dtype
+        torch.bfloat16
+    """
+    if check_amp(amp) is None:
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
