@@ -5,7 +5,6 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 
 def interleaved_ratio(func: Callable[[], object], floor: Callable[[], object],
@@ -26,10 +25,3 @@ def interleaved_ratio(func: Callable[[], object], floor: Callable[[], object],
     f, fl = statistics.median(times_f), statistics.median(times_floor)
     return f / fl, f, fl
 
-
-def has_native_bf16() -> bool:
-    """Whether this CPU runs bf16 arithmetic natively: AVX512-BF16 or AMX (read from
-    /proc/cpuinfo; elsewhere oneDNN emulates bf16 and it is slower)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    flags = cpuinfo.read_text() if cpuinfo.is_file() else ""
-    return "avx512_bf16" in flags or "amx_bf16" in flags

@@ -9,13 +9,16 @@ perturbation and its projection, the noise, the loss reduction and every reporte
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import torch
 
-__all__ = ["AMP_CHOICES", "autocast", "check_amp"]
+__all__ = ["AMP_CHOICES", "autocast", "check_amp", "native_bf16"]
 
 #: The values ``amp`` accepts besides ``None``.
 AMP_CHOICES = ("bf16",)
+#: Where Linux lists the CPU's instruction-set flags.
+CPUINFO = Path("/proc/cpuinfo")
 
 
 def check_amp(amp: object, name: str = "amp") -> str | None:
@@ -45,3 +48,19 @@ def autocast(amp: str | None, device: torch.device | str) -> contextlib.Abstract
     if check_amp(amp) is None:
         return contextlib.nullcontext()
     return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+
+
+def native_bf16(device: torch.device | str = "cpu") -> bool:
+    """Whether ``device`` computes in bfloat16 natively, where ``amp="bf16"`` pays off: a CUDA
+    device that supports it, or a CPU with AVX512-BF16 or AMX (read from ``/proc/cpuinfo``;
+    elsewhere, and on other systems, ``False``: oneDNN then emulates bf16, slower than float32).
+
+    Example:
+        >>> isinstance(native_bf16("cpu"), bool)
+        True
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    flags = CPUINFO.read_text() if device.type == "cpu" and CPUINFO.is_file() else ""
+    return "avx512_bf16" in flags or "amx_bf16" in flags

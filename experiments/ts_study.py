@@ -19,8 +19,8 @@ and the fixed-set drops on Set-Adv made on the source (``make-adv`` + ``evaluate
 craft under ``--amp bf16`` (their drops lie within 0.3% of float32 crafting). The table
 (mean over seeds with the spread) goes to ``docs/_generated/ts_study.rst``.
 
-Resumable (finished trainings, evaluations and sets are kept). Runs for about 1.5 hours on two
-CPU cores:
+Resumable (finished trainings, evaluations and sets are kept); ``--stage eval`` may run beside
+the training stage (it evaluates the models trained so far). About 1.5 hours on two CPU cores:
 
     python experiments/ts_study.py [--out runs/study] [--stage all|shift|train|eval|table]
 """
@@ -136,11 +136,14 @@ def evaluate(out: Path, shift: dict) -> None:
         sets.append(str(path))
     for seed in SEEDS:
         for name in models(shift):
-            model = str(checkpoint(out, name, seed))
-            folder = out / "eval" / f"{name}-s{seed}"
+            model = checkpoint(out, name, seed)
+            if not model.is_file():  # (an eval stage run beside the training stage)
+                print(f"{name}-s{seed}: not trained yet", flush=True)
+                continue
+            model, folder = str(model), out / "eval" / f"{name}-s{seed}"
             if not (folder / "anatomy" / "report.json").is_file():
                 cli("anatomy", "--model", model, "--sigmas", "25,26.6", "--scales", "0.04,0.08",
-                "--amp", "bf16", "--out", str(folder / "anatomy"), "--quiet")
+                    "--amp", "bf16", "--out", str(folder / "anatomy"), "--quiet")
             if not (folder / "fixed" / "report.json").is_file():
                 cli("evaluate", "--model", model, "--attacks", "none", "--adv-set", *sets,
                     "--out", str(folder / "fixed"), "--quiet")

@@ -1,9 +1,13 @@
 """The amp option, written once: its check and its autocast context."""
 
+import argparse
+
 import pytest
 import torch
 
-from denoise_adv._amp import AMP_CHOICES, autocast, check_amp
+from denoise_adv import _amp as amp_module
+from denoise_adv._amp import AMP_CHOICES, autocast, check_amp, native_bf16
+from denoise_adv.cli.common import amp_of
 
 
 def test_check_amp_accepts_none_and_bf16_and_names_the_argument():
@@ -25,3 +29,28 @@ def test_autocast_runs_matmuls_in_bf16_and_none_is_a_no_op():
     torch.testing.assert_close(full, layer(x))
     # bf16 keeps 8 bits of mantissa: close to float32, but not equal
     assert 0 < (half.float() - full).abs().max() < 0.05 * full.abs().max()
+
+
+@pytest.mark.parametrize(("flags", "native"), [("fpu avx512f avx512_bf16 sse", True),
+                                               ("fpu amx_bf16 amx_tile", True),
+                                               ("fpu avx2 avx512f", False)])
+def test_native_bf16_reads_the_cpu_flags(flags, native, tmp_path, monkeypatch):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    monkeypatch.setattr(amp_module, "CPUINFO", cpuinfo)
+    assert native_bf16("cpu") is native
+    monkeypatch.setattr(amp_module, "CPUINFO", tmp_path / "missing")
+    assert native_bf16("cpu") is False  # no /proc (macOS, Windows): assume emulated
+
+
+@pytest.mark.parametrize(("value", "expected"), [("fp32", None), ("bf16", "bf16")])
+def test_cli_amp_values(value, expected):
+    assert amp_of(argparse.Namespace(amp=value, device="cpu")) == expected
+
+
+def test_cli_auto_amp_is_bf16_exactly_where_native(monkeypatch, tmp_path):
+    args = argparse.Namespace(amp="auto", device="cpu")
+    for flags, expected in (("avx512_bf16", "bf16"), ("avx2", None)):
+        (tmp_path / "cpuinfo").write_text(f"flags : {flags}\n")
+        monkeypatch.setattr(amp_module, "CPUINFO", tmp_path / "cpuinfo")
+        assert amp_of(args) == expected

@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+from denoise_adv._amp import native_bf16
 from denoise_adv.cli import demo as demo_module
 from denoise_adv.cli import main
 from denoise_adv.data import save_png
@@ -120,8 +121,11 @@ def test_demo_without_arguments_attacks_the_shipped_model(monkeypatch, tmp_path,
     assert main(["demo", "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "dncnn-s25-normal" in printed and "NL-means" in printed
-    summary = {(r["model"], r["set"]): r for r in json.loads(
-        (tmp_path / "denoise-adv-demo" / "report.json").read_text())["summary"]}
+    report = json.loads((tmp_path / "denoise-adv-demo" / "report.json").read_text())
+    amp = "bf16" if native_bf16("cpu") else None  # --amp auto
+    assert f"crafted in {amp or 'fp32'}" in printed
+    assert report["protocol"]["attacks"]["linf"]["amp"] == amp
+    summary = {(r["model"], r["set"]): r for r in report["summary"]}
     dncnn, nlm = summary["dncnn-s25-normal", "gaussian"], summary["NL-means", "gaussian"]
     assert dncnn["psnr"] > 25 and nlm["psnr"] > 25
     assert summary["dncnn-s25-normal", "linf"]["psnr_drop"] > 0.1  # white-box damage

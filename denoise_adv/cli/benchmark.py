@@ -7,7 +7,15 @@ import json
 import os
 
 from .._io import resolve_device
-from .common import MODEL_HELP, add_options, load_model, model_label, output_file, output_folder
+from .common import (
+    MODEL_HELP,
+    add_options,
+    amp_of,
+    load_model,
+    model_label,
+    output_file,
+    output_folder,
+)
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -85,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         models, info = _models(args.model, protocol, where)
         results = run_benchmark(models, out, protocol, max_images=args.images, device=where,
                                 progress=not args.quiet, model_info=info, docs=docs,
-                                figures=not args.no_figures, amp=args.amp)
+                                figures=not args.no_figures, amp=amp_of(args))
     if results is None:  # not process 0: it reports
         return 0
     columns = ("rank", "model", "threat", "Gaussian PSNR",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from .._amp import AMP_CHOICES
+from .._amp import AMP_CHOICES, native_bf16
 from .._io import resolve_device, writable_file, writable_folder
 from ..data import MAX_PIXELS
 
@@ -59,10 +59,10 @@ OPTIONS: dict[str, dict] = {
     "--alpha": dict(type=positive_level, default=None,
                     help="step size in the units of --eps (default: eps/4)"),
     "--steps": dict(type=int, default=10, help="attack steps (default: 10)"),
-    "--amp": dict(choices=AMP_CHOICES, default=None,
-                  help="mixed precision of the attacks: bf16 autocast for the model's forward "
-                  "and backward, about 2x faster where the hardware has bf16; perturbation, "
-                  "projection, loss and every score stay float32 (default: float32)"),
+    "--amp": dict(choices=(*AMP_CHOICES, "fp32"), default="fp32",
+                  help="precision of the attacks: bf16 autocasts the model's forward and "
+                  "backward, about 2x faster where the hardware has bf16; perturbation, "
+                  "projection, loss and every score stay float32 (default: fp32)"),
     "--seed": dict(type=int, default=0, help="seed of noise and random starts (default: 0)"),
     "--device": dict(default="auto", help="auto, cpu, cuda, cuda:N (default: auto)"),
     "--quiet": dict(action="store_true", help="no progress bar"),
@@ -111,6 +111,14 @@ def output_file(path: str | Path, flag: str = "--out") -> Path:
     return writable_file(path, flag)
 
 
+def amp_of(args: argparse.Namespace) -> str | None:
+    """The library's ``amp`` of ``--amp``: ``None`` for fp32; ``auto`` (the demo's default)
+    is bf16 where the device computes in it natively."""
+    if args.amp == "auto":
+        return "bf16" if native_bf16(device(args.device)) else None
+    return None if args.amp == "fp32" else args.amp
+
+
 def attack_spec(args: argparse.Namespace, random_start: bool = True, clip: bool = False):
     """The :class:`~denoise_adv.attacks.AttackSpec` of the parsed options ([0, 1] units)."""
     from ..attacks import MAX_BUDGET, AttackSpec
@@ -126,7 +134,7 @@ def attack_spec(args: argparse.Namespace, random_start: bool = True, clip: bool 
                              f"{value:g}")
     return AttackSpec(norm=args.norm, eps=args.eps / LEVEL, alpha=alpha / LEVEL,
                       steps=args.steps, random_start=random_start,
-                      clip=(0.0, 1.0) if clip else None, amp=args.amp)
+                      clip=(0.0, 1.0) if clip else None, amp=amp_of(args))
 
 
 #: Help text of every ``--model`` option.
