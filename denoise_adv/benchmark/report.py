@@ -69,8 +69,8 @@ def _warnings(results: Mapping[str, Any]) -> list[str]:
 def _time_lines(results: Mapping[str, Any]) -> list[str]:
     """What each part of the run cost, as list items, with the machine and the precision."""
     device, amp = results["device"], results.get("amp") or "float32"
-    lines = [f"- machine: {device['name']} ({device['device']}, {device['torch_threads']} torch "
-             f"threads, {device['world_size']} process(es)); attacks in {amp}"]
+    lines = [f"- merged on: {device['name']} ({device['device']}, {device['torch_threads']} "
+             f"torch threads, {device['world_size']} process(es)); attacks in {amp}"]
     for label, t in results["timing"].items():
         if "images_per_s" in t:
             lines.append(f"- {label}: {t['seconds']:.1f} s for {t['rows']} image rows "
