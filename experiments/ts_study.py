@@ -112,16 +112,17 @@ def checkpoint(out: Path, name: str, seed: int) -> Path:
     return out / "train" / f"{name}-s{seed}" / "model.pt"
 
 
-def train(out: Path, shift: dict) -> None:
-    """The source, then every (strategy, seed) branch not trained yet (resuming started ones)."""
-    runs = [(["--strategy", "normal", "--steps", "1000", "--lr", "1e-3", "--milestones", "1000",
-              "--seed", "7"], out / "train" / "source-s7")]
+def train(out: Path, shift: dict, only: list[str] | None = None) -> None:
+    """The source, then every (strategy, seed) branch not trained yet (resuming started ones);
+    ``only``: these runs (``NAME-sSEED``) alone, e.g. to train two at once."""
+    runs = {"source-s7": (["--strategy", "normal", "--steps", "1000", "--lr", "1e-3",
+                           "--milestones", "1000", "--seed", "7"], out / "train" / "source-s7")}
     for seed in SEEDS:
         for name, args in models(shift).items():
             path = checkpoint(out, name, seed)
-            runs.append(([*args, *BRANCH, "--seed", str(seed)], path.parent))
-    for args, folder in runs:
-        if (folder / "model.pt").is_file():
+            runs[f"{name}-s{seed}"] = ([*args, *BRANCH, "--seed", str(seed)], path.parent)
+    for run_name, (args, folder) in runs.items():
+        if (folder / "model.pt").is_file() or (only and run_name not in only):
             continue
         resume = ["--resume"] if (folder / "checkpoint.pt").is_file() else []
         cli("train", "--out", str(folder), *COMMON, *args, *resume)
@@ -226,13 +227,14 @@ def main() -> int:
     parser.add_argument("--out", default="runs/study", type=Path, help="study folder")
     parser.add_argument("--stage", default="all",
                         choices=("all", "shift", "train", "eval", "table"))
+    parser.add_argument("--only", nargs="+", help="train only these runs (NAME-sSEED)")
     args = parser.parse_args()
     if not (ZOO / "base" / "model.pt").is_file():
         parser.error(f"{ZOO}/base/model.pt is missing: run experiments/train_zoo.sh first")
     shift = measured_shift(args.out)
     print(json.dumps(shift), flush=True)
     if args.stage in ("all", "train"):
-        train(args.out, shift)
+        train(args.out, shift, args.only)
     if args.stage in ("all", "eval"):
         evaluate(args.out, shift)
     if args.stage in ("all", "table"):
