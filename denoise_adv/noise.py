@@ -219,13 +219,12 @@ def _unit_ts(shape: tuple[int, ...], iterations: float, method: str, generator, 
     # r^2 = F^-1(u^(1/(T+1))) through the upper tail q = 1 - u^(1/(T+1)), exact for large T.
     q = -np.expm1(np.log(u) / (iterations + 1.0))
     radius = np.sqrt(chi2_isf(q, d, fast=dtype != torch.float64))
-    per_sample = isinstance(levels, torch.Tensor)
-    if not per_sample:
-        radius *= levels  # (a tensor of levels multiplies the column below)
     norm = torch.linalg.vector_norm(g.view(batch, -1), dim=1).double().cpu().numpy()
     scale = torch.from_numpy(radius / np.maximum(norm, np.finfo(np.float64).tiny))
     scale = scale.to(device=g.device, dtype=dtype).view(batch, *([1] * (len(shape) - 1)))
-    return g.mul_(scale * levels if per_sample else scale)
+    # The level multiplies in the output's dtype, as a float or as per-sample tensor alike, so
+    # that both give the same bits (deepinv's noise model holds its level as a tensor).
+    return g.mul_(scale * levels if isinstance(levels, torch.Tensor) or levels != 1.0 else scale)
 
 
 #: The shape parameters (d/2) where :func:`chi2_isf` may take its fast path.
