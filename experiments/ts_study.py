@@ -61,6 +61,11 @@ def cli(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "denoise_adv", *args], check=True)
 
 
+def _patches(x: torch.Tensor) -> torch.Tensor:
+    """The non-overlapping 40x40 patches of a (1, 1, H, W) image as rows of 1600 values."""
+    return x.unfold(2, 40, 40).unfold(3, 40, 40).reshape(-1, 1600)
+
+
 def measured_shift(out: Path) -> dict:
     """The AEP shift e(n + delta) - e(n) of L-inf PGD (2/255, 10 steps) on the zoo's normal
     model over the 40x40 patches of builtin:test, and the T "covering" it: the T whose TS
@@ -78,13 +83,8 @@ def measured_shift(out: Path) -> dict:
         clean = clean[None]
         noisy = noisy_image(clean, sigma, 0, name)
         adv = AttackSpec("linf").build(model, attack_generator(0, name, "linf"))(noisy, clean)
-
-        def patches(x):
-            return x.unfold(2, 40, 40).unfold(3, 40, 40).reshape(-1, 1600)
-
-        noise = noisy - clean
-        shifts.append(aep_deviation(patches(adv - clean), sigma)
-                      - aep_deviation(patches(noise), sigma))
+        shifts.append(aep_deviation(_patches(adv - clean), sigma)
+                      - aep_deviation(_patches(noisy - clean), sigma))
     shift = torch.cat(shifts)
     mean, q95 = float(shift.mean()), float(torch.quantile(shift, 0.95))
     result = {"mean_shift": mean, "sd_shift": float(shift.std()), "q95_shift": q95,

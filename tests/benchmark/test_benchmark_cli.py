@@ -14,15 +14,6 @@ from denoise_adv.data import save_png
 from denoise_adv.models import DnCNN, save_checkpoint
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny images: one thread is faster than several (and the CPU is shared)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def setup(sample_images, tmp_path_factory):
     """Two 32x32 images in a folder, a tiny model and reference checkpoint, and a protocol

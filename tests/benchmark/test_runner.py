@@ -48,15 +48,6 @@ class Counting(nn.Module):
         return self.inner(noisy)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny images: one thread is faster than several (and the CPU is shared)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def tiny_images(sample_images):
     return [("top", sample_images[0][:, :32, :32]), ("moon", sample_images[2][:, 16:48, :32])]
