@@ -24,6 +24,16 @@ def device(request) -> torch.device:
     return torch.device(request.param)
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test (tiny images: faster than several, and the CPU is
+    shared); the benchmark tests use it module-wide."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(params=[torch.float32, torch.float64], ids=["f32", "f64"])
 def dtype(request) -> torch.dtype:
     return request.param

@@ -13,6 +13,8 @@ from denoise_adv.cli import main
 from denoise_adv.data import save_png
 from denoise_adv.models import DnCNN, save_checkpoint
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 @pytest.fixture(scope="module")
 def setup(sample_images, tmp_path_factory):

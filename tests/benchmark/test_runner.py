@@ -23,6 +23,8 @@ from denoise_adv.models import DnCNN, NLMeans
 TINY = PROTOCOL_V1_QUICK.derive("test-tiny", bootstrap=300)
 HEADLINE = TINY.headline_budget
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 class Masked(nn.Module):
     """Gradient masking: the output is rounded to 8-bit levels, so its gradient is zero."""
