@@ -60,7 +60,7 @@ def bench(trained_dncnn, tiny_images, tmp_path_factory):
     """The trained model (also the transfer reference), its masked twin and NL-means."""
     out = tmp_path_factory.mktemp("bench")
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # (module scope: the autouse fixture is not active yet)
+    torch.set_num_threads(1)  # (module scope: the one_thread fixture is not active yet)
     models = {"dncnn": trained_dncnn, "masked": Masked(trained_dncnn),
               "nlmeans": NLMeans(sigma=TINY.sigma)}
     results = run_benchmark(models, out, TINY, reference=trained_dncnn, images=tiny_images,
