@@ -1,6 +1,6 @@
 """TS noise against its floors in the same run: ``torch.randn`` of the same shape (the exact
-sampler's ratio is printed against the 1.15x target; beyond the draw itself it costs the
-chi-square quantile of the radii, one norm pass, one scaling pass and call overhead; asserts
+sampler's ratio is printed against the 1.15x target; beyond the draw itself it costs one norm
+pass, a table lookup of the per-sample gains, one scaling pass and call overhead; asserts
 <= 1.5) and the literal screening loop at T = 10 (target: exact >= 8x
 faster).
 

@@ -3,9 +3,9 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy import special, stats
+from scipy import stats
 
-from denoise_adv.noise import chi2_isf, gaussian_noise, mixed_noise, ts_noise
+from denoise_adv.noise import gaussian_noise, mixed_noise, ts_gain, ts_noise
 from denoise_adv.typical import ts_expected_shift
 
 
@@ -33,16 +33,49 @@ def test_exact_and_screening_agree_and_match_theory(d, T):
     assert stats.kstest(screen, _ts_cdf(d, T)).pvalue > 0.01
 
 
-@pytest.mark.parametrize("d", [1000, 1600, 4096, 16384])
-def test_fast_chi2_quantile_agrees_with_scipy(d):
-    q = np.concatenate([np.logspace(-300, -1, 400), np.linspace(0.01, 0.99, 99),
-                        1 - np.logspace(-6, -2, 50)])
-    fast, scipy = chi2_isf(q, d), 2 * special.gammainccinv(d / 2, q)
-    np.testing.assert_allclose(fast, scipy, rtol=1e-10)
-    assert not np.array_equal(fast, scipy)  # the fast path really ran
-    # outside the fast path's range, and for float64 noise, scipy's inverse itself
-    assert np.array_equal(chi2_isf(q, d, fast=False), 2 * special.gammainccinv(d / 2, q))
-    assert np.array_equal(chi2_isf(q, 64), 2 * special.gammainccinv(32, q))
+@pytest.mark.parametrize("d", [1000, 1600, 4096, 16384, 262144])
+@pytest.mark.parametrize("T", [1, 10, 4406])
+def test_ts_gain_table_agrees_with_direct_evaluation(d, T):
+    rng = np.random.default_rng(d + T)
+    sd = math.sqrt(0.5)  # the chi distribution's, nearly
+    across_table = np.linspace(math.sqrt(d) - 8 * sd, math.sqrt(d) + 10 * sd, 5000)
+    beyond = np.array([math.sqrt(d) - 9 * sd, math.sqrt(d) + 11 * sd])
+    norms = np.concatenate([np.sqrt(rng.chisquare(d, 20000)), across_table, beyond])
+    fast, direct = ts_gain(norms, d, T), ts_gain(norms, d, T, fast=False)
+    np.testing.assert_allclose(fast, direct, rtol=2e-8)
+    assert not np.array_equal(fast[:-2], direct[:-2])  # the table really ran
+    assert np.array_equal(fast[-2:], direct[-2:])  # and beyond it the direct evaluation
+
+
+@pytest.mark.parametrize(("d", "T"), [(4, 3), (64, 10), (1600, 0), (1600, 10), (1600, 4406)])
+def test_ts_gain_matches_scipy_stats(d, T):
+    """(k(r) r)^2 = F^-1(F(r^2)^(1/(T+1))), written independently with scipy.stats' chi2."""
+    chi2 = stats.chi2(d)
+    r = np.sqrt(chi2.ppf(np.linspace(0.001, 0.999, 999)))
+    expected = np.sqrt(chi2.ppf(chi2.cdf(r**2) ** (1 / (T + 1)))) / r
+    gain = ts_gain(r, d, T)
+    np.testing.assert_allclose(gain, expected, rtol=1e-7)
+    assert (gain >= 1 - 1e-12).all() and (np.diff(gain * r) > 0).all()  # stretches, keeps order
+    if d < 1000:  # below the table's range, the direct evaluation itself
+        assert np.array_equal(gain, ts_gain(r, d, T, fast=False))
+
+
+def test_ts_gain_where_float64_runs_out():
+    # a zero draw (0/0) and a draw thousands of sd out (q underflows): n = g, no inf or nan
+    assert np.array_equal(ts_gain(np.array([0.0, 1e4]), 1600, 10), [1.0, 1.0])
+
+
+def test_exact_sampler_stretches_the_gaussian_draw():
+    """The exact sampler lengthens the Gaussian draw along its own direction, by ts_gain."""
+    shape = (64, 1, 40, 40)
+    gauss = gaussian_noise(shape, 1.0, generator=torch.Generator().manual_seed(0))
+    ts = ts_noise(shape, 1.0, 10, generator=torch.Generator().manual_seed(0))
+    gauss, ts = gauss.flatten(1).double(), ts.flatten(1).double()
+    cosine = torch.nn.functional.cosine_similarity(ts, gauss)
+    torch.testing.assert_close(cosine, torch.ones(64, dtype=torch.float64))
+    norms = gauss.norm(dim=1).numpy()
+    torch.testing.assert_close(ts.norm(dim=1).numpy() / norms, ts_gain(norms, 1600, 10),
+                               rtol=3e-7, atol=0)
 
 
 @pytest.mark.parametrize(("T", "wrong_T"), [(10, 7), (4406, 2000)])
