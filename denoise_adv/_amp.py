@@ -3,7 +3,8 @@
 ``amp="bf16"`` runs the model's forward (and so its backward) under :func:`torch.autocast`
 with bfloat16; everything around the model stays in the caller's dtype (float32): the
 perturbation and its projection, the noise, the loss reduction and every reported score.
-``None`` is plain float32, the default everywhere.
+``None`` is plain float32, the default everywhere; ``"fp32"`` (the command line's spelling) means
+the same.
 """
 
 from __future__ import annotations
@@ -22,17 +23,21 @@ CPUINFO = Path("/proc/cpuinfo")
 
 
 def check_amp(amp: object, name: str = "amp") -> str | None:
-    """Return ``amp`` if it is ``None`` or one of :data:`AMP_CHOICES`, else raise.
+    """Return ``amp`` if it is ``None`` or one of :data:`AMP_CHOICES` (``"fp32"`` as ``None``),
+    else raise.
 
     Example:
-        >>> check_amp("bf16")
-        'bf16'
+        >>> check_amp("bf16"), check_amp("fp32")
+        ('bf16', None)
     """
     if amp is not None and not isinstance(amp, str):
         raise TypeError(f"{name} must be None or a string in {AMP_CHOICES}, got "
                         f"{type(amp).__name__}")
+    if amp == "fp32":
+        return None
     if amp is not None and amp not in AMP_CHOICES:
-        raise ValueError(f"{name} must be None (float32) or one of {AMP_CHOICES}, got {amp!r}")
+        raise ValueError(f"{name} must be None or 'fp32' (float32) or one of {AMP_CHOICES}, "
+                         f"got {amp!r}")
     return amp
 
 

@@ -10,9 +10,11 @@ from denoise_adv._amp import AMP_CHOICES, autocast, check_amp, native_bf16
 from denoise_adv.cli.common import amp_of
 
 
-def test_check_amp_accepts_none_and_bf16_and_names_the_argument():
+def test_check_amp_accepts_none_fp32_and_bf16_and_names_the_argument():
     assert check_amp(None) is None and check_amp("bf16") == "bf16" == AMP_CHOICES[0]
-    with pytest.raises(ValueError, match=r"amp must be None \(float32\) or one of .*'fp16'"):
+    assert check_amp("fp32") is None  # the command line's spelling of float32
+    with pytest.raises(ValueError, match=r"amp must be None or 'fp32' \(float32\) or one of "
+                                         r".*'fp16'"):
         check_amp("fp16")
     with pytest.raises(TypeError, match="precision must be None or a string"):
         check_amp(True, "precision")
@@ -54,3 +56,15 @@ def test_cli_auto_amp_is_bf16_exactly_where_native(monkeypatch, tmp_path):
         (tmp_path / "cpuinfo").write_text(f"flags : {flags}\n")
         monkeypatch.setattr(amp_module, "CPUINFO", tmp_path / "cpuinfo")
         assert amp_of(args) == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [("fp32", None), ("bf16", "bf16")])
+def test_train_command_spells_amp_as_the_attack_commands_do(value, expected, tmp_path):
+    """``denoise-adv train --amp`` takes bf16 and fp32 like the attack commands; fp32 is
+    stored as None (float32), so a run started either way resumes the same."""
+    from denoise_adv.cli import build_parser
+    from denoise_adv.cli.train import build_config
+    from denoise_adv.training import TrainConfig
+
+    args = build_parser().parse_args(["train", "--out", str(tmp_path), "--amp", value])
+    assert build_config(args).amp == expected == TrainConfig(amp=value).validate().amp

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from .._amp import AMP_CHOICES, native_bf16
+from .._amp import AMP_CHOICES, check_amp, native_bf16
 from .._io import resolve_device, writable_file, writable_folder
 from ..data import MAX_PIXELS
 
@@ -116,7 +116,7 @@ def amp_of(args: argparse.Namespace) -> str | None:
     is bf16 where the device computes in it natively."""
     if args.amp == "auto":
         return "bf16" if native_bf16(device(args.device)) else None
-    return None if args.amp == "fp32" else args.amp
+    return check_amp(args.amp)
 
 
 def attack_spec(args: argparse.Namespace, random_start: bool = True, clip: bool = False):

@@ -95,11 +95,17 @@ class TrainConfig:
                                    steers=False)
     workers: int = option(0, "DataLoader workers", steers=False)
     device: str = option("auto", "auto, cpu, cuda, cuda:N", steers=False)
-    amp: str | None = option(None, "mixed precision: bf16 autocast", choices=AMP_CHOICES)
+    amp: str | None = option(None, "mixed precision of the model's forward and backward: bf16 "
+                             "autocast, or fp32 (the adversarial strategy's attack still crafts "
+                             "in float32, at full strength)", choices=(*AMP_CHOICES, "fp32"))
     channels_last: bool = option(False, "channels_last memory format", steers=False)
     max_pixels: int | None = option(MAX_PIXELS, "refuse images of more pixels (width x height) "
                                     "than this before decoding them", steers=False)
     progress: bool = option(True, "progress bar", cli=False, steers=False)
+
+    def __post_init__(self) -> None:
+        if self.amp == "fp32":  # float32 spelt as the attack commands spell it: stored as None
+            self.amp = None
 
     def validate(self) -> TrainConfig:
         """Raise :class:`ValueError` naming the first bad field; returns ``self``."""
