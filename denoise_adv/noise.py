@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from scipy import special
 
-from ._checks import Sigma, check_real, check_sigma
+from ._checks import Sigma, check_int, check_real, check_sigma
 from .typical import ts_iterations_for
 
 __all__ = ["Sigma", "draw_levels", "gaussian_noise", "mixed_noise", "mixing_levels",
@@ -219,7 +219,7 @@ def _unit_ts(shape: tuple[int, ...], iterations: float, method: str, generator, 
         return n * levels
     g = _randn(shape, generator, device, dtype)
     norm = torch.linalg.vector_norm(g.view(batch, -1), dim=1).cpu().numpy()
-    gain = ts_gain(norm, d, iterations, fast=dtype != torch.float64)
+    gain = _ts_gain(norm, d, iterations, fast=dtype != torch.float64)
     return g.mul_(_column(gain * _levels_float64(levels, dtype), len(shape), g.device, dtype))
 
 
@@ -310,7 +310,13 @@ def ts_gain(norms: np.ndarray, d: int, iterations: float, fast: bool = True) -> 
         >>> bool((k > 1).all() and (np.diff(k * [38.0, 40.0, 42.0]) > 0).all())
         True
     """
-    norms = np.asarray(norms)
+    d = check_int(d, "d", minimum=1)
+    iterations = check_real(iterations, "iterations", minimum=0.0)
+    return _ts_gain(np.asarray(norms), d, iterations, bool(fast))
+
+
+def _ts_gain(norms: np.ndarray, d: int, iterations: float, fast: bool) -> np.ndarray:
+    """:func:`ts_gain` of checked arguments (the exact sampler's own call)."""
     if not (fast and _TABLE_DIMS[0] <= d <= _TABLE_DIMS[1]):
         return _ts_gain_direct(norms, d, iterations)
     grid, gains = _ts_gain_table(d, float(iterations))

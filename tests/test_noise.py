@@ -60,6 +60,15 @@ def test_ts_gain_matches_scipy_stats(d, T):
         assert np.array_equal(gain, ts_gain(r, d, T, fast=False))
 
 
+def test_ts_gain_checks_its_arguments():
+    with pytest.raises(ValueError, match="d must be >= 1"):
+        ts_gain(np.ones(2), 0, 10)
+    with pytest.raises(ValueError, match="iterations must be >= 0"):
+        ts_gain(np.ones(2), 1600, -1)
+    with pytest.raises(TypeError, match="d must be an integer"):
+        ts_gain(np.ones(2), 1600.0, 10)
+
+
 def test_ts_gain_where_float64_runs_out():
     # a zero draw (0/0) and a draw thousands of sd out (q underflows): n = g, no inf or nan
     assert np.array_equal(ts_gain(np.array([0.0, 1e4]), 1600, 10), [1.0, 1.0])
