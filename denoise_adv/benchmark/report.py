@@ -13,8 +13,9 @@ from .._io import atomic_open
 from ..analysis.common import Image
 from ..data import load_image
 from ..report import new_figure, save_figure
+from .runner import budget_key
 
-__all__ = ["leaderboard_rows", "plot_robust_vs_budget", "plot_worst_case_strip",
+__all__ = ["headline_column", "leaderboard_rows", "plot_robust_vs_budget", "plot_worst_case_strip",
            "write_leaderboard_md", "write_leaderboard_rst", "write_outputs"]
 
 STRIP_IMAGES = 6
@@ -24,10 +25,20 @@ def _ci(stat: Mapping[str, float], digits: int = 2) -> str:
     return f"{stat['mean']:.{digits}f} [{stat['low']:.{digits}f}, {stat['high']:.{digits}f}]"
 
 
+def headline_column(headline_budget: float) -> str:
+    """The leaderboard's column of the robust PSNR at the protocol's headline budget.
+
+    Example:
+        >>> headline_column(2 / 255)
+        'robust PSNR @2/255'
+    """
+    return f"robust PSNR @{budget_key(headline_budget)}/255"
+
+
 def leaderboard_rows(results: Mapping[str, Any]) -> list[dict[str, str]]:
     """One row of text cells per model, in leaderboard order (means with their bootstrap
     intervals in brackets)."""
-    headline = f"{results['protocol']['headline_budget'] * 255:g}"
+    headline = budget_key(results["protocol"]["headline_budget"])
     rows = []
     for label in results["leaderboard"]:
         s = results["summary"][label]
@@ -37,7 +48,7 @@ def leaderboard_rows(results: Mapping[str, Any]) -> list[dict[str, str]]:
             "model": label,
             "threat": s["threat"],
             "Gaussian PSNR": _ci(s["gaussian_psnr"]),
-            f"robust PSNR @{headline}/255": _ci(s["robust_psnr"]),
+            headline_column(results["protocol"]["headline_budget"]): _ci(s["robust_psnr"]),
             "gap": _ci(s["gap"]),
             "random drop": f"{s['random_drop']['mean']:.3f}",
             **{f"robust @{k}": f"{v['mean']:.2f}" for k, v in s["robust_psnr_by_budget"].items()
