@@ -4,7 +4,8 @@ same DnCNN in float32, the least work any float32 gradient attack step can do.
 - float32 step / floor: asserts <= 1.10 (the attack adds nothing to the model's own work);
 - floor / bf16 step (``amp="bf16"``, model in channels_last): the speed-up of mixed precision
   over the float32 floor, printed; asserts >= 1.8 where the CPU has native bf16 (AVX512-BF16
-  or AMX; elsewhere bf16 is emulated and only printed).
+  or AMX; elsewhere bf16 is emulated and only printed). The float32 floor of the
+  channels_last model is printed beside it, to tell the two changes' shares apart.
 
 Run with ``tox -e bench`` (or ``pytest benchmarks``).
 """
@@ -90,5 +91,9 @@ def test_bf16_step_speedup_over_float32_floor(model, model_channels_last, size):
                                            _attack_step(model_channels_last, noisy, clean, "bf16"))
     print(f"\nfloat32 floor / bf16 DenoisePGD step at {size}x{size}: {ratio:.2f}x "
           f"({floor * 1e3:.1f} ms / {step * 1e3:.1f} ms)")
+    layout, _, floor_channels_last = interleaved_ratio(_floor(model, noisy, clean),
+                                                       _floor(model_channels_last, noisy, clean))
+    print(f"float32 floor / float32 channels_last floor at {size}x{size}: {layout:.2f}x "
+          f"(so bf16 itself: {floor_channels_last / step:.2f}x)")
     if native_bf16("cpu"):
         assert ratio >= 1.8
