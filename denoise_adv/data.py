@@ -46,7 +46,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 #: full resolution, so memory grows with the pixel count (one 64-feature convolution of a
 #: 10000 x 10000 image allocates 25.6 GB); larger files are refused with a clear error before
 #: they are decoded. Raise it with ``max_pixels=`` (``--max-pixels`` on the command line);
-#: ``None`` reads any size.
+#: ``None`` lifts it (Pillow's own decompression-bomb guard, which refuses images of more than
+#: twice ``PIL.Image.MAX_IMAGE_PIXELS``, about 179 million pixels, still applies).
 MAX_PIXELS = 4096 * 4096
 
 #: Every built-in image: ``name -> (package, file inside the package)``. Each file ships inside
@@ -185,7 +186,8 @@ def load_image(path: str | os.PathLike, channels: int = 1,
         path: the file, or ``builtin:NAME``.
         channels: 1 (gray) or 3 (colour).
         max_pixels: refuse files of more pixels than this (width x height; its header is read
-            first, so nothing large is decoded); ``None`` for no limit. (Default:
+            first, so nothing large is decoded); ``None`` for no limit of ours (Pillow's
+            decompression-bomb guard still refuses more than about 179 million). (Default:
             :data:`MAX_PIXELS`, 4096 x 4096)
 
     Raises:
