@@ -22,7 +22,7 @@ from .robustness import (
     make_adversarial_set,
     summarize,
 )
-from .transfer import random_perturbation_like, transfer_matrix
+from .transfer import random_perturbation, random_perturbation_like, transfer_matrix
 
 __all__ = [
     "attack_generator",
@@ -46,6 +46,7 @@ __all__ = [
     "plot_sphere",
     "plot_transfer",
     "radial_split",
+    "random_perturbation",
     "random_perturbation_like",
     "score",
     "sphere_sweep",

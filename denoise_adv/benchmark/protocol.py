@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from .._checks import check_int, check_real
+from ..analysis.transfer import random_perturbation
 
 __all__ = ["PROTOCOL_V1", "PROTOCOL_V1_QUICK", "PROTOCOLS", "BenchAttack", "Protocol",
            "get_protocol"]
@@ -114,10 +115,8 @@ class BenchAttack:
         """Random noise of this budget's full size, shaped like ``like`` (one image): random
         signs times ``eps`` (L-inf), a uniformly random direction of radius
         ``eps * sqrt(C*H*W)`` (L2)."""
-        g = torch.randn(like.shape, generator=generator).to(like)
-        if self.norm == "linf":
-            return torch.where(g >= 0, 1.0, -1.0).to(like) * self.eps
-        return g / g.norm() * self.eps * like.numel() ** 0.5
+        size = self.eps if self.norm == "linf" else self.eps * like.numel() ** 0.5
+        return random_perturbation(like, self.norm, size, generator)
 
 
 def _suite(budgets: tuple[int, ...], steps: int, long_steps: int, parts: int = 4
