@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._checks import check_int, check_real
+from .._checks import check_channels, check_int, check_real
 from ..analysis.transfer import random_perturbation
 
 __all__ = ["PROTOCOL_V1", "PROTOCOL_V1_QUICK", "PROTOCOLS", "BenchAttack", "Protocol",
@@ -196,8 +196,14 @@ class Protocol:
             raise ValueError("noise_seeds must hold at least one seed")
         if not any(abs(a.eps - self.headline_budget) < 1e-12 for a in self.attacks):
             raise ValueError("headline_budget must be the budget of at least one attack")
+        check_channels(self.channels)
+        if self.crop is not None:
+            check_int(self.crop, "crop", minimum=1)
+        check_real(self.sigma, "sigma", minimum=0.0)
         check_int(self.bootstrap, "bootstrap", minimum=1)
+        check_int(self.bootstrap_seed, "bootstrap_seed")
         check_real(self.confidence, "confidence", minimum=0.0, strict=True, maximum=1.0)
+        check_real(self.tolerance_db, "tolerance_db", minimum=0.0)
 
     @property
     def budgets(self) -> tuple[float, ...]:

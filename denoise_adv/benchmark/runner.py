@@ -64,9 +64,13 @@ def load_images(protocol: Protocol, max_images: int | None = None) -> list[Image
         images = [(n, by_name[n]) for n in protocol.images]
     if protocol.crop is not None:
         images = [(n, center_crop(img, protocol.crop)) for n, img in images]
-    if max_images is not None:
-        images = images[:check_int(max_images, "max_images", minimum=1)]
-    return images
+    return _first(images, max_images)
+
+
+def _first(images: list[Image], max_images: int | None) -> list[Image]:
+    if max_images is None:
+        return images
+    return images[:check_int(max_images, "max_images", minimum=1)]
 
 
 def is_black_box(model: nn.Module) -> bool:
@@ -309,7 +313,8 @@ def run_benchmark(
     protocol, device, amp = get_protocol(protocol), torch.device(device), check_amp(amp)
     _check_models(models, protocol)
     rank, world = _rank_world()
-    images = load_images(protocol, max_images) if images is None else list(images)[:max_images]
+    images = load_images(protocol, max_images) if images is None else _first(list(images),
+                                                                               max_images)
     _check_images(images, protocol)
     if reference is None:
         reference = _load_reference(protocol, device)

@@ -127,6 +127,17 @@ def test_bad_protocols():
         Protocol("x", attacks=(attack,), headline_budget=attack.eps, noise_seeds=())
 
 
+@pytest.mark.parametrize(("field", "value", "match"), [
+    ("channels", 2, "channels must be 1 \\(gray\\) or 3 \\(colour\\), got 2"),
+    ("crop", 0, "crop must be >= 1"),
+    ("sigma", -0.1, "sigma must be >= 0"),
+    ("tolerance_db", float("nan"), "tolerance_db must be finite"),
+])
+def test_bad_protocol_fields(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        PROTOCOL_V1.derive("x", **{field: value})
+
+
 def test_build_gives_the_named_attacks():
     model = DnCNN(depth=3, features=4)
     built = {a.name: a.build(model) for a in PROTOCOL_V1.attacks_of("white-box")}

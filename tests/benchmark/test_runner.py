@@ -218,6 +218,12 @@ def test_folder_of_another_protocol_or_model_is_refused(tiny_images, tmp_path):
         run_benchmark({"m": model}, tmp_path, TINY, **{**kwargs, "amp": "bf16"})
 
 
+def test_max_images_is_checked_for_given_images_too(trained_dncnn, tiny_images, tmp_path):
+    with pytest.raises(ValueError, match="max_images must be >= 1, got 0"):
+        run_benchmark({"dncnn": trained_dncnn}, tmp_path, TINY, reference=trained_dncnn,
+                      images=tiny_images, max_images=0)
+
+
 def test_channel_mismatch_is_refused(tiny_images, tmp_path):
     colour = DnCNN(channels=3, depth=3, features=4).eval()
     with pytest.raises(ValueError, match="model rgb takes 3-channel images but protocol "
