@@ -14,7 +14,8 @@ from typing import Any
 
 from ._io import atomic_open, atomic_write
 
-__all__ = ["format_table", "new_figure", "save_figure", "write_csv", "write_markdown"]
+__all__ = ["format_table", "markdown_table", "new_figure", "save_figure", "write_csv",
+           "write_markdown"]
 
 
 def _cell(value: Any, floatfmt: str) -> str:
@@ -46,18 +47,35 @@ def format_table(rows: Sequence[dict[str, Any]], floatfmt: str = ".3f") -> str:
     return "\n".join([line(columns)] + [line(r) for r in cells])
 
 
-def write_markdown(rows: Sequence[dict[str, Any]], path: str | os.PathLike,
-                   floatfmt: str = ".3f", title: str | None = None) -> Path:
-    """Write ``rows`` as a Markdown table (optionally under a heading), atomically."""
+def markdown_table(rows: Sequence[dict[str, Any]], floatfmt: str = ".3f",
+                   title: str | None = None, level: int = 1) -> str:
+    """``rows`` (dicts with the same keys) as a Markdown table, under a heading of ``level``
+    when ``title`` is given; floats formatted with ``floatfmt``, no trailing newline.
+
+    Example:
+        >>> print(markdown_table([{"name": "a", "psnr": 30.0}], title="PSNR", level=2))
+        ## PSNR
+        <BLANKLINE>
+        | name | psnr |
+        |---|---|
+        | a | 30.000 |
+    """
     if not rows:
         raise ValueError("rows must not be empty")
     columns = list(rows[0])
-    lines = [f"# {title}", ""] if title else []
+    lines = [f"{'#' * level} {title}", ""] if title else []
     lines.append("| " + " | ".join(columns) + " |")
     lines.append("|" + "|".join("---" for _ in columns) + "|")
     lines += ["| " + " | ".join(_cell(r[c], floatfmt) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_markdown(rows: Sequence[dict[str, Any]], path: str | os.PathLike,
+                   floatfmt: str = ".3f", title: str | None = None) -> Path:
+    """Write ``rows`` as a Markdown table (optionally under a heading), atomically."""
+    text = markdown_table(rows, floatfmt, title)
     with atomic_open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write(text + "\n")
     return Path(path)
 
 

@@ -13,13 +13,13 @@ from .common import (
     MODEL_HELP,
     add_noise_and_attack_options,
     add_options,
-    attack_spec,
     device,
     images,
     levels,
     load_model,
     model_label,
     output_folder,
+    white_box_attacks,
 )
 
 ANATOMY_COLUMNS = ("psnr", "drop_full", "drop_radial", "drop_orthogonal", "interaction",
@@ -56,18 +56,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     add_noise_and_attack_options(p, with_attack=False)
     add_options(p, "--eps", "--alpha", "--steps", "--amp")
     add_options(p, "--out")
-    p.set_defaults(func=run, norm="linf")
-
-
-def _attacks(args: argparse.Namespace) -> dict[str, Any]:
-    from dataclasses import replace
-
-    names = [a.strip() for a in args.attacks.split(",") if a.strip()]
-    bad = [a for a in names if a not in ("linf", "l2")]
-    if bad or not names:
-        raise ValueError(f"--attacks takes linf and/or l2, got {args.attacks!r}")
-    spec = attack_spec(args)
-    return {a: replace(spec, norm=a) for a in dict.fromkeys(names)}
+    p.set_defaults(func=run)
 
 
 def anatomy_rows(model, images, sigma: float, attacks: dict[str, Any], seed: int,
@@ -104,18 +93,6 @@ def summarize_anatomy(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _markdown(rows: list[dict[str, Any]], title: str) -> str:
-    columns = list(rows[0])
-
-    def cell(v: Any) -> str:
-        return f"{v:.3f}" if isinstance(v, float) else str(v)
-
-    lines = [f"## {title}", "", "| " + " | ".join(columns) + " |",
-             "|" + "|".join("---" for _ in columns) + "|"]
-    lines += ["| " + " | ".join(cell(r[c]) for c in columns) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
-
-
 def _tables(summary, sensitivity) -> list[tuple[str, list[dict[str, Any]]]]:
     """(title, rows) of the three printed tables (levels in 8-bit units)."""
     sweep = [{**r, "sigma": r["sigma"] * LEVEL} for r in sensitivity["sweep_mean"]]
@@ -129,9 +106,9 @@ def _tables(summary, sensitivity) -> list[tuple[str, list[dict[str, Any]]]]:
 
 def run(args: argparse.Namespace) -> int:
     from ..analysis import noise_level_sensitivity, plot_anatomy, plot_noise_levels
-    from ..report import format_table
+    from ..report import format_table, markdown_table
 
-    attacks = _attacks(args)
+    attacks = white_box_attacks(args)
     where, sigma = device(args.device), args.sigma / LEVEL
     sigmas = args.sigmas if args.sigmas is not None else tuple(
         args.sigma + k for k in range(-3, 4) if args.sigma + k > 0)
@@ -165,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
                    "noise_level": sensitivity}, f, indent=2, default=str)
     with atomic_open(out / "report.md", "w") as f:
         f.write(f"# Anatomy of {label} at sigma {args.sigma:g}/255\n\n"
-                + "\n".join(_markdown(t_rows, title) for title, t_rows in tables))
+                + "\n".join(markdown_table(t_rows, title=title, level=2) + "\n"
+                            for title, t_rows in tables))
     for title, t_rows in tables:
         print(title)
         print(format_table(t_rows))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -119,8 +120,10 @@ def amp_of(args: argparse.Namespace) -> str | None:
     return check_amp(args.amp)
 
 
-def attack_spec(args: argparse.Namespace, random_start: bool = True, clip: bool = False):
-    """The :class:`~denoise_adv.attacks.AttackSpec` of the parsed options ([0, 1] units)."""
+def attack_spec(args: argparse.Namespace, random_start: bool = True, clip: bool = False,
+                norm: str | None = None):
+    """The :class:`~denoise_adv.attacks.AttackSpec` of the parsed options ([0, 1] units);
+    ``norm`` stands in for ``--norm`` (for commands without that option)."""
     from ..attacks import MAX_BUDGET, AttackSpec
 
     if args.steps < 1:
@@ -132,9 +135,40 @@ def attack_spec(args: argparse.Namespace, random_start: bool = True, clip: bool 
         if value / LEVEL > MAX_BUDGET:
             raise ValueError(f"{flag} must be at most {MAX_BUDGET * LEVEL:g} (8-bit levels), got "
                              f"{value:g}")
-    return AttackSpec(norm=args.norm, eps=args.eps / LEVEL, alpha=alpha / LEVEL,
+    return AttackSpec(norm=norm or args.norm, eps=args.eps / LEVEL, alpha=alpha / LEVEL,
                       steps=args.steps, random_start=random_start,
                       clip=(0.0, 1.0) if clip else None, amp=amp_of(args))
+
+
+def white_box_attacks(args: argparse.Namespace, spec=None,
+                      allow_none: bool = False) -> dict[str, Any]:
+    """``{norm: spec with that norm}`` for the comma-separated linf, l2 of ``--attacks``.
+
+    Args:
+        args: parsed options with ``attacks`` and those of :func:`attack_spec`.
+        spec: the attack to give each norm; default :func:`attack_spec` of ``args``, built
+            after ``--attacks`` is checked.
+        allow_none: accept ``none`` (or nothing) for no attacks; else at least one is needed.
+
+    Example:
+        >>> args = argparse.Namespace(attacks="l2, linf,l2", eps=2.0, alpha=None, steps=10,
+        ...                           amp="fp32")
+        >>> {k: (v.norm, v.steps) for k, v in white_box_attacks(args).items()}
+        {'l2': ('l2', 10), 'linf': ('linf', 10)}
+    """
+    from dataclasses import replace
+
+    text = args.attacks
+    none = allow_none and text.strip().lower() == "none"
+    names = [] if none else [a.strip() for a in text.split(",") if a.strip()]
+    bad = [a for a in names if a not in ("linf", "l2")]
+    if allow_none and bad:
+        raise ValueError(f"--attacks takes linf, l2 or none, got {bad}")
+    if not allow_none and (bad or not names):
+        raise ValueError(f"--attacks takes linf and/or l2, got {text!r}")
+    if spec is None:
+        spec = attack_spec(args, norm="linf")  # each attack gets its own norm below
+    return {a: replace(spec, norm=a) for a in dict.fromkeys(names)}
 
 
 #: Help text of every ``--model`` option.

@@ -19,6 +19,7 @@ from .common import (
     model_label,
     output_file,
     output_folder,
+    white_box_attacks,
 )
 
 
@@ -58,21 +59,14 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from ..analysis import evaluate_adversarial_set, evaluate_robustness, summarize
     from ..report import format_table, write_csv, write_markdown
 
-    spec = attack_spec(args)
+    spec = attack_spec(args)  # its errors come before those of --out and --attacks
     output_folder(args.out, create=False)
     set_labels = _set_labels(args.adv_set)
-    names = [] if args.attacks.strip().lower() == "none" else [
-        a.strip() for a in args.attacks.split(",") if a.strip()]
-    bad = [a for a in names if a not in ("linf", "l2")]
-    if bad:
-        raise ValueError(f"--attacks takes linf, l2 or none, got {bad}")
+    attacks = white_box_attacks(args, spec, allow_none=True)
     where, sigma = device(args.device), args.sigma / LEVEL
-    attacks = {a: replace(spec, norm=a) for a in names}
     per_image, summary, protocol_models = [], [], []
     for path in args.model:
         model, channels, meta = load_model(path, sigma, where)

@@ -259,15 +259,10 @@ def _table_row(label: str, psnr: dict[str, float]) -> dict[str, Any]:
     return row
 
 
-def _markdown(rows: list[dict[str, Any]]) -> list[str]:
-    columns = list(rows[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-    return lines + ["| " + " | ".join(f"{r[c]:.3f}" if isinstance(r[c], float) else str(r[c])
-                                       for c in columns) + " |" for r in rows]
-
-
 def _table2_markdown(protocol: dict[str, Any], training: dict[str, Any],
                      table: list[dict[str, Any]]) -> str:
+    from ..report import markdown_table
+
     attack = protocol["attacks"]["linf"]
     smoke = ", SMOKE RUN: tiny model, not the paper" if protocol["smoke"] else ""
     lines = [
@@ -276,7 +271,7 @@ def _table2_markdown(protocol: dict[str, Any], training: dict[str, Any],
         "model (drop = Gaussian - set); wb-drop-* = the drop under white-box attacks (each "
         "model attacked with its own gradients), a second protocol. Paper rows: the numbers "
         "of its Table 2 (the other strategies' rows were lost from our copy).", "",
-        *_markdown(table), "",
+        markdown_table(table), "",
         f"- attacks: eps {attack['eps'] * LEVEL:g}/255, alpha {attack['alpha'] * LEVEL:g}/255, "
         f"{attack['steps']} steps, random start; L2 with the same numbers per pixel (RMS)",
         f"- training data {protocol['train_data']}; test data {protocol['test_data']} "
