@@ -166,14 +166,18 @@ def _existing_ancestor(path: Path) -> Path:
     for candidate in (path, *path.parents):
         if candidate.exists():
             return candidate
+    # Reached when "." itself reads as missing: Python >= 3.14's exists() is False, not a
+    # PermissionError, in a working folder without search permission.
     return Path.cwd()
 
 
-def writable_folder(path: str | os.PathLike, name: str = "out", create: bool = True) -> Path:
+def writable_folder(path: str | os.PathLike, name: str = "out", create: bool = True, *,
+                    file: Path | None = None) -> Path:
     """Check that files can be written in the folder ``path`` (creating it when ``create``);
     :class:`ValueError` naming ``name`` otherwise (a file in the way, no permission...).
     ``create=False`` checks without leaving anything behind: the nearest existing folder on
-    the way must be writable.
+    the way must be writable. ``file``: the file to be written there, which the messages then
+    name (see :func:`writable_file`).
 
     Example:
         >>> import tempfile, os
@@ -183,10 +187,13 @@ def writable_folder(path: str | os.PathLike, name: str = "out", create: bool = T
     path = Path(path)
     base = _existing_ancestor(path)
     if not base.is_dir():
+        if file is not None:
+            raise ValueError(f"{name}: cannot write {file}: {base} is a file, not a folder")
         where = "is a file" if base == path else f"lies under the file {base}"
         raise ValueError(f"{name} must be a folder, but {path} {where}")
     if not os.access(base, os.W_OK | os.X_OK):
-        raise ValueError(f"{name}: cannot write in {path} (no write permission on {base})")
+        target = f"in {path}" if file is None else file
+        raise ValueError(f"{name}: cannot write {target} (no write permission on {base})")
     if create:
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -203,11 +210,7 @@ def writable_file(path: str | os.PathLike, name: str = "out") -> Path:
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{name} must be a file, but {path} is a folder")
-    base = _existing_ancestor(path.parent)
-    if not base.is_dir():
-        raise ValueError(f"{name}: cannot write {path}: {base} is a file, not a folder")
-    if not os.access(base, os.W_OK | os.X_OK):
-        raise ValueError(f"{name}: cannot write {path} (no write permission on {base})")
+    writable_folder(path.parent, name, create=False, file=path)
     return path
 
 

@@ -6,11 +6,7 @@ configuration, data, steps, seed, machine, time, the file's sha256 and the Gauss
 on ``builtin:test`` at sigma 25 (noise seed 0), per image and mean, next to BM3D and NL-means on
 the same noisy images. The tests re-evaluate every shipped model against these figures.
 
-    python experiments/export_zoo.py [--runs runs/zoo] [--no-bm3d] [--interim]
-
-``--interim`` ships the stage-1 run as it stands (its last checkpoint) as
-``dncnn-s25-normal``, marked ``"interim": true`` with its step count, while the zoo is still
-training; a later export of the finished runs replaces it.
+    python experiments/export_zoo.py [--runs runs/zoo] [--no-bm3d]
 """
 
 from __future__ import annotations
@@ -59,41 +55,15 @@ def export(runs: Path, name: str) -> dict:
             "config": config, "builtin_test": scores(model)}
 
 
-def export_interim(runs: Path) -> dict:
-    """The stage-1 run's last checkpoint as ``dncnn-s25-normal`` (marked interim)."""
-    state = torch.load(runs / "base" / "checkpoint.pt", weights_only=True)
-    config = state["config"]
-    model = build(config["model"], channels=config["channels"], **config["model_kwargs"])
-    model.load_state_dict(state["model"])
-    model.eval()
-    file = "dncnn-s25-normal.pt"
-    meta = {"strategy": "normal", "sigma": config["sigma"], "steps": state["global_step"],
-            "seed": config["seed"], "data": config["data"], "interim": True,
-            "train_seconds": state.get("seconds"), "config": json.dumps(config)}
-    save_checkpoint(model, ZOO_DIR / file, meta)
-    return {"file": file, "sha256": file_sha256(ZOO_DIR / file), "strategy": "normal",
-            "interim": True, "architecture": {"model": "dncnn", **model.config},
-            "parameters": sum(p.numel() for p in model.parameters()), "data": config["data"],
-            "steps": state["global_step"], "stage1_steps": state["global_step"],
-            "stage2_steps": 0, "seed": {"stage1": config["seed"]},
-            "train_seconds": {"stage1": state.get("seconds")}, "config": config,
-            "builtin_test": scores(model)}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=Path("runs/zoo"))
     parser.add_argument("--no-bm3d", action="store_true", help="skip the BM3D reference")
-    parser.add_argument("--interim", action="store_true",
-                        help="ship the unfinished stage-1 run as dncnn-s25-normal")
     args = parser.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     ZOO_DIR.mkdir(parents=True, exist_ok=True)
-    if args.interim:
-        models = {"dncnn-s25-normal": export_interim(args.runs)}
-    else:
-        models = {f"dncnn-s25-{n}": export(args.runs, n) for n in STRATEGIES
-                  if (args.runs / n / "model.pt").is_file()}
+    models = {f"dncnn-s25-{n}": export(args.runs, n) for n in STRATEGIES
+              if (args.runs / n / "model.pt").is_file()}
     references = {"nlmeans": scores(build("nlmeans", sigma=SIGMA))}
     if not args.no_bm3d:
         references["bm3d"] = scores(build("bm3d", sigma=SIGMA))
@@ -117,13 +87,12 @@ def zoo_table(manifest: dict) -> str:
     lines = [".. list-table:: builtin:test (six 256x256 crops), sigma 25, noise seed 0",
              "   :header-rows: 1", "", "   * - model", "     - strategy", "     - PSNR (dB)",
              "     - SSIM", "     - steps",
-             "     - training time (s, stage 1 + stage 2, 2-core CPU)"]
+             "     - training time (s, stage 1 + stage 2, "
+             f"{manifest['machine']['cpu_count']}-core CPU)"]
     for name, entry in manifest["models"].items():
         seconds = " + ".join("not recorded" if t is None else f"{t:.0f}"
                              for t in entry["train_seconds"].values())
-        strategy = entry["strategy"] + (" (interim: stage 1 only)" if entry.get("interim")
-                                        else "")
-        lines += [f"   * - ``zoo:{name}``", f"     - {strategy}",
+        lines += [f"   * - ``zoo:{name}``", f"     - {entry['strategy']}",
                   f"     - {entry['builtin_test']['psnr']:.3f}",
                   f"     - {entry['builtin_test']['ssim']:.4f}", f"     - {entry['steps']}",
                   f"     - {seconds}"]

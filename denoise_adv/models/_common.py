@@ -7,7 +7,7 @@ from numbers import Real
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_real
+from .._checks import check_real, check_sigma
 
 
 def check_input(x: object, channels: int, name: str = "noisy") -> torch.Tensor:
@@ -28,10 +28,8 @@ def sigma_map(sigma: float | torch.Tensor, x: torch.Tensor, height: int, width: 
     if isinstance(sigma, Real):  # a bool is refused by check_real
         s = torch.as_tensor(check_real(sigma, "sigma", minimum=0.0), device=x.device,
                             dtype=x.dtype)  # checked in Python: no device round trip
-    else:
-        s = torch.as_tensor(sigma, device=x.device, dtype=x.dtype)
-        if not bool(torch.isfinite(s).all()) or bool((s < 0).any()):
-            raise ValueError("sigma must be finite and >= 0")
+    else:  # converted first: check_sigma would read a two-element list as a range
+        s = check_sigma(torch.as_tensor(sigma, device=x.device, dtype=x.dtype))
     if s.numel() == 1:
         s = s.reshape(1, 1, 1, 1).expand(batch, 1, 1, 1)
     elif s.numel() == batch:

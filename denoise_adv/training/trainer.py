@@ -326,13 +326,17 @@ class Trainer:
     def load_checkpoint(self) -> None:
         """Restore weights, optimizer, scheduler and :class:`TrainState` from the checkpoint."""
         path = self.out / CHECKPOINT
-        if not path.is_file():
+        if not path.is_file():  # load_weights checks too, but without saying resuming needs it
             raise FileNotFoundError(f"cannot resume: no checkpoint at {path}")
         try:
             saved = load_weights(path, "training checkpoint", self.device)
+        except ValueError as exc:  # its message already names the file and the reason
+            raise ValueError(f"cannot resume: {exc}") from None
+        try:
             changed = self.config.trajectory_changes(saved["config"])
-        except Exception as exc:
-            raise ValueError(f"cannot resume from {path}: unreadable checkpoint ({exc})") from None
+        except Exception as exc:  # plain values, but not what save_checkpoint writes
+            raise ValueError(f"cannot resume: {path} is not a training checkpoint "
+                             f"({type(exc).__name__}: {exc})") from None
         if changed:
             raise ValueError(f"cannot resume {path}: {', '.join(changed)} differ from the run "
                              "it was saved by")

@@ -304,10 +304,13 @@ def test_images_over_the_limit_are_refused_from_the_header(tmp_path, monkeypatch
 
 
 def test_default_limit_is_documented_and_reachable_from_the_cli():
+    from denoise_adv.cli import build_parser
     from denoise_adv.cli.common import OPTIONS, pixel_count
 
     assert MAX_PIXELS == 4096 * 4096
-    assert OPTIONS["--max-pixels"]["default"] == MAX_PIXELS
+    args = build_parser().parse_args(["attack", "--model", "m.pt", "--input", "in", "--out", "o"])
+    assert args.max_pixels == 4096 * 4096  # what a command gets without --max-pixels
+    assert "(default: 16777216 = 4096x4096)" in OPTIONS["--max-pixels"]["help"]
     assert pixel_count("4096x4096") == pixel_count("16777216") == MAX_PIXELS
 
 
@@ -344,10 +347,10 @@ def test_written_files_get_the_permissions_of_a_plain_open(tmp_path, umask_022, 
     with atomic_open(tmp_path / "private.txt", "w") as f:  # rewriting keeps the file's mode
         f.write("new")
     assert stat.S_IMODE((tmp_path / "private.txt").stat().st_mode) == 0o600
-    os.chmod(tmp_path / "new.txt", 0o644)
+    os.chmod(tmp_path / "new.txt", 0o640)  # a mode the umask default (0o644) is not
     with atomic_open(tmp_path / "new.txt", "w") as f:
         f.write("again")
-    assert stat.S_IMODE((tmp_path / "new.txt").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "new.txt").stat().st_mode) == 0o640
 
 
 def test_unwritable_output_folder_is_refused_before_work(tmp_path, checkpoint, folder, cli,
