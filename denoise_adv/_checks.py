@@ -17,6 +17,7 @@ from torch import nn
 Sigma = float | tuple[float, float] | torch.Tensor
 
 __all__ = [
+    "MissingExtra",
     "check_channels",
     "check_clip",
     "check_flag",
@@ -27,6 +28,11 @@ __all__ = [
     "check_real",
     "check_same_shape",
 ]
+
+
+class MissingExtra(ImportError):
+    """An optional dependency is not installed; the message names the extra that installs it
+    (a user error: the command line prints it as one line)."""
 
 
 def check_module(model: object, name: str = "model") -> nn.Module:

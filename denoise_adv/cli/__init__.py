@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from .._checks import MissingExtra
 from . import (
     anatomy,
     attack,
@@ -48,9 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: What counts as a user error: bad values or types, missing or unwritable files, a diverged
+#: What counts as a user error: bad values or types, missing or unwritable files, a missing
+#: optional package (its message says which extra installs it), a diverged
 #: training run. Anything else is a bug and keeps its traceback.
-USER_ERRORS = (ValueError, TypeError, OSError, FloatingPointError)
+USER_ERRORS = (ValueError, TypeError, OSError, FloatingPointError, MissingExtra)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

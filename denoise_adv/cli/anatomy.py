@@ -119,12 +119,9 @@ def run(args: argparse.Namespace) -> int:
     model, channels, meta = load_model(args.model, sigma, where)
     dataset = images(args, args.data, channels)
     rows = anatomy_rows(model, dataset, sigma, attacks, args.seed, not args.quiet)
-    try:
-        sensitivity = noise_level_sensitivity(
-            model, dataset, [s / LEVEL for s in sigmas], args.reference, args.scales, args.seed,
-            sigma=sigma, channels=channels, progress=not args.quiet)
-    except ImportError as exc:
-        raise ValueError(f"--reference {args.reference}: {exc}") from None
+    sensitivity = noise_level_sensitivity(
+        model, dataset, [s / LEVEL for s in sigmas], args.reference, args.scales, args.seed,
+        sigma=sigma, channels=channels, progress=not args.quiet)
     summary = summarize_anatomy(rows)
     out = output_folder(args.out)
     label = model_label(args.model)

@@ -38,15 +38,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._checks import MissingExtra, check_int, check_module, check_real
+
 try:
     from deepinv.models import Denoiser
     from deepinv.physics import NoiseModel
 except ImportError as error:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
+    raise MissingExtra(
         "denoise_adv.integrations.deepinv needs deepinv 0.5: pip install \"denoise-adv[deepinv]\""
     ) from error
 
-from .._checks import check_int, check_module, check_real
 from ..models import as_denoiser, as_prior
 from ..noise import METHODS, mixed_noise, mixing_levels, ts_noise
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_channels, check_image_batch, check_int, check_real
+from .._checks import MissingExtra, check_channels, check_image_batch, check_int, check_real
 from .registry import register_model
 
 __all__ = ["BM3D", "NLMeans"]
@@ -35,7 +35,7 @@ def _import_bm3d() -> Any:
     try:
         import bm3d
     except ImportError as exc:
-        raise ImportError('BM3D needs the optional bm3d package: pip install '
+        raise MissingExtra('BM3D needs the optional bm3d package: pip install '
                           '"denoise-adv[baselines]" (or pip install "bm3d>=4")') from exc
     return bm3d
 

@@ -215,3 +215,14 @@ def test_huge_image_is_refused_before_decoding(tmp_path, checkpoint, cli):
     assert code == 2
     assert err.startswith("denoise-adv attack: error: image ") and "4097x4097" in err
     assert not (tmp_path / "o").exists()  # nothing written, not even the folder
+
+
+def test_a_missing_optional_package_is_a_user_error(files, cli, monkeypatch):
+    monkeypatch.setitem(sys.modules, "bm3d", None)  # as if the baselines extra were missing
+    argv = _evaluate(files, "--attacks", "none")
+    argv[argv.index("--model") + 1] = "bm3d"
+    code, _, err = cli(*argv)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, err
+    assert lines[0].startswith("denoise-adv evaluate: error: BM3D needs the optional bm3d "
+                               "package: pip install \"denoise-adv[baselines]\"")
