@@ -1,13 +1,14 @@
 """The measurements behind protocol v1's budgets (docs/benchmark.rst, "Why these numbers").
 
-On ``builtin:test`` at sigma 25 (noise seed 0), for the zoo's normal model: the PSNR drop of
-L-inf and per-pixel L2 Denoising-PGD at 1, 2 and 4/255 (alpha eps/4, 10 steps), of L-inf
-2/255 with 20 steps, of both norms at 2/255 from a second random start, of ObsAtk and FGSM at
-2/255, of random noise of each budget's full size; and the drops of BM3D and NL-means on the
-inputs crafted on the model (transfer) and on the random ones. Prints one line per image and
-the means. About 15 minutes on 2 shared CPU cores (~1.5 s a forward+backward at 256x256).
+Reads the v1 results of the zoo's leaderboard run (``experiments/benchmark_zoo.py --out DIR``
+writes ``DIR/results.json``) for the mean PSNR drop of every attack on the zoo's normal model
+and of the transfer and random inputs on BM3D and NL-means; then measures, on the normal
+model, what a second random start adds to v1's L-inf and L2 PGD at 2/255 (the same attacks
+with ``restarts=2``: the first start is v1's own; about 5 minutes on 2 CPU cores). Writes
+``docs/_generated/budgets.rst`` (included by ``docs/benchmark.rst``): the page's numbers are
+never typed by hand.
 
-    python experiments/benchmark_budgets.py [--model zoo:dncnn-s25-normal] [--images N]
+    python experiments/benchmark_budgets.py [--results runs/timing/v1-fp32/results.json]
 """
 
 from __future__ import annotations
@@ -15,70 +16,91 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from dataclasses import replace
+from pathlib import Path
 
 import torch
 
-from denoise_adv import DenoiseFGSM, DenoisePGD, DenoisePGDL2, ObsAtk, seeding
-from denoise_adv.analysis import attack_generator, load_dataset, noisy_image
-from denoise_adv.analysis.transfer import random_perturbation_like
-from denoise_adv.metrics import psnr
-from denoise_adv.models import as_denoiser, build, load_model_spec
+from denoise_adv.benchmark import PROTOCOL_V1, evaluate_image, load_images
+from denoise_adv.cli.common import load_model
 
-SIGMA = 25 / 255
-
-
-@torch.no_grad()
-def _psnr(model, x, clean) -> float:
-    return psnr(model(x).clamp(0, 1), clean).item()
+DOCS = Path(__file__).parents[1] / "docs" / "_generated" / "budgets.rst"
+MODEL, BASELINES = "dncnn-s25-normal", ("nlmeans", "bm3d")
+#: The attacks measured again from two random starts.
+RESTARTED = ("pgd-linf-2", "pgd-l2-2")
+BUDGETS = ("1", "2", "4")
 
 
-def _pgd(model, norm, budget, steps, key):
-    cls, extra = (DenoisePGD, {}) if norm == "linf" else (DenoisePGDL2, {"per_pixel": True})
-    return cls(model, eps=budget / 255, alpha=budget / 1020, steps=steps,
-               generator=attack_generator(0, key[0], key[1]), **extra)
+def table_rows(summary: dict) -> list[tuple[str, list[str]]]:
+    """(label, drop per budget) rows of the mean drops (dB); "--" where v1 has no attack."""
+    def row(label: str, model: str, prefix: str) -> tuple[str, list[str]]:
+        drops = summary[model]["attack_drop"]
+        return label, [f"{drops[f'{prefix}-{b}']:.3f}" if f"{prefix}-{b}" in drops
+                       else "--" for b in BUDGETS]
+
+    rows = [row("PGD L-inf (alpha eps/4, 10 steps)", MODEL, "pgd-linf"),
+            row("PGD L2 per pixel", MODEL, "pgd-l2"),
+            row("random L-inf (signs x eps)", MODEL, "random-linf"),
+            row("random L2 (radius eps sqrt(d))", MODEL, "random-l2")]
+    for baseline, label in zip(BASELINES, ("NL-means", "BM3D")):
+        for kind, norm in (("transfer", "linf"), ("transfer", "l2"), ("random", "linf"),
+                           ("random", "l2")):
+            name = {"linf": "L-inf", "l2": "L2"}[norm]
+            rows.append(row(f"{label}: {kind} {name}", baseline, f"{kind}-{norm}"))
+    return rows
 
 
-def measure(model, baselines, name, clean) -> dict[str, float]:
-    """The drops (dB) of one image (see the module docstring)."""
-    noisy = noisy_image(clean, SIGMA, 0, name)
-    gauss, drops, inputs = _psnr(model, noisy, clean), {}, {}
-    for budget in (1, 2, 4):
-        for norm in ("linf", "l2"):
-            adv = _pgd(model, norm, budget, 10, (name, f"{norm}{budget}"))(noisy, clean)
-            inputs[f"{norm}{budget}"] = adv
-            template = torch.full_like(noisy, budget / 255)  # its L-inf/L2 size is the budget's
-            inputs[f"random-{norm}{budget}"] = noisy + random_perturbation_like(
-                template, norm, seeding.generator(0, "baseline", name, f"{norm}{budget}"))
-    extra = {"linf2-20steps": _pgd(model, "linf", 2, 20, (name, "linf2")),
-             "linf2-restart2": _pgd(model, "linf", 2, 10, (name, "linf2b")),
-             "l22-restart2": _pgd(model, "l2", 2, 10, (name, "l22b")),
-             "obsatk2": ObsAtk(model, eps=2 / 255, alpha=0.5 / 255, steps=10, per_pixel=True,
-                               generator=attack_generator(0, name, "obs")),
-             "fgsm2": DenoiseFGSM(model, eps=2 / 255)}
-    inputs.update({k: atk(noisy, clean) for k, atk in extra.items()})
-    drops = {k: gauss - _psnr(model, x, clean) for k, x in inputs.items()}
-    for label, baseline in baselines.items():
-        base = _psnr(baseline, noisy, clean)
-        for k in ("linf2", "l22", "linf4", "random-linf2", "random-l22", "random-linf4"):
-            drops[f"{label} {k}"] = base - _psnr(baseline, inputs[k], clean)
-    return drops
+def second_start(results: dict) -> dict[str, tuple[float, float, float]]:
+    """Per restarted attack: v1's mean drop (one start), the best-of-two mean drop, and the
+    largest gain on one image (dB)."""
+    model = load_model(f"zoo:{MODEL}", PROTOCOL_V1.sigma, torch.device("cpu"))[0].eval()
+    twice = PROTOCOL_V1.derive("v1-two-starts", attacks=tuple(
+        replace(a, restarts=2) for a in PROTOCOL_V1.attacks if a.name in RESTARTED))
+    once = {r["image"]: r for r in results["per_image"] if r["model"] == MODEL}
+    gains: dict[str, list[tuple[float, float]]] = {a: [] for a in RESTARTED}
+    for name, clean in load_images(PROTOCOL_V1):
+        row, _ = evaluate_image(model, clean[None], name, PROTOCOL_V1.noise_seeds[0], twice, {})
+        print(name, {a: round(once[name]["psnr"][a] - row["psnr"][a], 4) for a in RESTARTED},
+              flush=True)
+        for a in RESTARTED:
+            gauss = once[name]["gaussian_psnr"]
+            gains[a].append((gauss - once[name]["psnr"][a], gauss - row["psnr"][a]))
+    return {a: (statistics.mean(o for o, _ in g), statistics.mean(t for _, t in g),
+                max(t - o for o, t in g)) for a, g in gains.items()}
+
+
+def render(results: dict, starts: dict[str, tuple[float, float, float]]) -> str:
+    """The reStructuredText of the table and of the 2/255 extras."""
+    summary = results["summary"]
+    rows, width = table_rows(summary), 35  # the longest label, and two spaces
+    rule = "=" * (width - 2) + "  " + "  ".join(["======="] * len(BUDGETS))
+    lines = [f"Mean PSNR drops (dB) over v1's {len(results['images'])} images; the normal "
+             f"model's Gaussian PSNR is {summary[MODEL]['gaussian_psnr']['mean']:.2f} dB.", "",
+             rule, f"{'input':{width}}" + "  ".join(f"{b + '/255':7}" for b in BUDGETS).rstrip(),
+             rule]
+    lines += [f"{label:{width}}" + "  ".join(f"{c:7}" for c in cells).rstrip()
+              for label, cells in rows]
+    drops = summary[MODEL]["attack_drop"]
+    extra = ", ".join(f"{label} {drops[name]:.3f}" for label, name in (
+        ("L-inf PGD with 20 steps", "pgd-linf-2-s20"), ("ObsAtk", "obsatk-2"),
+        ("FGSM", "fgsm-2")))
+    two = "; ".join(f"{a}: {one:.3f} from one start, {best:.3f} from the better of two (at most "
+                    f"{gain:.4f} dB more on one image)" for a, (one, best, gain) in starts.items())
+    return "\n".join(lines + [rule, "", f"At 2/255: {extra}. Second random start ({two}).", ""])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="zoo:dncnn-s25-normal", help="model spec")
-    parser.add_argument("--images", type=int, default=None, help="first N images only")
+    parser.add_argument("--results", default="runs/timing/v1-fp32/results.json",
+                        help="results.json of the zoo's v1 leaderboard run")
     args = parser.parse_args()
-    model = as_denoiser(load_model_spec(args.model, SIGMA)[0], SIGMA)
-    baselines = {"nlmeans": build("nlmeans", sigma=SIGMA).eval(),
-                 "bm3d": build("bm3d", sigma=SIGMA).eval()}
-    rows = {}
-    for name, clean in load_dataset("builtin:test")[:args.images]:
-        rows[name] = measure(model, baselines, name, clean[None])
-        print(name, json.dumps({k: round(v, 3) for k, v in rows[name].items()}), flush=True)
-    print("mean drops (dB):")
-    for key in next(iter(rows.values())):
-        print(f"  {key:24s} {statistics.mean(r[key] for r in rows.values()):.3f}")
+    results = json.loads(Path(args.results).read_text())
+    if results["protocol"]["version"] != PROTOCOL_V1.version:
+        raise SystemExit(f"{args.results} holds protocol {results['protocol']['version']}, "
+                         f"not {PROTOCOL_V1.version}")
+    text = render(results, second_start(results))
+    DOCS.write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":
