@@ -38,6 +38,7 @@ __all__ = [
     "load_image",
     "save_png",
     "to_tensor",
+    "unit_range",
 ]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -100,23 +101,26 @@ TEST_SIZE = 256
 def to_tensor(array: np.ndarray, channels: int = 1) -> torch.Tensor:
     """Convert an image array (H, W), (H, W, 3) or (H, W, 4) of any dtype to (C, H, W) in [0, 1].
 
-    Integer images are divided by their dtype's maximum; colour is converted to gray with
-    ITU-R 601 weights when ``channels == 1``; gray is repeated when ``channels == 3``.
+    Values are scaled by the rules of :func:`unit_range` (8- and 16-bit unsigned integers by
+    their dtype's maximum; other dtypes by the range their values occupy, or refused); a
+    fourth channel (alpha) is dropped; colour is converted to gray with ITU-R 601 weights when
+    ``channels == 1``; gray is repeated when ``channels == 3``.
 
     Example:
         >>> to_tensor(np.full((2, 3), 255, dtype=np.uint8)).shape
         torch.Size([1, 2, 3])
+        >>> to_tensor(np.array([[0.0, 127.5, 255.0]], dtype=np.float32))  # 8-bit levels
+        tensor([[[0.0000, 0.5000, 1.0000]]])
     """
+    return _to_tensor(array, channels, "array")
+
+
+def _to_tensor(array: np.ndarray, channels: int, source: str) -> torch.Tensor:
+    """:func:`to_tensor`, with errors that name ``source`` (the file)."""
     channels = check_int(channels, "channels", minimum=1)
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels}")
-    a = np.asarray(array)
-    if a.dtype == bool:
-        a = a.astype(np.float64)
-    elif np.issubdtype(a.dtype, np.integer):
-        a = a.astype(np.float64) / np.iinfo(a.dtype).max
-    else:
-        a = np.clip(a.astype(np.float64), 0.0, 1.0)
+    a = unit_range(np.asarray(array), source)
     if a.ndim == 3 and a.shape[2] == 4:
         a = a[..., :3]
     if a.ndim == 3 and a.shape[2] == 1:
@@ -127,8 +131,59 @@ def to_tensor(array: np.ndarray, channels: int = 1) -> torch.Tensor:
         if channels == 1:
             a = (a @ np.array([0.299, 0.587, 0.114]))[..., None]
     else:
-        raise ValueError(f"image must have shape (H, W), (H, W, 3) or (H, W, 4), got {a.shape}")
+        where = "" if source == "array" else f"{source}: "
+        raise ValueError(f"{where}image must have shape (H, W), (H, W, 3) or (H, W, 4), got "
+                         f"{a.shape}")
     return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))).float()
+
+
+#: Values this far outside [0, 1] (half an 8-bit level) still read as [0, 1] data, clipped:
+#: rounding in whatever wrote them.
+_UNIT_SLACK = 0.5 / 255
+
+
+def unit_range(a: np.ndarray, source: str = "array") -> np.ndarray:
+    """Pixel values as float64 in [0, 1], scaled by what their dtype and values say.
+
+    - ``bool``: 0 and 1. ``uint8`` / ``uint16``: divided by 255 / 65535 (their white point).
+    - Any other dtype (floats, signed integers, ``uint32``, ...) has no white point of its own
+      (a float32 or int32 TIFF may hold 0..1, 0..255 or 0..65535), so the values decide: all in
+      [0, 1] (within half an 8-bit level, clipped): as they are; a maximum in [2, 255]: 8-bit
+      levels, divided by 255; a maximum in (255, 65535]: 16-bit levels, divided by 65535.
+      Anything else is refused with a :class:`ValueError` naming ``source`` and the range
+      found: negative values, NaN or Inf, a maximum above 65535, or a maximum in (1, 2), which
+      could be [0, 1] data that overshoots or a nearly black 8-bit image. The range is never
+      stretched to the file's own minimum and maximum (that would change the image).
+
+    Example:
+        >>> unit_range(np.array([0, 51, 255], dtype=np.int32)).tolist()
+        [0.0, 0.2, 1.0]
+    """
+    if a.dtype == bool:
+        return a.astype(np.float64)
+    if a.dtype in (np.uint8, np.uint16):
+        return a.astype(np.float64) / np.iinfo(a.dtype).max
+    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise ValueError(f"{source}: cannot read pixel values of dtype {a.dtype}")
+    a = a.astype(np.float64)
+    if a.size == 0:
+        return a
+    if not np.isfinite(a).all():
+        raise ValueError(f"{source} holds NaN or Inf values: not an image")
+    low, high = float(a.min()), float(a.max())
+    kind = f"{source} holds {a.dtype} values in [{low:g}, {high:g}]"
+    if low < -_UNIT_SLACK:
+        raise ValueError(f"{kind}: negative values have no meaning as pixel intensities; "
+                         "rescale the file to 0..1, 0..255 or 0..65535")
+    if high <= 1 + _UNIT_SLACK:
+        return np.clip(a, 0.0, 1.0)
+    if high < 2:
+        raise ValueError(f"{kind}: ambiguous (0..1 data that overshoots, or a nearly black "
+                         "image in 8-bit levels?); rescale the file to 0..1 or 0..255")
+    if high <= 65535:
+        return np.clip(a, 0.0, None) / (255.0 if high <= 255 else 65535.0)
+    raise ValueError(f"{kind}: above the 16-bit range (65535), so there is no white point to "
+                     "scale by; rescale the file to 0..1, 0..255 or 0..65535")
 
 
 def builtin_path(name: str) -> Path:
@@ -157,17 +212,40 @@ def builtin_image(name: str, channels: int = 1) -> torch.Tensor:
     return load_image(builtin_path(name), channels)
 
 
+def _open_tiff(path: Path):
+    """``tifffile.TiffFile`` of a one-page TIFF (use it in ``with``), or ``None`` when tifffile
+    cannot read the file; a multi-page TIFF raises :class:`ValueError`."""
+    import tifffile
+
+    try:
+        tif = tifffile.TiffFile(path)
+    except Exception:
+        return None
+    if len(tif.pages) != 1:
+        tif.close()
+        if not tif.pages:
+            return None
+        raise ValueError(f"cannot read image file {path}: it holds {len(tif.pages)} pages "
+                         "(a stack or a multi-page TIFF); give one image per file")
+    return tif
+
+
 def _check_size(path: Path, max_pixels: int | None) -> None:
     """Refuse a file of more than ``max_pixels`` pixels, reading only its header."""
     if max_pixels is None:
         return
     from PIL import Image
 
+    tif = _open_tiff(path) if path.suffix.lower() in (".tif", ".tiff") else None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                width, height = img.size
+        if tif is not None:
+            with tif:
+                width, height = tif.pages[0].imagewidth, tif.pages[0].imagelength
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(path) as img:
+                    width, height = img.size
     except Image.DecompressionBombError as exc:
         raise ValueError(f"image {path} is too large to read: {exc}") from None
     except Exception:
@@ -178,9 +256,67 @@ def _check_size(path: Path, max_pixels: int | None) -> None:
                          "or downscale it, or raise the limit if memory allows")
 
 
+#: PIL modes converted before reading, by what they hold: inks (CMYK: 4 channels that are not
+#: RGBA), other colour spaces, palettes, 1-bit and gray with alpha.
+_PIL_CONVERT = {"CMYK": "RGB", "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB", "RGBX": "RGB",
+                "RGBa": "RGBA", "P": "RGB", "PA": "RGBA", "1": "L", "LA": "L", "La": "L"}
+
+
+def _read_tiff(path: Path) -> np.ndarray | None:
+    """A TIFF's samples in their own dtype, (H, W) or (H, W, S), or ``None`` when its
+    photometric interpretation is not plain gray or RGB (PIL then converts it by mode)."""
+    import tifffile
+
+    tif = _open_tiff(path)
+    if tif is None:
+        return None
+    with tif:
+        page = tif.pages[0]
+        if page.photometric not in (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.RGB):
+            return None
+        array, axes = page.asarray(), page.axes
+    if "S" in axes and axes.index("S") == 0:  # planar (separate) samples
+        array = np.moveaxis(array, 0, -1)
+    return array
+
+
+def _read_pil(path: Path) -> np.ndarray:
+    """The image decoded by PIL, converted by mode (:data:`_PIL_CONVERT`): a CMYK JPEG reads as
+    RGB, not as RGBA; 16-bit, 32-bit integer (``I``) and float (``F``) gray keep their dtype."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        img.load()
+        if img.mode == "P" and "transparency" in img.info:
+            img = img.convert("RGBA")
+        elif img.mode in _PIL_CONVERT:
+            img = img.convert(_PIL_CONVERT[img.mode])
+        array = np.asarray(img)
+    return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
+
+
+def _decode(path: Path) -> np.ndarray:
+    """The pixels of an image file, decoded by its format and mode (see :func:`load_image`)."""
+    try:
+        array = _read_tiff(path) if path.suffix.lower() in (".tif", ".tiff") else None
+        return _read_pil(path) if array is None else array
+    except Exception as exc:
+        if isinstance(exc, ValueError) and str(path) in str(exc):
+            raise  # ours, naming the file already
+        raise ValueError(f"cannot read image file {path}: {exc}") from exc
+
+
 def load_image(path: str | os.PathLike, channels: int = 1,
                max_pixels: int | None = MAX_PIXELS) -> torch.Tensor:
     """Read an image file (PNG/JPEG/TIFF/BMP) or ``builtin:NAME`` as (C, H, W) in [0, 1].
+
+    Decoding goes by the file's mode: CMYK (and YCbCr, LAB, HSV, palette) images are converted
+    to RGB by PIL, so a CMYK JPEG reads as its colours, not as RGBA; an alpha channel is
+    dropped. Values are scaled by :func:`unit_range`: 8- and 16-bit files by their white point
+    (255, 65535); files without one (float32, int32 TIFFs...) by the range their values
+    occupy: [0, 1] as it is, a maximum up to 255 as 8-bit levels, up to 65535 as 16-bit
+    levels; other ranges (negative values, above 65535, NaN) are refused, never clipped or
+    divided by 2^31 - 1. Multi-page TIFFs are refused.
 
     Args:
         path: the file, or ``builtin:NAME``.
@@ -192,8 +328,8 @@ def load_image(path: str | os.PathLike, channels: int = 1,
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file cannot be decoded as an image, or is larger than ``max_pixels``
-            (the message names the file).
+        ValueError: the file cannot be decoded as an image, holds values that are not an
+            image's (see above), or is larger than ``max_pixels`` (the message names the file).
     """
     spec = str(path)
     if spec.startswith("builtin:"):
@@ -204,13 +340,7 @@ def load_image(path: str | os.PathLike, channels: int = 1,
     if max_pixels is not None:
         max_pixels = check_int(max_pixels, "max_pixels", minimum=1)
     _check_size(path, max_pixels)
-    import skimage.io
-
-    try:
-        array = skimage.io.imread(path)
-    except Exception as exc:
-        raise ValueError(f"cannot read image file {path}: {exc}") from exc
-    return to_tensor(array, channels)
+    return _to_tensor(_decode(path), channels, f"image file {path}")
 
 
 def _names(files: Sequence[Path]) -> list[str]:
