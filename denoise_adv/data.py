@@ -10,6 +10,7 @@ lists below).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -36,6 +37,7 @@ __all__ = [
     "builtin_path",
     "iter_images",
     "load_image",
+    "pixel_sha256",
     "save_png",
     "to_tensor",
     "unit_range",
@@ -408,6 +410,35 @@ def save_png(image: torch.Tensor, path: str | os.PathLike) -> Path:
     array = (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     pil = Image.fromarray(array[..., 0] if array.shape[2] == 1 else array)
     return atomic_write(path, lambda f: pil.save(f, format="PNG"))
+
+
+def pixel_sha256(image: torch.Tensor) -> str:
+    """The hex SHA-256 of an image's pixels: its identity by content, not by file name.
+
+    What is hashed: the decoded image as the loaders return it (float values in [0, 1]),
+    converted to little-endian float32, in C order, after a header with the shape (so a
+    (1, 4, 4) and a (1, 2, 8) image of the same values differ). Hence the same pixels give the
+    same hash whatever the file's format, name or metadata, on any machine and device; any
+    change of a pixel (or of how a file decodes) changes it. Results that record it can tell
+    when an image under an old name has new content.
+
+    Args:
+        image: a floating-point tensor of any shape, e.g. (C, H, W), on any device.
+
+    Example:
+        >>> a = torch.zeros(1, 2, 2)
+        >>> pixel_sha256(a) == pixel_sha256(a.double().clone())
+        True
+        >>> pixel_sha256(a) == pixel_sha256(a.reshape(1, 1, 4))
+        False
+    """
+    if not isinstance(image, torch.Tensor) or not image.is_floating_point():
+        got = f"a {image.dtype} tensor" if isinstance(image, torch.Tensor) else type(image).__name__
+        raise TypeError(f"image must be a floating-point tensor, got {got}")
+    values = image.detach().to("cpu", torch.float32).contiguous().numpy().astype("<f4")
+    digest = hashlib.sha256(f"float32{tuple(image.shape)}".encode())
+    digest.update(values.tobytes())
+    return digest.hexdigest()
 
 
 class NoisyPairs(torch.utils.data.Dataset):

@@ -323,21 +323,26 @@ def run_benchmark(
     reference = reference.to(device).eval()
     folder = ResultsFolder(out, protocol, fingerprint(reference), amp)
     prints = {label: fingerprint(m) for label, m in models.items()}
-    folder.open(prints, write=rank == 0)
-    _run_shard(folder, models, images[rank::world], reference, protocol, device, progress, amp)
-    if world > 1:
-        dist.barrier()
-    if rank != 0:
-        return None
-    info = {label: {"fingerprint": prints[label], "black_box": is_black_box(m),
-                    **dict((model_info or {}).get(label, {}))} for label, m in models.items()}
-    results = build_results(folder, info, [n for n, _ in images], protocol,
-                            {"device": str(device), "world_size": world,
-                             "max_images": max_images, "amp": amp})
-    from .report import write_outputs
+    folder.open(prints, write=rank == 0, images=images)  # locks out until close()
+    try:
+        _run_shard(folder, models, images[rank::world], reference, protocol, device, progress,
+                   amp)
+        if world > 1:
+            dist.barrier()
+        if rank != 0:
+            return None
+        info = {label: {"fingerprint": prints[label], "black_box": is_black_box(m),
+                        **dict((model_info or {}).get(label, {}))}
+                for label, m in models.items()}
+        results = build_results(folder, info, [n for n, _ in images], protocol,
+                                {"device": str(device), "world_size": world,
+                                 "max_images": max_images, "amp": amp})
+        from .report import write_outputs
 
-    write_outputs(results, folder, images, docs=docs, figures=figures)
-    return results
+        write_outputs(results, folder, images, docs=docs, figures=figures)
+        return results
+    finally:
+        folder.close()
 
 
 def _run_shard(folder: ResultsFolder, models: Mapping[str, nn.Module], images: list[Image],

@@ -8,11 +8,24 @@ Layout of ``out/``:
 - ``models/MODEL.json``: each model's fingerprint; another model under the same label is
   refused (its rows would be stale).
 - ``rows/MODEL/IMAGE-sSEED.json``: one finished (model, image, noise seed) row and its time,
-  written atomically as it finishes; a rerun skips it.
+  written atomically as it finishes; a rerun skips it while the image's pixels are the same.
 - ``worst/MODEL/IMAGE-sSEED.png``: the denoised worst case of that row (headline budget).
-- ``cache/transfer/IMAGE-sSEED.pt``: the transfer inputs of an image, crafted once.
+- ``cache/transfer/IMAGE-sSEED.pt``: the transfer inputs of an image, crafted once (per
+  version of its pixels).
 - ``results.json``, ``leaderboard.md``, ``robust_vs_budget.png``, ``worst_case_strip.png``:
   the merged results (written last, by process 0).
+- ``.denoise-adv.lock``: the lock of the run that writes the folder (:mod:`denoise_adv._lock`).
+
+One writer: :meth:`ResultsFolder.open` takes the folder's lock (process 0 under ``torchrun``)
+before it deletes stale temporaries or writes anything, and :meth:`ResultsFolder.close`
+releases it; a second run into a folder in use is refused
+(:class:`~denoise_adv._lock.OutputInUseError`, a :class:`ValueError`).
+
+Identity by content: rows and cached transfer inputs record ``pixel_sha256``, the
+:func:`~denoise_adv.data.pixel_sha256` of the image they were computed on (after the
+protocol's crop). A row or cache entry whose image has changed since (or that records no
+hash: folders of earlier versions) is stale: it is recomputed, never reused, so editing an
+image of a data folder cannot leave old numbers under its name.
 """
 
 from __future__ import annotations
@@ -20,13 +33,15 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .._io import atomic_open, atomic_torch_save, load_weights, remove_stale_temporaries
-from ..data import save_png
+from .._lock import OutputLock
+from ..data import pixel_sha256, save_png
 from .protocol import Protocol
 
 __all__ = ["SCHEMA_VERSION", "ResultsFolder"]
@@ -62,10 +77,32 @@ class ResultsFolder:
         self.protocol = protocol
         self.meta = {"schema_version": SCHEMA_VERSION, "protocol": protocol.as_dict(),
                      "reference_fingerprint": reference, "amp": amp}
+        self.pixels: dict[str, str] = {}
+        self._lock = OutputLock(self.path)
 
-    def open(self, models: dict[str, str], write: bool) -> None:
+    def open(self, models: dict[str, str], write: bool,
+             images: Sequence[tuple[str, torch.Tensor]]) -> None:
         """Check that the folder holds this protocol's results and the same models under
-        their labels (``{label: fingerprint}``); with ``write``, claim it for them."""
+        their labels (``{label: fingerprint}``); with ``write``, lock the folder (until
+        :meth:`close`) and claim it for them. ``images``: the run's ``[(name, clean)]``,
+        whose pixel hashes decide which rows are current.
+
+        Every process of a ``torchrun`` group must call it (process 0 with ``write``).
+        """
+        self.pixels = {name: pixel_sha256(image) for name, image in images}
+        self._check(models)  # before the lock: a refused run leaves nothing behind
+        self._lock.acquire_on_main(write)
+        try:
+            self._claim(models, write)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the folder's lock (taken by :meth:`open` with ``write``)."""
+        self._lock.release()
+
+    def _check(self, models: dict[str, str]) -> None:
         if self.path.exists() and not self.path.is_dir():
             raise ValueError(f"out must be a folder, but {self.path} is a file")
         self._check_protocol()
@@ -76,6 +113,11 @@ class ResultsFolder:
             if path.is_file() and json.loads(path.read_text())["fingerprint"] != print_:
                 raise ValueError(f"{self.path} already holds results of another model labelled "
                                  f"{label!r} (different weights or settings): use another --out")
+
+    def _claim(self, models: dict[str, str], write: bool) -> None:
+        """Under the lock: check again (another run may have written meanwhile), delete the
+        temporaries no live process owns, record the protocol and the models."""
+        self._check(models)
         if not write:
             return
         self.path.mkdir(parents=True, exist_ok=True)
@@ -118,14 +160,22 @@ class ResultsFolder:
     def _stem(self, kind: str, label: str, image: str, seed: int, suffix: str) -> Path:
         return self.path / kind / safe_name(label) / f"{safe_name(image)}-s{seed}{suffix}"
 
+    def _current(self, image: str, recorded: Any) -> bool:
+        """Whether a result recorded for pixels ``recorded`` is current for ``image``."""
+        return image in self.pixels and recorded == self.pixels[image]
+
     def has_row(self, label: str, image: str, seed: int) -> bool:
-        """Whether the row of (model, image, seed) is finished."""
-        return self._stem("rows", label, image, seed, ".json").is_file()
+        """Whether the row of (model, image, seed) is finished, on the image's current pixels."""
+        return self.load_row(label, image, seed) is not None
 
     def load_row(self, label: str, image: str, seed: int) -> dict[str, Any] | None:
-        """``{"row": ..., "seconds": ...}`` of a finished row, or ``None``."""
+        """``{"row": ..., "seconds": ...}`` of a finished row, or ``None`` (none, or one
+        computed on other pixels: stale)."""
         path = self._stem("rows", label, image, seed, ".json")
-        return json.loads(path.read_text()) if path.is_file() else None
+        if not path.is_file():
+            return None
+        record = json.loads(path.read_text())
+        return record if self._current(image, record["row"].get("pixel_sha256")) else None
 
     def worst_path(self, label: str, image: str, seed: int) -> Path:
         """The PNG of the denoised worst case of a row."""
@@ -135,8 +185,15 @@ class ResultsFolder:
                  output: torch.Tensor, seconds: float) -> None:
         """Keep a finished row (its worst-case PNG first: a row file means both exist)."""
         save_png(output, self.worst_path(label, image, seed))
+        row = {**row, "pixel_sha256": self._pixels_of(image)}
         _write_json(self._stem("rows", label, image, seed, ".json"),
                     {"row": row, "seconds": seconds})
+
+    def _pixels_of(self, image: str) -> str:
+        if image not in self.pixels:
+            raise ValueError(f"image {image!r} was not given to open(): its pixel hash is "
+                             "unknown")
+        return self.pixels[image]
 
     # ---------------------------------------------------------------------- transfer cache
     def _transfer_path(self, image: str, seed: int) -> Path:
@@ -144,19 +201,24 @@ class ResultsFolder:
 
     def load_transfer(self, image: str, seed: int) -> dict[str, torch.Tensor] | None:
         """The cached transfer inputs of an image, or ``None``."""
+        saved = self._load_transfer(image, seed)
+        return None if saved is None else saved["inputs"]
+
+    def _load_transfer(self, image: str, seed: int) -> dict[str, Any] | None:
         path = self._transfer_path(image, seed)
         if not path.is_file():
             return None
-        return load_weights(path, "transfer inputs")["inputs"]
+        saved = load_weights(path, "transfer inputs")
+        return saved if self._current(image, saved.get("pixel_sha256")) else None
 
     def save_transfer(self, image: str, seed: int, inputs: dict[str, torch.Tensor],
                       seconds: float) -> None:
         """Cache the transfer inputs of an image (and the time they took)."""
-        atomic_torch_save({"inputs": inputs, "seconds": seconds},
+        atomic_torch_save({"inputs": inputs, "seconds": seconds,
+                           "pixel_sha256": self._pixels_of(image)},
                           self._transfer_path(image, seed))
 
     def transfer_seconds(self, image: str, seed: int) -> float | None:
         """Time spent crafting an image's transfer inputs (``None`` if not cached)."""
-        path = self._transfer_path(image, seed)
-        return float(load_weights(path, "transfer inputs")["seconds"]) if path.is_file() \
-            else None
+        saved = self._load_transfer(image, seed)
+        return None if saved is None else float(saved["seconds"])

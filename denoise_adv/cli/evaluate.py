@@ -117,17 +117,21 @@ def _set_labels(paths: list[str]) -> dict[str, str]:
 
 
 def run_make_adv(args: argparse.Namespace) -> int:
+    from .._io import remove_stale_temporaries
+    from .._lock import OutputLock
     from ..analysis import make_adversarial_set
 
     spec = attack_spec(args)
-    output_file(args.out)  # before the attack work, not after it
-    where, sigma = device(args.device), args.sigma / LEVEL
-    model, channels, meta = load_model(args.model, sigma, where)
-    dataset = images(args, args.data, channels)
-    path = make_adversarial_set(model, dataset, args.out, sigma, spec, args.seed, channels,
-                                meta={"source_model": str(args.model), "source_meta":
-                                      json.dumps(meta, default=str), "data": str(args.data)},
-                                progress=not args.quiet)
+    out = output_file(args.out)  # before the attack work, not after it
+    with OutputLock(out, file=True):  # one writer of this file; refused while another runs
+        remove_stale_temporaries(out.parent, (out.name,))  # owned by no live process now
+        where, sigma = device(args.device), args.sigma / LEVEL
+        model, channels, meta = load_model(args.model, sigma, where)
+        dataset = images(args, args.data, channels)
+        path = make_adversarial_set(model, dataset, out, sigma, spec, args.seed, channels,
+                                    meta={"source_model": str(args.model), "source_meta":
+                                          json.dumps(meta, default=str), "data": str(args.data)},
+                                    progress=not args.quiet)
     print(f"wrote the {args.norm} adversarial set of {args.data} (sigma {args.sigma:g}/255, "
           f"eps {args.eps:g}/255, {args.steps} steps, seed {args.seed}) made on {args.model} "
           f"to {path}")

@@ -14,6 +14,17 @@ Stages, each skipped when its result is on disk and still current:
 4. write the Table 2 report next to the paper's numbers: ``OUT/table2.md``,
    ``OUT/report.json`` (every protocol value, the training logs, the timings) and
    ``OUT/per_image.csv``.
+
+Identity by content: the test images are known by the sha256 of their pixels
+(:func:`~denoise_adv.data.pixel_sha256`), recorded in ``protocol.json`` (``test_pixels``), in
+each adversarial set's manifest, in each evaluation cache's key and in every row of
+``per_image.csv`` (``pixel_sha256``). Edit an image under the same name and a rerun crafts
+its sets and scores it again (training does not depend on the test images and is kept);
+nothing computed on the old pixels is reused.
+
+One writer: the run holds ``OUT``'s lock (:mod:`denoise_adv._lock`) from start to end (each
+training also locks its own folder), so a second ``reproduce`` into the same ``OUT`` is
+refused while the first is alive; stale temporaries are deleted only under the lock.
 """
 
 from __future__ import annotations
@@ -24,7 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_open, file_sha256
+from .._io import atomic_open, file_sha256, remove_stale_temporaries
+from .._lock import OutputLock
 from .common import LEVEL, add_options, device, images, output_folder
 
 TARGETS = ("table2",)
@@ -121,6 +133,7 @@ def build_protocol(args: argparse.Namespace, configs: dict[str, Any], attacks: d
             "sigma": next(iter(configs.values())).sigma, "seed": args.seed,
             "train_data": str(args.train_data), "test_data": str(args.test_data),
             "test_images": {name: list(image.shape) for name, image in dataset},
+            "test_pixels": pixels_of(dataset),
             "attacks": {k: v.as_dict() for k, v in attacks.items()},
             "strategies": list(configs),
             "training": {s: c.to_dict() for s, c in configs.items()},
@@ -130,6 +143,13 @@ def build_protocol(args: argparse.Namespace, configs: dict[str, Any], attacks: d
             "metrics": "PSNR peak 1, SSIM skimage-compatible (11x11 Gaussian, sigma 1.5), "
                        "MAE x255, outputs clamped to [0, 1]",
             "paper_table2": PAPER_TABLE2}
+
+
+def pixels_of(dataset: list) -> dict[str, str]:
+    """``{name: pixel_sha256}`` of ``[(name, image)]``: the images' identity by content."""
+    from ..data import pixel_sha256
+
+    return {name: pixel_sha256(image) for name, image in dataset}
 
 
 def _check_protocol(out: Path, protocol: dict[str, Any]) -> None:
@@ -190,15 +210,16 @@ def adversarial_stage(normal: Path, dataset: list, attacks: dict[str, Any], sigm
         for shape, group in groups.items():
             path = out / "adversarial" / f"adv-{norm}-{shape[1]}x{shape[2]}.pt"
             meta = {"source_sha256": source_sha, "attack_protocol": spec.as_dict(),
-                    "sigma": sigma, "seed": seed, "images": [n for n, _ in group]}
+                    "sigma": sigma, "seed": seed, "images": [n for n, _ in group],
+                    "pixel_sha256": list(pixels_of(group).values())}
             if _set_is_current(path, meta):
                 notes.append(f"{path.name}: skipped (current)")
             else:
                 if model is None:
                     model = load_model(normal, sigma, where)[0]
                 make_adversarial_set(model, group, path, sigma, spec, seed, meta={
-                    "source_sha256": source_sha, "source_model": str(normal)},
-                    progress=progress)
+                    "source_sha256": source_sha, "source_model": str(normal),
+                    "pixel_sha256": meta["pixel_sha256"]}, progress=progress)
                 notes.append(f"{path.name}: crafted on the normal model")
             sets.setdefault(norm, []).append(path)
     return sets, notes
@@ -215,7 +236,8 @@ def evaluate_stage(model_path: Path, sets: dict[str, list[Path]], dataset: list,
 
     key = {"model_sha256": file_sha256(model_path),
            "sets": {p.name: file_sha256(p) for paths in sets.values() for p in paths},
-           "attacks": {k: v.as_dict() for k, v in attacks.items()}}
+           "attacks": {k: v.as_dict() for k, v in attacks.items()},
+           "pixels": pixels_of(dataset)}  # the white-box rows' images, by content
     if cache.is_file():
         saved = json.loads(cache.read_text())
         if saved.get("key") == key:
@@ -306,16 +328,31 @@ def write_report(out: Path, protocol: dict[str, Any], training: dict[str, Any],
     return table
 
 
+#: What a run writes, by folder of ``OUT`` (globs): the temporaries of their atomic writes are
+#: deleted, once the lock is held, when a killed run left them.
+_OUTPUTS = {".": ("protocol.json", "table2.md", "report.json", "per_image.csv"),
+            "adversarial": ("adv-*.pt",), "eval": ("*.json",)}
+
+
 def run(args: argparse.Namespace) -> int:
+    out = output_folder(args.out)
+    with OutputLock(out):  # one writer of OUT, for the whole run
+        for folder, names in _OUTPUTS.items():
+            remove_stale_temporaries(out / folder, names)
+        return _run(args, out)
+
+
+def _run(args: argparse.Namespace, out: Path) -> int:
     from ..report import format_table
 
-    out, where, progress = output_folder(args.out), device(args.device), not args.quiet
+    where, progress = device(args.device), not args.quiet
     configs = train_configs(args, out)
     test_images = images(args, args.test_data, 1)
     attacks = attack_specs(args.smoke)
     protocol = build_protocol(args, configs, attacks, test_images)
     _check_protocol(out, protocol)
     sigma, timings, training = protocol["sigma"], {}, {}
+    pixels = protocol["test_pixels"]
     for strategy, config in configs.items():
         started = time.monotonic()
         result, note = train_stage(config)
@@ -334,7 +371,8 @@ def run(args: argparse.Namespace) -> int:
         started = time.monotonic()
         rows, note = evaluate_stage(path, sets, test_images, attacks, sigma, args.seed,
                                     out / "eval" / f"{strategy}.json", where, progress)
-        per_image += [{"model": strategy, **r} for r in rows]
+        per_image += [{"model": strategy, **r, "pixel_sha256": pixels[r["image"]]}
+                      for r in rows]
         timings[f"evaluate {strategy}"] = time.monotonic() - started
         print(f"[evaluate] {strategy}: {note}")
     table = write_report(out, protocol, training, per_image, timings)

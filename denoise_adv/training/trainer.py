@@ -12,6 +12,11 @@ the epoch and the log, so a resumed run continues as if never stopped (a run kil
 loses only the steps since its last checkpoint). A non-finite loss stops the run with a
 :class:`FloatingPointError` and leaves the last good checkpoint in place.
 
+One writer per folder: :meth:`Trainer.run` holds ``OUT``'s lock (:mod:`denoise_adv._lock`) from
+the check of ``OUT`` to the last file, so a second run into the same folder (``--resume`` and
+``--overwrite`` included) is refused with :class:`~denoise_adv._lock.OutputInUseError` while
+the first is alive, and stale temporaries are deleted only while the lock is held.
+
 Scale-out: under ``torchrun --nproc_per_node N`` (gloo on the CPU, nccl on CUDA) the same code
 uses DistributedDataParallel and a DistributedSampler; the batch size is the global one, split
 evenly; rank 0 alone writes files.
@@ -43,6 +48,7 @@ from .._io import (
     resolve_device,
     writable_folder,
 )
+from .._lock import OutputLock
 from ..data import PatchDataset, iter_images
 from ..metrics import psnr
 from ..models import as_denoiser, build, load_checkpoint, save_checkpoint
@@ -136,6 +142,9 @@ class Trainer:
                 raise ValueError("resume needs an output folder (out)")
             return
         writable_folder(self.out, "out", create=False)  # before any work, not at the first save
+        # One writer per folder, for the whole run (released by run()); temporaries are
+        # deleted only once the lock is held: then no live process owns them.
+        self._lock = OutputLock(self.out).acquire_on_main(self.main_process)
         if self.main_process:
             remove_stale_temporaries(self.out, _OUTPUTS)
         started = any((self.out / name).exists() for name in (CHECKPOINT, FINAL))
@@ -294,6 +303,18 @@ class Trainer:
         """Set up, train to the end (or ``max_steps``), write the final files; returns the
         summary written to ``log.json``."""
         self._started = time.monotonic()
+        try:
+            return self._run()
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """Release ``OUT``'s lock (:meth:`run` does; call it after :meth:`setup` alone)."""
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            lock.release()
+
+    def _run(self) -> dict[str, Any]:
         self.setup()
         config, state = self.config, self.state
         batches = -(-len(self.sampler) // (config.batch_size // self.world))
