@@ -7,11 +7,13 @@ Attacks are :class:`torchattacks.Attack` subclasses used exactly like ``torchatt
 """
 
 from .attacks import (
+    DenoiseAPGD,
     DenoiseAttack,
     DenoiseBIM,
     DenoiseFGSM,
     DenoisePGD,
     DenoisePGDL2,
+    DenoiseSquare,
     ObsAtk,
     WorstCase,
 )
@@ -20,11 +22,13 @@ from .models import DnCNN, as_denoiser
 __version__ = "0.1.0"
 
 __all__ = [
+    "DenoiseAPGD",
     "DenoiseAttack",
     "DenoiseBIM",
     "DenoiseFGSM",
     "DenoisePGD",
     "DenoisePGDL2",
+    "DenoiseSquare",
     "DnCNN",
     "ObsAtk",
     "WorstCase",

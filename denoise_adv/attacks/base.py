@@ -11,7 +11,7 @@ import contextlib
 import io
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
@@ -32,7 +32,7 @@ from ..metrics import psnr
 from ..noise import random_like
 from .io import load_adversarial_set, save_adversarial_set
 
-__all__ = ["MAX_BUDGET", "DenoiseAttack"]
+__all__ = ["MAX_BUDGET", "DenoiseAttack", "mse_per_image"]
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -68,15 +68,49 @@ def _check_output(output: object, noisy: torch.Tensor) -> None:
                          "each image to an image of the same size; broadcasting is refused)")
 
 
+#: What to do with a model that gives no gradient (the end of every such error message).
+NO_GRADIENT_HINT = ("gradient attacks cannot run on it: attack it with DenoiseSquare "
+                    "(score-based, forward passes only; --attack square), or score it on "
+                    "adversarial sets crafted on another model (transfer: denoise-adv transfer / "
+                    "evaluate --adv-set)")
+
+
 def _check_differentiable(model: nn.Module) -> None:
     """Refuse a model that is (or wraps) a module with ``differentiable = False``."""
     for module in model.modules():
         if getattr(module, "differentiable", True) is False:
             name = type(module).__name__
-            raise ValueError(
-                f"{name} is not differentiable: white-box attacks cannot run on it; score it on "
-                "adversarial sets crafted on another model (transfer: denoise-adv transfer / "
-                "evaluate --adv-set) or on random noise")
+            raise ValueError(f"{name} is not differentiable (differentiable = False): "
+                             f"{NO_GRADIENT_HINT}")
+
+
+def _no_gradient(cause: str) -> ValueError:
+    """The one error of a model whose output carries no gradient to its input."""
+    return ValueError(f"the model's output {cause}, so {NO_GRADIENT_HINT}. Common causes: "
+                      "torch.no_grad() or .detach() inside the model's forward, x.data, or a "
+                      "pipeline through numpy")
+
+
+def _check_finite(output: torch.Tensor, step: int) -> None:
+    """Refuse a model whose output holds NaN or Inf (no loss, no adversarial result)."""
+    if not bool(torch.isfinite(output).all()):
+        raise FloatingPointError(
+            f"the model's output contains NaN or Inf (attack step {step}), so the attack has no "
+            "loss to maximise and no adversarial result; check the model (NaN weights, a "
+            "division by zero, an overflow under amp='bf16') on this input")
+
+
+def mse_per_image(output: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of each image, shape (B,): the default loss of the attacks that keep
+    per-image bookkeeping (:class:`~denoise_adv.attacks.DenoiseAPGD`,
+    :class:`~denoise_adv.attacks.DenoiseSquare`); its sum has the gradient direction of the
+    batch mean that :class:`~denoise_adv.attacks.DenoisePGD` uses.
+
+    Example:
+        >>> mse_per_image(torch.ones(2, 1, 2, 2), torch.zeros(2, 1, 2, 2))
+        tensor([1., 1.])
+    """
+    return (output - reference).pow(2).flatten(1).mean(dim=1)
 
 
 class DenoiseAttack(Attack):
@@ -99,7 +133,13 @@ class DenoiseAttack(Attack):
     restored afterwards, also when the attack raises. The device follows the model at call time
     (the input's device for a model without parameters). A model that is, or wraps, a module
     with ``differentiable = False`` (the classical baselines BM3D, NL-means) raises
-    :class:`ValueError`: attack those by transfer. Run inside a torchattacks container such as
+    :class:`ValueError`, and so does a model whose output carries no gradient to its input (a
+    ``torch.no_grad()`` or ``.detach()`` inside its forward): attack those with
+    :class:`~denoise_adv.attacks.DenoiseSquare` or by transfer. A model whose output holds NaN
+    or Inf raises :class:`FloatingPointError` (never an "adversarial" result). Attacks run
+    inside ``torch.no_grad()`` (and ``torch.inference_mode()``), as evaluation loops call them:
+    they turn gradients on for their own work, as ART's and AutoAttack's do. Run inside a
+    torchattacks container such as
     :class:`torchattacks.MultiAttack` (whose success test, argmax == label, is for classifiers),
     the attack raises :class:`TypeError` before any work; use
     :class:`~denoise_adv.attacks.WorstCase` for the per-image worst case of several attacks.
@@ -126,12 +166,19 @@ class DenoiseAttack(Attack):
         amp: ``"bf16"``: the model's forward and backward run under bfloat16 autocast (about 2x
             faster on CPUs with AVX512-BF16 and on GPUs); the perturbation, its projection, the
             loss and its reduction stay float32. ``None`` (default): float32 throughout.
+        eot_iter: Expectation over Transformation (Athalye et al., ICML 2018): each gradient
+            is the mean of ``eot_iter`` forward+backward passes, for models with randomness at
+            test time (input noise, random transforms); each pass draws the model's own
+            randomness. ``1`` (default): one pass, the plain gradient. A step costs
+            ``eot_iter`` passes.
     """
 
     #: Whether the attack has a ``random_start`` option (used in error messages).
     _has_random_start = True
     #: Names of the hyperparameters recorded in :attr:`params` and saved sets.
     _param_names: tuple[str, ...] = ("eps", "alpha", "steps", "random_start", "clip")
+    #: Whether the attack needs the model's gradients (refuses non-differentiable models).
+    _needs_gradients = True
 
     def __init__(
         self,
@@ -145,9 +192,11 @@ class DenoiseAttack(Attack):
         loss: Loss | None = None,
         generator: torch.Generator | None = None,
         amp: str | None = None,
+        eot_iter: int = 1,
     ) -> None:
         self._init_attack(name, model)
         self.amp = check_amp(amp)
+        self.eot_iter = check_int(eot_iter, "eot_iter", minimum=1)
         self.eps = check_budget(eps, "eps")
         self.alpha = check_budget(alpha, "alpha", strict=True)
         self.steps = check_int(steps, "steps", minimum=1)
@@ -173,6 +222,12 @@ class DenoiseAttack(Attack):
     def _project_ball(self, delta: torch.Tensor) -> torch.Tensor:
         """Project ``delta`` onto the feasible set of perturbations."""
         raise NotImplementedError
+
+    @property
+    def deterministic(self) -> bool:
+        """Whether every call gives the same result (no random start, or a fixed seed):
+        :class:`~denoise_adv.attacks.WorstCase` runs such a member once, not per restart."""
+        return not self.random_start
 
     def project_ball(self, delta: torch.Tensor) -> torch.Tensor:
         """Project perturbations ``delta`` (B, C, H, W) onto this attack's budget: the public
@@ -203,11 +258,72 @@ class DenoiseAttack(Attack):
         values = {name: getattr(self, name) for name in self._param_names}
         if values.get("clip") is not None:
             values["clip"] = list(values["clip"])
+        if getattr(self, "eot_iter", 1) != 1:  # recorded when used: older records stay as they were
+            values["eot_iter"] = self.eot_iter
         return {"attack": self.attack, "mode": self.attack_mode, **values, "amp": self.amp}
 
     def _random(self, like: torch.Tensor, kind: str) -> torch.Tensor:
         """``"uniform"`` [0, 1) or ``"normal"`` draws shaped like ``like``, from the generator."""
         return random_like(like, kind, self._generator)
+
+    @contextlib.contextmanager
+    def _seeded(self, seed: int | None) -> Iterator[None]:
+        """Draw from a fresh generator seeded with ``seed`` for the duration (the attack's own
+        generator otherwise): the same seed gives the same result at every call."""
+        if seed is None:
+            yield
+            return
+        saved, self._generator = self._generator, torch.Generator().manual_seed(seed)
+        try:
+            yield
+        finally:
+            self._generator = saved
+
+    def _per_image(self, cost: torch.Tensor, batch: int) -> torch.Tensor:
+        """The loss as one value per image, shape (B,) (for per-image bookkeeping)."""
+        if cost.dim() == 0 and batch == 1:
+            return cost.view(1)
+        if cost.shape != (batch,):
+            raise ValueError(f"{self.attack} keeps per-image state and needs a loss with one value "
+                             f"per image, shape ({batch},), got shape {tuple(cost.shape)}: return "
+                             "e.g. (output - reference).pow(2).flatten(1).mean(1) (the default)")
+        return cost
+
+    def _gradient(
+        self, noisy: torch.Tensor, delta: torch.Tensor, reference: torch.Tensor, sign: float,
+        step: int = 0,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(loss, gradient)`` at ``noisy + delta``: the loss as the loss function returns it
+        and the gradient of ``sign * loss`` (summed over images) with respect to ``delta``, each
+        the mean over ``eot_iter`` passes (one pass: exactly the plain values). Checks the
+        output (its shape at step 0, its gradient and its values) at every pass."""
+        total_cost = total_grad = None
+        with torch.enable_grad():
+            delta = delta.detach().requires_grad_(True)
+            for _ in range(self.eot_iter):
+                output = self._forward(noisy + delta)
+                if step == 0:
+                    _check_output(output, noisy)
+                if not output.requires_grad:
+                    raise _no_gradient("does not require grad")
+                cost = self.loss(output, reference)
+                if not bool(torch.isfinite(cost).all()):
+                    _check_finite(output, step)
+                (grad,) = torch.autograd.grad(sign * (cost.sum() if cost.dim() > 0 else cost),
+                                              delta, allow_unused=True)
+                if grad is None:
+                    raise _no_gradient("does not depend on its input through autograd")
+                cost = cost.detach()
+                total_cost = cost if total_cost is None else total_cost + cost
+                total_grad = grad if total_grad is None else total_grad + grad
+        if self.eot_iter > 1:
+            total_cost, total_grad = total_cost / self.eot_iter, total_grad / self.eot_iter
+        if not bool(torch.isfinite(total_grad).all()):
+            raise FloatingPointError(
+                f"the gradient of the loss holds NaN or Inf at attack step {step} although the "
+                "model's output is finite: the model is not differentiable at this input "
+                "(sqrt or log at 0, ...)")
+        return total_cost, total_grad
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         """The model's output on ``x`` under the attack's autocast, back in ``x``'s dtype (so
@@ -270,21 +386,27 @@ class DenoiseAttack(Attack):
         with torch.no_grad():
             output = self._forward(noisy)
         _check_output(output, noisy)
+        _check_finite(output, 0)
         return output.detach(), 1.0
 
     # -------------------------------------------------------------------------- the attack
     def forward(self, inputs: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         r"""Return the adversarial noisy images ``inputs + delta`` (see the class docstring)."""
-        _check_differentiable(self.model)
+        if self._needs_gradients:
+            _check_differentiable(self.model)
         check_image_batch(inputs, "noisy")
         if labels is not None:
             check_image_batch(labels, "target" if self.targeted else "clean")
             check_same_shape(inputs, labels, "noisy", "target" if self.targeted else "clean")
         self._check_dtypes(inputs, labels)
         device = self._resolve_device(inputs)
-        noisy = inputs.detach().to(device).clone()
-        reference, sign = self._reference(noisy, labels)
-        return self._run(noisy, reference, sign)
+        # Callers' torch.no_grad() / inference_mode() are for their own work, not the attack's.
+        with torch.inference_mode(False), torch.enable_grad():
+            noisy = inputs.detach().to(device).clone()
+            if labels is not None:
+                labels = labels.detach().to(device).clone()
+            reference, sign = self._reference(noisy, labels)
+            return self._run(noisy, reference, sign)
 
     def _run(self, noisy: torch.Tensor, reference: torch.Tensor, sign: float) -> torch.Tensor:
         """The attack loop, given the reference image and the sign of the objective."""
@@ -293,14 +415,8 @@ class DenoiseAttack(Attack):
         else:
             delta = torch.zeros_like(noisy)
         for step in range(self.steps):
-            delta.requires_grad_(True)
-            output = self._forward(noisy + delta)
-            if step == 0:
-                _check_output(output, noisy)
-            cost = self.loss(output, reference)
-            if cost.dim() > 0:  # a per-sample loss: samples are independent, so sum them
-                cost = cost.sum()
-            (grad,) = torch.autograd.grad(sign * cost, delta)
+            # a per-sample loss is summed (samples are independent); EOT averages passes
+            _, grad = self._gradient(noisy, delta, reference, sign, step)
             delta = self._project(self._ascent(delta.detach(), grad), noisy)
         return (noisy + delta).detach()
 

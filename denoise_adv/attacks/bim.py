@@ -29,6 +29,8 @@ class DenoiseBIM(DenoisePGD):
         loss (callable or None): ``loss(output, reference)``; ``None`` for MSE. (Default: None)
         amp (str or None): ``"bf16"`` runs the model's forward/backward under bfloat16 autocast
             (delta, projection and loss stay float32); ``None`` for float32. (Default: None)
+        eot_iter (int): gradients averaged over this many passes, for models with test-time
+            randomness (EOT, Athalye et al., 2018); a step costs ``eot_iter`` passes. (Default: 1)
 
     Shape:
         - noisy: :math:`(N, C, H, W)`.
@@ -61,6 +63,7 @@ class DenoiseBIM(DenoisePGD):
         loss: Loss | None = None,
         *,
         amp: str | None = None,
+        eot_iter: int = 1,
     ) -> None:
         super().__init__(model, eps=eps, alpha=alpha, steps=steps, random_start=False, clip=clip,
-                         loss=loss, amp=amp, _name="DenoiseBIM")
+                         loss=loss, amp=amp, eot_iter=eot_iter, _name="DenoiseBIM")

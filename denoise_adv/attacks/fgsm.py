@@ -28,6 +28,8 @@ class DenoiseFGSM(DenoisePGD):
         loss (callable or None): ``loss(output, reference)``; ``None`` for MSE. (Default: None)
         amp (str or None): ``"bf16"`` runs the model's forward/backward under bfloat16 autocast
             (delta, projection and loss stay float32); ``None`` for float32. (Default: None)
+        eot_iter (int): gradients averaged over this many passes, for models with test-time
+            randomness (EOT, Athalye et al., 2018); a step costs ``eot_iter`` passes. (Default: 1)
 
     Shape:
         - noisy: :math:`(N, C, H, W)`.
@@ -57,9 +59,10 @@ class DenoiseFGSM(DenoisePGD):
         loss: Loss | None = None,
         *,
         amp: str | None = None,
+        eot_iter: int = 1,
     ) -> None:
         eps = check_real(eps, "eps", minimum=0.0)
         # One step of length eps; with eps = 0 any positive step is projected back to 0.
         super().__init__(model, eps=eps, alpha=eps if eps > 0 else 1.0, steps=1,
-                         random_start=False, clip=clip, loss=loss, amp=amp,
+                         random_start=False, clip=clip, loss=loss, amp=amp, eot_iter=eot_iter,
                          _name="DenoiseFGSM")

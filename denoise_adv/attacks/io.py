@@ -37,6 +37,8 @@ TENSOR_KEYS = ("adv_inputs", "labels", "preds", "clean_inputs")
 #: Attacks whose saved sets record an L-inf (``eps``) or an L2 (``eps``, ``per_pixel``) budget.
 _LINF_ATTACKS = ("DenoisePGD", "DenoiseFGSM", "DenoiseBIM")
 _L2_ATTACKS = ("DenoisePGDL2", "ObsAtk")
+#: Attacks whose saved sets record their norm (``norm``: Linf or L2), ``eps``, ``per_pixel``.
+_NORM_ATTACKS = ("DenoiseAPGD", "DenoiseSquare")
 #: Relative slack of the budget check (float32 rounding of ``noisy + delta``).
 _SLACK = 1e-4
 
@@ -178,6 +180,9 @@ def _recorded_budget(meta: dict[str, Any]) -> tuple[str, float, bool, Any] | Non
     if isinstance(protocol, dict):
         return (protocol["norm"], float(protocol["eps"]), protocol.get("per_pixel",
                 protocol["norm"] == "l2"), protocol.get("clip"))
+    if meta.get("attack") in _NORM_ATTACKS and "eps" in meta and "norm" in meta:
+        norm = str(meta["norm"]).lower()
+        return norm, float(meta["eps"]), bool(meta.get("per_pixel", False)), meta.get("clip")
     if meta.get("attack") in _LINF_ATTACKS + _L2_ATTACKS and "eps" in meta:
         norm = "linf" if meta["attack"] in _LINF_ATTACKS else "l2"
         return norm, float(meta["eps"]), bool(meta.get("per_pixel", False)), meta.get("clip")

@@ -41,6 +41,8 @@ class ObsAtk(DenoisePGDL2):
         generator (torch.Generator or None): RNG of the random start. (Default: None)
         amp (str or None): ``"bf16"`` runs the model's forward/backward under bfloat16 autocast
             (delta, projection and loss stay float32); ``None`` for float32. (Default: None)
+        eot_iter (int): gradients averaged over this many passes, for models with test-time
+            randomness (EOT, Athalye et al., 2018); a step costs ``eot_iter`` passes. (Default: 1)
 
     Shape:
         - noisy: :math:`(N, C, H, W)`.
@@ -72,9 +74,10 @@ class ObsAtk(DenoisePGDL2):
         generator: torch.Generator | None = None,
         *,
         amp: str | None = None,
+        eot_iter: int = 1,
     ) -> None:
         super().__init__(model, eps, alpha, steps, random_start, clip, per_pixel, loss, generator,
-                         amp=amp, _name="ObsAtk")
+                         amp=amp, eot_iter=eot_iter, _name="ObsAtk")
 
     def _ascent(self, delta: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
         return super()._ascent(delta, _zero_mean(grad))

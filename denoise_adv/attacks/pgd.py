@@ -49,6 +49,8 @@ class DenoisePGD(DenoiseAttack):
         generator (torch.Generator or None): RNG of the random start. (Default: None)
         amp (str or None): ``"bf16"`` runs the model's forward/backward under bfloat16 autocast
             (delta, projection and loss stay float32); ``None`` for float32. (Default: None)
+        eot_iter (int): gradients averaged over this many passes, for models with test-time
+            randomness (EOT, Athalye et al., 2018); a step costs ``eot_iter`` passes. (Default: 1)
 
     Shape:
         - noisy: :math:`(N, C, H, W)`, any real values (noisy images are not clipped).
@@ -80,10 +82,11 @@ class DenoisePGD(DenoiseAttack):
         generator: torch.Generator | None = None,
         *,
         amp: str | None = None,
+        eot_iter: int = 1,
         _name: str = "DenoisePGD",
     ) -> None:
         super().__init__(_name, model, eps, alpha, steps, random_start, clip, loss, generator,
-                         amp)
+                         amp, eot_iter)
 
     def _random_delta(self, noisy: torch.Tensor) -> torch.Tensor:
         return (2 * self._random(noisy, "uniform") - 1) * self.eps

@@ -48,6 +48,8 @@ class DenoisePGDL2(DenoiseAttack):
         generator (torch.Generator or None): RNG of the random start. (Default: None)
         amp (str or None): ``"bf16"`` runs the model's forward/backward under bfloat16 autocast
             (delta, projection and loss stay float32); ``None`` for float32. (Default: None)
+        eot_iter (int): gradients averaged over this many passes, for models with test-time
+            randomness (EOT, Athalye et al., 2018); a step costs ``eot_iter`` passes. (Default: 1)
 
     Shape:
         - noisy: :math:`(N, C, H, W)`.
@@ -82,10 +84,11 @@ class DenoisePGDL2(DenoiseAttack):
         generator: torch.Generator | None = None,
         *,
         amp: str | None = None,
+        eot_iter: int = 1,
         _name: str = "DenoisePGDL2",
     ) -> None:
         super().__init__(_name, model, eps, alpha, steps, random_start, clip, loss, generator,
-                         amp)
+                         amp, eot_iter)
         self.per_pixel = bool(per_pixel)
 
     def _scale(self, x: torch.Tensor) -> float:

@@ -1,4 +1,5 @@
-"""An attack as plain values: the protocol's Denoising-PGD (L-inf or per-pixel L2)."""
+"""An attack as plain values: Denoising-PGD (the protocol's), Auto-PGD or Square, L-inf or
+per-pixel L2."""
 
 from __future__ import annotations
 
@@ -10,17 +11,30 @@ from torch import nn
 
 from .._amp import check_amp
 from .._checks import check_clip, check_flag, check_int
+from .apgd import DenoiseAPGD
 from .base import DenoiseAttack, check_budget
 from .pgd import DenoisePGD
 from .pgdl2 import DenoisePGDL2
+from .square import DenoiseSquare
 
-__all__ = ["AttackSpec"]
+__all__ = ["KINDS", "AttackSpec"]
+
+#: The attack kinds a spec builds: Denoising-PGD, Auto-PGD, the Square Attack.
+KINDS = ("pgd", "apgd", "square")
 
 
 @dataclass(frozen=True)
 class AttackSpec:
     """The evaluation protocol's attack: Denoising-PGD, L-inf or per-pixel L2, as plain values
     (written into reports, adversarial sets and training configs; rebuilt with :meth:`build`).
+
+    ``kind`` picks the attack: ``"pgd"`` (:class:`DenoisePGD` / :class:`DenoisePGDL2`, the
+    default), ``"apgd"`` (:class:`DenoiseAPGD`: ``steps``, ``restarts``, ``eot_iter``; no
+    ``alpha``, its step size is automatic) or ``"square"`` (:class:`DenoiseSquare`:
+    ``queries`` forward passes per restart, ``restarts``; no gradients, so it attacks BM3D
+    and NL-means). ``eot_iter`` (pgd, apgd) averages gradients over a randomized model's
+    randomness. A ``"pgd"`` spec's record (:meth:`as_dict`) is what it always was; the other
+    kinds record their own fields.
 
     ``clip=(low, high)`` bounds the adversarial image (default: unclipped, as noisy images are).
     ``eps`` and ``alpha`` are per pixel in [0, 1] units (L2: RMS per pixel, radius
@@ -33,6 +47,8 @@ class AttackSpec:
         >>> atk = AttackSpec("l2", steps=2).build(DnCNN(depth=3, features=4))
         >>> type(atk).__name__, atk.per_pixel
         ('DenoisePGDL2', True)
+        >>> AttackSpec.named("square-linf").build(DnCNN(depth=3, features=4)).attack
+        'DenoiseSquare'
     """
 
     norm: str = "linf"
@@ -42,29 +58,91 @@ class AttackSpec:
     random_start: bool = True
     clip: tuple[float, float] | None = None
     amp: str | None = None
+    kind: str = "pgd"
+    restarts: int = 1
+    eot_iter: int = 1
+    queries: int = 1000
 
     def __post_init__(self) -> None:
         # Checked when the spec is made, not when the first image is attacked.
         if self.norm not in ("linf", "l2"):
             raise ValueError(f"norm must be 'linf' or 'l2', got {self.norm!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         check_budget(self.eps, "eps")
         check_budget(self.alpha, "alpha", strict=True)
         check_int(self.steps, "steps", minimum=1)
         check_flag(self.random_start, "random_start")
+        if self.kind != "pgd" and not self.random_start:
+            raise ValueError(f"random_start=False is for kind 'pgd' only; {self.kind} always "
+                             "starts from a random point")
         check_clip(self.clip)
         check_amp(self.amp)
+        check_int(self.restarts, "restarts", minimum=1)
+        check_int(self.eot_iter, "eot_iter", minimum=1)
+        check_int(self.queries, "queries", minimum=1)
+        if self.kind == "pgd" and self.restarts != 1:
+            raise ValueError("restarts is for kinds 'apgd' and 'square' (run pgd several times "
+                             "through WorstCase(restarts=...))")
+        if self.kind == "square" and self.eot_iter != 1:
+            raise ValueError("eot_iter is for gradient attacks (pgd, apgd), not square")
+
+    @classmethod
+    def named(cls, name: str, **changes: Any) -> AttackSpec:
+        """The spec of an attack name: ``"linf"``/``"l2"`` (Denoising-PGD, the protocol's),
+        ``"apgd-linf"``, ``"apgd-l2"``, ``"square-linf"``, ``"square-l2"``; ``changes`` set
+        other fields.
+
+        Example:
+            >>> AttackSpec.named("apgd-l2", steps=20).kind
+            'apgd'
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"an attack name must be a string, got {type(name).__name__}")
+        kind, _, norm = name.rpartition("-")
+        if kind not in ("", *KINDS) or norm not in ("linf", "l2"):
+            raise ValueError(f"unknown attack {name!r}: expected linf, l2, apgd-linf, apgd-l2, "
+                             "square-linf or square-l2")
+        return cls(norm=norm, kind=kind or "pgd", **changes)
+
+    @property
+    def key(self) -> str:
+        """The attack's name (and the key of its random stream): the norm for pgd (as it
+        always was), ``kind-norm`` otherwise."""
+        return self.norm if self.kind == "pgd" else f"{self.kind}-{self.norm}"
 
     def build(self, model: nn.Module, generator: torch.Generator | None = None) -> DenoiseAttack:
         """The attack on ``model`` (random start from ``generator``)."""
-        common = dict(eps=self.eps, alpha=self.alpha, steps=self.steps,
-                      random_start=self.random_start, clip=self.clip, generator=generator,
-                      amp=self.amp)
+        common = dict(eps=self.eps, clip=self.clip, generator=generator, amp=self.amp)
+        per_pixel = self.norm == "l2"
+        if self.kind == "apgd":
+            return DenoiseAPGD(model, norm=self.norm, steps=self.steps, n_restarts=self.restarts,
+                               eot_iter=self.eot_iter, per_pixel=per_pixel, **common)
+        if self.kind == "square":
+            return DenoiseSquare(model, norm=self.norm, n_queries=self.queries,
+                                 n_restarts=self.restarts, per_pixel=per_pixel, **common)
+        common.update(alpha=self.alpha, steps=self.steps, random_start=self.random_start,
+                      eot_iter=self.eot_iter)
         if self.norm == "linf":
             return DenoisePGD(model, **common)
         return DenoisePGDL2(model, per_pixel=True, **common)
 
     def as_dict(self) -> dict[str, Any]:
-        """The values, JSON-ready (``per_pixel`` is implied by the norm)."""
-        return {"norm": self.norm, "eps": self.eps, "alpha": self.alpha, "steps": self.steps,
-                "random_start": self.random_start, "per_pixel": self.norm == "l2",
-                "clip": list(self.clip) if self.clip else None, "amp": self.amp}
+        """The values, JSON-ready (``per_pixel`` is implied by the norm); a ``"pgd"`` spec
+        without EOT gives the keys it always gave."""
+        clip = list(self.clip) if self.clip else None
+        if self.kind == "apgd":
+            return {"kind": "apgd", "norm": self.norm, "eps": self.eps, "steps": self.steps,
+                    "restarts": self.restarts, "eot_iter": self.eot_iter,
+                    "per_pixel": self.norm == "l2", "clip": clip, "amp": self.amp}
+        if self.kind == "square":
+            return {"kind": "square", "norm": self.norm, "eps": self.eps,
+                    "queries": self.queries, "restarts": self.restarts,
+                    "p_init": DenoiseSquare.P_INIT, "per_pixel": self.norm == "l2",
+                    "clip": clip, "amp": self.amp}
+        values = {"norm": self.norm, "eps": self.eps, "alpha": self.alpha, "steps": self.steps,
+                  "random_start": self.random_start, "per_pixel": self.norm == "l2",
+                  "clip": clip, "amp": self.amp}
+        if self.eot_iter != 1:
+            values["eot_iter"] = self.eot_iter
+        return values

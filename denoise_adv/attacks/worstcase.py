@@ -70,9 +70,13 @@ class WorstCase(DenoiseAttack):
 
     Members run in order, each ``restarts`` times in a row; a restart draws a fresh random start
     from the member's ``generator`` (or the global RNG). Members without a random start (FGSM,
-    BIM, ``random_start=False``) are deterministic and run once. The ensemble drives its members
-    itself: its own mode (default/targeted), model train/eval handling and reference apply; the
-    members' own modes are ignored.
+    BIM, ``random_start=False``) and members with a fixed ``seed`` (DenoiseAPGD, DenoiseSquare:
+    every call repeats the same starts; give them ``n_restarts`` instead) are deterministic and
+    run once. When no member needs gradients (all are
+    :class:`~denoise_adv.attacks.DenoiseSquare`), the ensemble runs on any model,
+    differentiable or not. The ensemble drives its members itself: its own mode
+    (default/targeted), model train/eval handling and reference apply; the members' own modes
+    are ignored.
 
     Cost, in units of one forward+backward pass of the model: the sum over members of
     ``steps * runs`` (``runs = restarts``, or 1 without a random start), plus one forward
@@ -126,6 +130,10 @@ class WorstCase(DenoiseAttack):
         self.restarts = check_int(restarts, "restarts", minimum=1)
         self.supported_mode = ["default", "targeted"]
         self._last: WorstCaseResult | None = None
+
+    @property
+    def _needs_gradients(self) -> bool:  # type: ignore[override]
+        return any(member._needs_gradients for member in self.attacks)
 
     @property
     def random_start(self) -> bool:
@@ -195,7 +203,7 @@ class WorstCase(DenoiseAttack):
         best_adv = best = winner = restart = None
         member_best = []
         for index, member in enumerate(self.attacks):
-            runs = self.restarts if member.random_start else 1
+            runs = 1 if member.deterministic else self.restarts
             mine = None
             for run in range(runs):
                 adv = member._run(noisy, reference, sign)

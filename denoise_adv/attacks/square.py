@@ -1,0 +1,330 @@
+"""The Square Attack (L-inf and L2) for denoisers: score-based, forward passes only."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .._checks import check_int, check_real
+from .apgd import check_norm
+from .base import DenoiseAttack, Loss, _check_finite, _check_output, mse_per_image
+
+__all__ = ["DenoiseSquare", "p_schedule"]
+
+
+def p_schedule(p_init: float, query: int, n_queries: int) -> float:
+    """The fraction ``p`` of the image a square covers at query ``query`` (0-based) of
+    ``n_queries``: ``p_init`` halved at 10, 50, 200, 500, 1000, 2000, 4000, 6000 and 8000 of
+    10000 queries, rescaled to ``n_queries`` (Andriushchenko et al., 2020, as in their code).
+
+    Example:
+        >>> [p_schedule(0.8, q, 1000) for q in (0, 1, 2, 5, 21, 999)]
+        [0.8, 0.8, 0.4, 0.4, 0.1, 0.0015625]
+    """
+    it = int(query / n_queries * 10000)
+    halvings = sum(it > bound for bound in (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000))
+    return p_init / 2 ** halvings
+
+
+def _eta_rectangles(rows: int, cols: int) -> torch.Tensor:
+    """Concentric rectangles of weight 1/(k+1)^2 (the L2 attack's half-square), unit norm."""
+    delta = torch.zeros(rows, cols, dtype=torch.float64)
+    r, c = rows // 2, cols // 2
+    for k in range(max(rows // 2 + 1, cols // 2 + 1)):
+        delta[max(r, 0):min(r + 2 * k + 1, rows), max(c, 0):min(c + 2 * k + 1, cols)] += (
+            1.0 / (k + 1) ** 2)
+        r, c = r - 1, c - 1
+    return delta / delta.norm().clamp_min(1e-12)
+
+
+def _eta(s: int) -> torch.Tensor:
+    """The L2 attack's s x s update: + rectangles on the top half, - on the bottom half,
+    unit norm (its transpose is drawn half the time)."""
+    delta = torch.cat([_eta_rectangles(s // 2, s), -_eta_rectangles(s - s // 2, s)])
+    return delta / delta.norm()
+
+
+def _window(pos: torch.Tensor, size: int, length: int) -> torch.Tensor:
+    """(B, length) masks of ``[pos, pos + size)`` for per-image start positions ``pos`` (B,)."""
+    index = torch.arange(length, device=pos.device)
+    return (index >= pos[:, None]) & (index < pos[:, None] + size)
+
+
+def _norms(x: torch.Tensor) -> torch.Tensor:
+    return x.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+
+
+class DenoiseSquare(DenoiseAttack):
+    r"""The Square Attack from 'Square Attack: a query-efficient black-box adversarial attack
+    via random search' (Andriushchenko et al., ECCV 2020) [https://arxiv.org/abs/1912.00049],
+    maximising the denoised output's loss (per-image MSE to the clean image by default).
+
+    Distance Measure : Linf, L2
+
+    A random search that needs forward passes only (under ``torch.no_grad``), so it attacks
+    models without gradients: BM3D, NL-means, pipelines through numpy (their
+    ``differentiable = False`` is not refused here), and on differentiable models it checks
+    white-box results for masked gradients. Each query changes the best perturbation inside a
+    random square and keeps the change where it raises the image's loss, so the best loss
+    never decreases (kept per query in :attr:`last_losses`).
+
+    - L-inf: start from vertical stripes (each column of each channel ``+-eps``); a query
+      sets a random square of side ``s`` to ``+-eps`` (a random sign per channel; never the
+      square it already holds).
+    - L2: start from a grid of the paper's ``s x s`` blocks of concentric rectangles with
+      random signs, scaled to the radius; a query moves perturbation mass from one random
+      square into another and rescales to the radius.
+
+    The side follows the paper's schedule: ``s = round(sqrt(p * H * W))`` (at least 1, L2 at
+    least 3 and odd; below the image's side) with ``p`` from :func:`p_schedule`. Squares are
+    drawn per image. ``n_queries`` counts forward passes per restart, the start included; a
+    query costs one forward of the batch plus elementwise work.
+
+    Arguments:
+        model (nn.Module): denoiser mapping noisy -> clean (differentiable or not).
+        norm (str): ``"Linf"`` or ``"L2"`` (any case). (Default: "Linf")
+        eps (float): budget (L2: radius, see ``per_pixel``), [0, 1] units. (Default: 2/255)
+        n_queries (int): forward passes per restart, >= 1. (Default: 1000)
+        n_restarts (int): runs from fresh starts; the best per image is kept. (Default: 1)
+        p_init (float): initial fraction of the image a square covers, in (0, 1]; AutoAttack's
+            default. (Default: 0.8)
+        per_pixel (bool): L2 only: ``eps`` is RMS per pixel, radius ``eps * sqrt(C*H*W)``.
+            (Default: False)
+        seed (int or None): seed of the random search; each call then repeats it (same
+            seed, same result). ``None`` draws from ``generator``. (Default: None)
+        clip (tuple or None): bounds for the adversarial image, or ``None``. (Default: None)
+        loss (callable or None): ``loss(output, reference)`` with one value per image (or a
+            scalar for a batch of one); ``None`` for MSE. (Default: None)
+        generator (torch.Generator or None): RNG when ``seed`` is ``None`` (global RNG when
+            both are ``None``). (Default: None)
+        amp (str or None): ``"bf16"`` runs the model's forwards under bfloat16 autocast (the
+            loss stays float32); ``None`` for float32. (Default: None)
+
+    Shape:
+        - noisy: :math:`(N, C, H, W)`, H and W at least 2.
+        - clean (optional): :math:`(N, C, H, W)`.
+        - output: :math:`(N, C, H, W)`, ``noisy + delta``.
+
+    Examples::
+        >>> import torch
+        >>> from denoise_adv import DenoiseSquare
+        >>> from denoise_adv.models import NLMeans
+        >>> clean = torch.rand(1, 1, 16, 16)
+        >>> noisy = clean + 25 / 255 * torch.randn_like(clean)
+        >>> atk = DenoiseSquare(NLMeans(sigma=25 / 255), eps=2 / 255, n_queries=20, seed=0)
+        >>> adv = atk(noisy, clean)
+        >>> bool((adv - noisy).abs().max() <= 2 / 255 + 1e-7)
+        True
+        >>> bool((atk.last_losses.diff(dim=1) >= 0).all())  # the best loss never decreases
+        True
+    """
+
+    _needs_gradients = False
+    #: The default ``p_init``: AutoAttack's (its Square runs with 0.8).
+    P_INIT = 0.8
+    _param_names = ("norm", "eps", "n_queries", "n_restarts", "p_init", "per_pixel", "seed",
+                    "clip")
+
+    def __init__(
+        self,
+        model: nn.Module,
+        norm: str = "Linf",
+        eps: float = 2 / 255,
+        n_queries: int = 1000,
+        n_restarts: int = 1,
+        p_init: float = P_INIT,
+        per_pixel: bool = False,
+        seed: int | None = None,
+        clip: tuple[float, float] | None = None,
+        loss: Loss | None = None,
+        generator: torch.Generator | None = None,
+        *,
+        amp: str | None = None,
+    ) -> None:
+        super().__init__("DenoiseSquare", model, eps, 1.0, 1, True, clip,
+                         loss if loss is not None else mse_per_image, generator, amp)
+        del self.alpha, self.steps, self.eot_iter  # a random search: no steps, no gradients
+        self.norm = check_norm(norm)
+        self.n_queries = check_int(n_queries, "n_queries", minimum=1)
+        self.n_restarts = check_int(n_restarts, "n_restarts", minimum=1)
+        self.p_init = check_real(p_init, "p_init", minimum=0.0, strict=True, maximum=1.0)
+        self.per_pixel = bool(per_pixel)
+        if seed is not None:
+            seed = check_int(seed, "seed", minimum=0)
+            if generator is not None:
+                raise ValueError("give seed or generator, not both")
+        self.seed = seed
+        self._last_losses: torch.Tensor | None = None
+
+    @property
+    def last_losses(self) -> torch.Tensor | None:
+        """The last call's best loss so far after each query (the loss itself, not the
+        objective: targeted mode's decreases), per restart and image: (n_restarts, n_queries, B),
+        on the CPU; ``None`` before the first call."""
+        return self._last_losses
+
+    @property
+    def deterministic(self) -> bool:
+        """Whether every call gives the same result (a fixed ``seed``)."""
+        return self.seed is not None
+
+    def radius(self, x: torch.Tensor) -> float:
+        """The absolute radius of the ball for images shaped like ``x``."""
+        scale = math.sqrt(x[0].numel()) if self.per_pixel and self.norm == "L2" else 1.0
+        return self.eps * scale
+
+    def _project_ball(self, delta: torch.Tensor) -> torch.Tensor:
+        if self.norm == "Linf":
+            return delta.clamp(-self.eps, self.eps)
+        norm, radius = _norms(delta), self.radius(delta)
+        return delta * torch.where(norm > radius, radius / norm.clamp_min(1e-30), 1.0)
+
+    # ------------------------------------------------------------------------ the search
+    def _objective(self, noisy: torch.Tensor, delta: torch.Tensor, reference: torch.Tensor,
+                   sign: float, query: int) -> torch.Tensor:
+        """Per-image objective ``sign * loss`` at ``noisy + delta`` (one forward)."""
+        output = self._forward(noisy + delta)
+        if query == 0:
+            _check_output(output, noisy)
+        cost = self.loss(output, reference)
+        if not bool(torch.isfinite(cost).all()):
+            _check_finite(output, query)
+        return sign * self._per_image(cost, len(noisy))
+
+    def _run(self, noisy: torch.Tensor, reference: torch.Tensor, sign: float) -> torch.Tensor:
+        if min(noisy.shape[-2:]) < 2:
+            raise ValueError(f"{self.attack} needs images of at least 2x2 pixels, got "
+                             f"{tuple(noisy.shape[-2:])}")
+        best_delta = best = None
+        history = []
+        with self._seeded(self.seed), torch.no_grad():
+            for _ in range(self.n_restarts):
+                delta, loss, losses = self._single_run(noisy, reference, sign)
+                history.append(losses)
+                if best is None:
+                    best_delta, best = delta, loss
+                    continue
+                better = loss > best
+                best_delta = torch.where(better.view(-1, 1, 1, 1), delta, best_delta)
+                best = torch.where(better, loss, best)
+        self._last_losses = sign * torch.stack(history).cpu()
+        return (noisy + best_delta).detach()
+
+    def _single_run(self, noisy: torch.Tensor, reference: torch.Tensor, sign: float
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One search: ``(best delta, its objective (B,), best objective per query
+        (n_queries, B))``."""
+        init, propose = ((self._init_linf, self._propose_linf) if self.norm == "Linf" else
+                         (self._init_l2, self._propose_l2))
+        delta = self._project(init(noisy), noisy)
+        best = self._objective(noisy, delta, reference, sign, 0)
+        history = [best]
+        for query in range(1, self.n_queries):
+            side = self._side(p_schedule(self.p_init, query - 1, self.n_queries), noisy)
+            candidate = self._project(propose(delta, side), noisy)
+            loss = self._objective(noisy, candidate, reference, sign, query)
+            better = loss > best
+            delta = torch.where(better.view(-1, 1, 1, 1), candidate, delta)
+            best = torch.where(better, loss, best)
+            history.append(best)
+        return delta, best, torch.stack(history)
+
+    def _side(self, p: float, noisy: torch.Tensor) -> int:
+        """The square's side for fraction ``p`` (L-inf >= 1; L2 >= 3 and odd; < the image)."""
+        h, w = noisy.shape[-2:]
+        side = max(int(round(math.sqrt(p * h * w))), 1)
+        if self.norm == "L2":
+            side = max(side, 3)
+            side += 1 - side % 2
+        return max(min(side, min(h, w) - 1), 1)
+
+    def _positions(self, noisy: torch.Tensor, side: int, count: int) -> list[torch.Tensor]:
+        """``count`` (B,) integer positions in ``[0, H - side]`` and ``[0, W - side]``
+        alternately (row, column, row, ...)."""
+        h, w = noisy.shape[-2:]
+        draws = self._random(noisy.new_empty(len(noisy), count), "uniform")
+        limits = [(h if k % 2 == 0 else w) - side + 1 for k in range(count)]
+        return [(draws[:, k] * limits[k]).long().clamp_max(limits[k] - 1) for k in range(count)]
+
+    def _mask(self, noisy: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+              side: int) -> torch.Tensor:
+        """(B, 1, H, W) masks of the per-image squares."""
+        h, w = noisy.shape[-2:]
+        return (_window(rows, side, h)[:, None, :, None]
+                & _window(cols, side, w)[:, None, None, :])
+
+    # ------------------------------------------------------------------------- L-inf
+    def _init_linf(self, noisy: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = noisy.shape
+        signs = self._random(noisy.new_empty(b, c, 1, w), "uniform") < 0.5
+        return torch.where(signs, self.eps, -self.eps).expand(b, c, h, w).contiguous()
+
+    def _propose_linf(self, delta: torch.Tensor, side: int) -> torch.Tensor:
+        """Set a random square of each image to ``+-eps`` per channel, never to what it holds."""
+        b, c = delta.shape[:2]
+        rows, cols = self._positions(delta, side, 2)
+        mask = self._mask(delta, rows, cols, side)
+        draws = self._random(delta.new_empty(b, c + 1), "uniform")
+        signs = torch.where(draws[:, :c] < 0.5, 1.0, -1.0).to(delta.dtype)
+        # The square's current values: +-eps everywhere with one sign per channel, or not.
+        inside_max = torch.where(mask, delta, -math.inf).amax(dim=(2, 3))
+        inside_min = torch.where(mask, delta, math.inf).amin(dim=(2, 3))
+        uniform = (inside_max == inside_min) & (inside_max.abs() == self.eps)
+        held = inside_max.sign()
+        stuck = (uniform & (signs == held)).all(dim=1)  # the proposal would change nothing
+        # Replace it by one of the 2^c - 1 other sign vectors, uniformly: flip the bits of an
+        # integer in [1, 2^c - 1].
+        flips = (draws[:, c] * (2 ** c - 1)).long().clamp_max(2 ** c - 2) + 1
+        bits = (flips[:, None] >> torch.arange(c, device=delta.device)) & 1
+        other = held * (1 - 2 * bits).to(delta.dtype)
+        signs = torch.where(stuck[:, None], other, signs)
+        return torch.where(mask, (self.eps * signs)[:, :, None, None], delta)
+
+    # ---------------------------------------------------------------------------- L2
+    def _init_l2(self, noisy: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = noisy.shape
+        side = max(min(h, w) // 5, 1)
+        nh, nw = h // side, w // side
+        eta = _eta(side).to(noisy)
+        signs = torch.where(self._random(noisy.new_empty(b, c, nh, nw), "uniform") < 0.5,
+                            1.0, -1.0).to(noisy.dtype)
+        flip = self._random(noisy.new_empty(b, 1, nh, nw), "uniform") < 0.5
+        big = lambda t: t.repeat_interleave(side, 2).repeat_interleave(side, 3)  # noqa: E731
+        tiles = torch.where(big(flip), eta.T.repeat(nh, nw), eta.repeat(nh, nw)) * big(signs)
+        delta = torch.zeros_like(noisy)
+        top, left = (h - nh * side) // 2, (w - nw * side) // 2
+        delta[:, :, top:top + nh * side, left:left + nw * side] = tiles
+        return delta / _norms(delta).clamp_min(1e-12) * self.radius(noisy)
+
+    def _pattern(self, delta: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+                 side: int) -> torch.Tensor:
+        """(B, C, H, W): each image's ``eta`` (or its transpose) placed at its square, with a
+        random sign per channel (zero outside the square)."""
+        b, c, h, w = delta.shape
+        eta = _eta(side).to(delta)
+        draws = self._random(delta.new_empty(b, c + 1), "uniform")
+        local_r = (torch.arange(h, device=delta.device) - rows[:, None]).clamp(0, side - 1)
+        local_c = (torch.arange(w, device=delta.device) - cols[:, None]).clamp(0, side - 1)
+        placed = eta[local_r[:, :, None], local_c[:, None, :]]
+        placed_t = eta.T[local_r[:, :, None], local_c[:, None, :]]
+        placed = torch.where((draws[:, c] < 0.5)[:, None, None], placed_t, placed)
+        signs = torch.where(draws[:, :c] < 0.5, 1.0, -1.0).to(delta.dtype)
+        return placed[:, None] * signs[:, :, None, None]
+
+    def _propose_l2(self, delta: torch.Tensor, side: int) -> torch.Tensor:
+        """Move the perturbation of a random square 2 into a random square 1 with a new
+        pattern, then rescale to the radius (the paper's L2 update)."""
+        c = delta.shape[1]
+        r1, c1, r2, c2 = self._positions(delta, side, 4)
+        mask1, mask2 = self._mask(delta, r1, c1, side), self._mask(delta, r2, c2, side)
+        sq = lambda t: t.pow(2).sum(dim=(2, 3), keepdim=True)  # noqa: E731
+        window1 = torch.where(mask1, delta, 0.0)
+        norm_image = _norms(delta)
+        norm_windows = _norms(torch.where(mask1 | mask2, delta, 0.0))
+        new = self._pattern(delta, r1, c1, side) + window1 / (sq(window1).sqrt() + 1e-12)
+        budget = (self.radius(delta) ** 2 - norm_image ** 2).clamp_min(0) / c + norm_windows ** 2
+        new = new / (sq(new).sqrt() + 1e-12) * budget.sqrt()
+        delta = torch.where(mask1, new, torch.where(mask2, 0.0, delta))
+        return delta / _norms(delta).clamp_min(1e-12) * self.radius(delta)
