@@ -241,7 +241,7 @@ class Protocol:
         for key in ("images", "noise_seeds"):
             if values.get(key) is not None:
                 values[key] = tuple(values[key])
-        return cls(**values)
+        return _reserved_checked(cls(**values))
 
     def derive(self, version: str, **changes: Any) -> Protocol:
         """A new protocol (with its own version name) from this one with ``changes``."""
@@ -274,17 +274,33 @@ PROTOCOL_V1_QUICK = PROTOCOL_V1.derive(
 PROTOCOLS: dict[str, Protocol] = {p.version: p for p in (PROTOCOL_V1, PROTOCOL_V1_QUICK)}
 
 
+def _reserved_checked(protocol: Protocol) -> Protocol:
+    """``protocol``, unless it claims a reserved version name (a key of :data:`PROTOCOLS`)
+    with other values than that frozen definition: then :class:`ValueError` naming the
+    fields that differ (results labelled "v1" must be v1's)."""
+    frozen = PROTOCOLS.get(protocol.version) if isinstance(protocol.version, str) else None
+    if frozen is None or protocol == frozen:
+        return protocol
+    mine, theirs = protocol.as_dict(), frozen.as_dict()
+    fields = ", ".join(k for k in theirs if mine.get(k) != theirs[k])
+    raise ValueError(f"protocol version {protocol.version!r} is reserved for the frozen "
+                     f"protocol of that name, but this one differs in {fields}; give a custom "
+                     "protocol a version name of its own")
+
+
 def get_protocol(version: str | os.PathLike | Protocol) -> Protocol:
     """The protocol of a version name, or of a ``.json`` file holding :meth:`Protocol.as_dict`
     (a custom protocol; its own version name keeps its results apart). A :class:`Protocol`
-    is returned as is.
+    is returned as is. A protocol (a file's or an object) that claims a reserved version name
+    (a key of :data:`PROTOCOLS`: ``"v1"``, ``"v1-quick"``...) must equal that frozen
+    definition field for field, else :class:`ValueError`.
 
     Example:
         >>> get_protocol("v1").sigma * 255
         25.0
     """
     if isinstance(version, Protocol):
-        return version
+        return _reserved_checked(version)
     text = str(version)
     if text.endswith(".json"):
         path = Path(text)

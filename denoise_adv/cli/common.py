@@ -187,9 +187,24 @@ def load_model(spec: str | Path, sigma: float, where: torch.device):
 
 def model_label(spec: str | Path) -> str:
     """A short name for a model spec: ``zoo:NAME`` -> NAME, ``.../NAME/model.pt`` -> NAME,
-    else the file stem (or the baseline's name)."""
+    else the file stem (or the baseline's name).
+
+    A zoo model's name is earned by content, not by file name: a file whose name gives a
+    name of the zoo's manifest (``dncnn-s25-normal.pt``, ``.../dncnn-s25-normal/model.pt``)
+    is labelled so only if it IS that zoo file (the manifest's sha256). Any other file, a
+    tampered, retrained or renamed copy, gets ``NAME-file-`` and the first 8 hex digits of its
+    own sha256 (``dncnn-s25-normal-file-1a2b3c4d``): never the zoo's name in a report.
+    """
+    from .._io import file_sha256
+    from ..models import zoo_manifest
+
     text = str(spec)
     if text.startswith("zoo:"):
         return text[4:]
     path = Path(text)
-    return path.parent.name if path.name == "model.pt" else path.stem
+    label = path.parent.name if path.name == "model.pt" else path.stem
+    entry = zoo_manifest()["models"].get(label)
+    if entry is None or not path.is_file():
+        return label
+    digest = file_sha256(path)
+    return label if digest == entry.get("sha256") else f"{label}-file-{digest[:8]}"

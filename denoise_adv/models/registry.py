@@ -6,15 +6,20 @@ A checkpoint is a plain dict, loadable with ``torch.load(..., weights_only=True)
      "model": "dncnn",                  # registry name
      "kwargs": {"channels": 1, ...},    # constructor arguments
      "state_dict": {...},
+     "weights_sha256": "...",           # weights_sha256(state_dict), checked on load
      "meta": {...}}                     # free-form: strategy, sigma, metrics, training state ...
 
-Later work adds fields to ``meta``; the top-level keys stay.
+Later work adds fields to ``meta``; the top-level keys stay. ``weights_sha256`` was added later
+(same format version): files without it (the shipped zoo's, older checkpoints) still load,
+unverified by it; a file with it loads only if its weights hash to it, so a flipped byte in a
+weight is an error, not a silently different model.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,7 +28,8 @@ from torch import nn
 
 from .._io import atomic_torch_save, load_weights, plain_values
 
-__all__ = ["MODELS", "build", "load", "load_checkpoint", "register_model", "save_checkpoint"]
+__all__ = ["MODELS", "build", "load", "load_checkpoint", "register_model", "save_checkpoint",
+           "weights_sha256"]
 
 CHECKPOINT_FORMAT = "denoise_adv.checkpoint"
 CHECKPOINT_VERSION = 1
@@ -61,6 +67,30 @@ def build(name: str, **kwargs: Any) -> nn.Module:
     return MODELS[name](**kwargs)
 
 
+def weights_sha256(state_dict: Mapping[str, torch.Tensor]) -> str:
+    """The hex SHA-256 of a state dict's weights, in a fixed order: for each entry, sorted
+    by name, its name, dtype, shape and the bytes of its values (C order, as stored on this
+    machine: little-endian on every platform PyTorch ships for). Independent of the device
+    and of the dict's order; any change of a value, a name, a dtype or a shape changes it.
+
+    Example:
+        >>> a = {"w": torch.zeros(2), "b": torch.ones(1)}
+        >>> weights_sha256(a) == weights_sha256({"b": torch.ones(1), "w": torch.zeros(2)})
+        True
+        >>> weights_sha256(a) == weights_sha256({"w": torch.tensor([0.0, 1e-30]), "b": a["b"]})
+        False
+    """
+    digest = hashlib.sha256()
+    for key in sorted(state_dict):
+        tensor = state_dict[key]
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"state_dict[{key!r}] must be a tensor, got {type(tensor).__name__}")
+        digest.update(f"{key}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
+        values = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(values.view(torch.uint8).numpy().tobytes() if values.numel() else b"")
+    return digest.hexdigest()
+
+
 def save_checkpoint(
     model: nn.Module, path: str | os.PathLike, meta: dict[str, Any] | None = None
 ) -> Path:
@@ -68,7 +98,8 @@ def save_checkpoint(
 
     ``meta`` holds plain values: NumPy scalars and arrays are stored as Python numbers and
     lists, paths as strings; anything else :func:`load_checkpoint` could not read back
-    (``weights_only=True``) raises :class:`TypeError` here, before writing.
+    (``weights_only=True``) raises :class:`TypeError` here, before writing. The file records
+    :func:`weights_sha256` of the weights, which :func:`load_checkpoint` verifies.
 
     Example:
         >>> import tempfile, os
@@ -81,12 +112,14 @@ def save_checkpoint(
     name = getattr(type(model), "registry_name", None)
     if name is None or not hasattr(model, "config"):
         raise TypeError(f"model must be a registered denoise_adv model, got {type(model).__name__}")
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
         "model": name,
         "kwargs": dict(model.config),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "state_dict": state,
+        "weights_sha256": weights_sha256(state),
         "meta": plain_values(dict(meta or {}), "meta"),
     }
     return atomic_torch_save(payload, path)
@@ -100,16 +133,18 @@ def load_checkpoint(
     The file is checked before anything is built from it: its format ``version``, the
     constructor arguments against the weights it holds (the model is first built on the
     ``meta`` device, which allocates nothing, and every tensor's name and shape must match, so
-    a crafted ``{"features": 200000}`` cannot make it allocate terabytes), and the weights must
-    be finite.
+    a crafted ``{"features": 200000}`` cannot make it allocate terabytes), the weights must
+    be finite and, when the file records ``weights_sha256`` (every file :func:`save_checkpoint`
+    writes; older files and the shipped zoo's do not), they must hash to it.
 
     Returns:
         ``(model, meta)``; the model is in eval mode.
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: not a checkpoint of this format or version, or arguments, weights and
-            shapes that do not agree (the message names the file and the entry).
+        ValueError: not a checkpoint of this format or version, arguments, weights and
+            shapes that do not agree, or weights that do not match their recorded sha256
+            (the message names the file and the entry).
     """
     path = Path(path)
     payload = load_weights(path, "model checkpoint", map_location)
@@ -149,10 +184,25 @@ def _checked_payload(payload: dict[str, Any], path: Path
     if not isinstance(payload.get("meta", {}), dict):
         raise ValueError(f"{path}: meta must be a dict, got {type(payload['meta']).__name__}")
     _check_sizes(kwargs, state, path)
+    _check_weights_sha256(payload, state, path)
     for key, value in state.items():
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
             raise ValueError(f"{path}: weight {key!r} contains NaN or Inf values")
     return name, kwargs, state
+
+
+def _check_weights_sha256(payload: dict[str, Any], state: dict[str, torch.Tensor],
+                          path: Path) -> None:
+    """The weights hash to the file's ``weights_sha256`` (files without it are not checked)."""
+    if "weights_sha256" not in payload:
+        return
+    recorded = payload["weights_sha256"]
+    if not isinstance(recorded, str):
+        raise ValueError(f"{path}: weights_sha256 must be a hex string, got "
+                         f"{type(recorded).__name__}")
+    if weights_sha256(state) != recorded:
+        raise ValueError(f"{path}: its weights do not match the sha256 recorded with them "
+                         "(weights_sha256): the file is damaged or was edited")
 
 
 def _check_sizes(kwargs: dict[str, Any], state: dict[str, torch.Tensor], path: Path) -> None:
