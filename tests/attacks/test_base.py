@@ -5,7 +5,17 @@ import pytest
 import torch
 from torchattacks.attack import Attack
 
-from denoise_adv import DenoiseAttack, DenoiseBIM, DenoiseFGSM, DenoisePGD, DenoisePGDL2, ObsAtk
+from denoise_adv import (
+    DenoiseAPGD,
+    DenoiseAttack,
+    DenoiseBIM,
+    DenoiseFGSM,
+    DenoisePGD,
+    DenoisePGDL2,
+    DenoiseSquare,
+    ObsAtk,
+    WorstCase,
+)
 from denoise_adv.attacks import load_adversarial_set
 from denoise_adv.metrics import psnr
 from denoise_adv.models import DnCNN
@@ -199,3 +209,96 @@ def test_parameterless_model_uses_input_device_quietly(linear_denoiser, pair, ca
     atk = DenoisePGD(linear_denoiser(0.5))
     assert capsys.readouterr().out == ""
     assert atk(*pair).device == pair[0].device
+
+
+# ---------------------------------------------------------------- plug paths (issues 24, 25)
+GRADIENT_ATTACKS = [
+    lambda m: DenoisePGD(m, steps=2, generator=torch.Generator().manual_seed(0)),
+    lambda m: DenoisePGDL2(m, eps=0.1, alpha=0.05, steps=2,
+                           generator=torch.Generator().manual_seed(0)),
+    lambda m: DenoiseFGSM(m),
+    lambda m: DenoiseAPGD(m, steps=2, seed=0),
+    lambda m: WorstCase([DenoisePGD(m, steps=2, generator=torch.Generator().manual_seed(0))]),
+]
+IDS = ["pgd", "pgdl2", "fgsm", "apgd", "worstcase"]
+
+
+@pytest.mark.parametrize("make", GRADIENT_ATTACKS, ids=IDS)
+@pytest.mark.parametrize("context", [torch.no_grad, torch.inference_mode])
+def test_attacks_work_inside_no_grad_and_inference_mode(model, pair, make, context):
+    """Evaluation loops run under torch.no_grad(): the attack turns gradients on for its own
+    work and gives exactly what it gives outside."""
+    model.eval()
+    expected = make(model)(*pair)
+    with context():
+        adv = make(model)(*pair)
+    assert torch.equal(adv, expected) and (adv - pair[0]).abs().max() > 0
+    assert not adv.requires_grad
+
+
+class _NoGradInside(torch.nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        with torch.no_grad():
+            return self.inner(x)
+
+
+class _DetachesInput(_NoGradInside):
+    def forward(self, x):
+        return self.inner(x.detach())  # parameters still require grad: the output does too
+
+
+@pytest.mark.parametrize("wrapper", [_NoGradInside, _DetachesInput])
+@pytest.mark.parametrize("make", GRADIENT_ATTACKS, ids=IDS)
+def test_model_without_gradient_gets_one_clear_error(model, pair, wrapper, make):
+    with pytest.raises(ValueError, match=r"the model's output does (not require grad|not depend "
+                       r"on its input).*DenoiseSquare.*transfer"):
+        make(wrapper(model.eval()))(*pair)
+
+
+def test_non_differentiable_flag_points_to_square_and_square_runs(model, pair):
+    model.eval()
+    model.differentiable = False  # as BM3D and NL-means declare
+    with pytest.raises(ValueError, match="not differentiable.*DenoiseSquare.*transfer"):
+        DenoisePGD(model)(*pair)
+    adv = DenoiseSquare(_NoGradInside(model), n_queries=5, seed=0)(*pair)
+    assert (adv - pair[0]).abs().max() > 0
+
+
+class _NaNAt(torch.nn.Module):
+    """Finite output near the input; NaN (or Inf) once the input moved by more than
+    ``threshold`` anywhere (a model that breaks on the attack's path, not on the input)."""
+
+    def __init__(self, inner, origin, threshold, value=float("nan")):
+        super().__init__()
+        self.inner, self.origin, self.threshold, self.value = inner, origin, threshold, value
+
+    def forward(self, x):
+        out = self.inner(x)
+        far = (x - self.origin).abs().amax() > self.threshold
+        return torch.where(far, torch.full_like(out, self.value), out)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+@pytest.mark.parametrize("make", GRADIENT_ATTACKS + [
+    lambda m: DenoiseSquare(m, n_queries=5, seed=0)], ids=IDS + ["square"])
+def test_nan_or_inf_output_raises_instead_of_an_adversarial_result(model, pair, make, value):
+    noisy, clean = pair
+    broken = _NaNAt(model.eval(), noisy, threshold=-1.0, value=value)  # broken everywhere
+    with pytest.raises(FloatingPointError, match="output contains NaN or Inf"):
+        make(broken)(noisy, clean)
+    attack = make(broken)
+    if attack.random_start:  # the reference f(noisy) itself
+        with pytest.raises(FloatingPointError, match="output contains NaN or Inf"):
+            attack(noisy)
+
+
+def test_nan_on_the_attack_path_names_the_step(model, pair):
+    noisy, clean = pair
+    broken = _NaNAt(model.eval(), noisy, threshold=1.5 / 255)  # fine at the start (1/255)
+    atk = DenoisePGD(broken, eps=4 / 255, alpha=1 / 255, steps=5, random_start=False)
+    with pytest.raises(FloatingPointError, match="attack step 2"):
+        atk(noisy, clean)
