@@ -233,3 +233,17 @@ def test_second_make_adv_into_the_same_file_is_refused(tmp_path, checkpoint, fol
     holder.wait(timeout=60)
     assert cli(*argv)[0] == 0 and target.is_file()
     assert not live_tmp.exists()  # stale once its owner died: cleaned under the lock
+
+
+def test_torchrun_workers_all_stop_when_the_folder_is_in_use(tmp_path, data):
+    """Only process 0 takes the lock; the others learn its outcome instead of waiting in a
+    collective for a process 0 that has gone."""
+    run = tmp_path / "r"
+    argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+            "2", "-m", "denoise_adv", *map(str, train_args(run, data, "--steps", 1))]
+    with OutputLock(run):  # a live run (this process)
+        done = subprocess.run(argv, env=ENV, cwd=ROOT, capture_output=True, text=True,
+                              timeout=240)
+    assert done.returncode != 0
+    assert done.stderr.count("denoise-adv train: error: the output folder") == 2, done.stderr
+    assert not (run / "checkpoint.pt").exists()
