@@ -48,7 +48,8 @@ def evaluate_robustness(
         model: denoiser (noisy -> clean).
         dataset: images (folder, ``builtin:test``...) or a list of ``(name, clean)``.
         sigma: noise level, [0, 1] units.
-        attacks: names ``"linf"`` / ``"l2"`` (protocol defaults) or ``{name: AttackSpec}``.
+        attacks: names ``"linf"`` / ``"l2"`` (protocol defaults; also ``"apgd-linf"``,
+            ``"square-l2"``... see :meth:`AttackSpec.named`) or ``{name: AttackSpec}``.
         seed: seed of noise and random starts.
         channels: image channels to load.
         progress: tqdm bar over the images.
@@ -72,7 +73,7 @@ def evaluate_robustness(
         ['gaussian', 'linf', 'l2']
     """
     if not isinstance(attacks, Mapping):
-        attacks = {name: AttackSpec(norm=name) for name in attacks}
+        attacks = {name: AttackSpec.named(name) for name in attacks}
     if amp is not None:
         attacks = {name: replace(spec, amp=amp) for name, spec in attacks.items()}
     images = load_dataset(dataset, channels)
@@ -143,7 +144,7 @@ def make_adversarial_set(
     for name, clean in tqdm(images, desc="make-adv", disable=not progress):
         clean = clean[None]
         noisy = noisy_image(clean, sigma, seed, name)
-        adv = attack.build(model, attack_generator(seed, name, attack.norm))(noisy, clean)
+        adv = attack.build(model, attack_generator(seed, name, attack.key))(noisy, clean)
         advs.append(adv.cpu())
         cleans.append(clean)
         noisies.append(noisy)
@@ -185,7 +186,10 @@ def evaluate_adversarial_set(
     got = tuple(payload["adv_inputs"].shape[1:])
     if shape is not None and tuple(shape) != got:
         raise ValueError(f"{path} holds images of shape {got}, not {tuple(shape)}")
-    name = meta.get("attack_protocol", {}).get("norm", "adversarial")
+    recorded = meta.get("attack_protocol", {})
+    name = recorded.get("norm", "adversarial")
+    if recorded.get("kind", "pgd") != "pgd":  # apgd-linf, square-l2...
+        name = f"{recorded['kind']}-{name}"
     names = meta.get("images") or [str(i) for i in range(len(payload["adv_inputs"]))]
     rows = []
     triples = zip(names, payload["clean_inputs"], payload["adv_inputs"], payload["labels"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,33 @@ from .common import (
     output_folder,
 )
 
+#: ``--attack``'s choices and the name each prints under.
+ATTACK_NAMES = {"pgd": "Denoising-PGD", "apgd": "Auto-PGD", "square": "Square Attack"}
+
+
+def add_attack_choice(p: argparse.ArgumentParser) -> None:
+    """``--attack`` (pgd, apgd, square) and ``--queries`` (square), for the commands that
+    craft attacks (attack, evaluate, make-adv)."""
+    p.add_argument("--attack", choices=tuple(ATTACK_NAMES), default="pgd",
+                   help="pgd: Denoising-PGD; apgd: Auto-PGD (step size automatic: --alpha is "
+                   "unused); square: the Square Attack, forward passes only (--queries), so it "
+                   "also attacks bm3d and nlmeans (default: pgd)")
+    p.add_argument("--queries", type=int, default=1000,
+                   help="--attack square: forward passes per image (default: 1000)")
+
+
+def with_attack_choice(spec, args: argparse.Namespace):
+    """``spec`` (an :class:`~denoise_adv.attacks.AttackSpec` of the shared options) with the
+    kind of ``--attack`` (and ``--queries``)."""
+    if args.queries < 1:
+        raise ValueError(f"--queries must be >= 1, got {args.queries}")
+    if args.attack == "pgd":
+        return spec
+    if getattr(args, "no_random_start", False):
+        raise ValueError(f"--no-random-start is for --attack pgd only; {args.attack} always "
+                         "starts from a random point")
+    return replace(spec, kind=args.attack, queries=args.queries)
+
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -39,6 +67,7 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="image file, folder of images, builtin:NAME (e.g. builtin:camera), "
                    "builtin:test or builtin:train")
     add_noise_and_attack_options(p)
+    add_attack_choice(p)
     p.add_argument("--no-random-start", action="store_true", help="start from delta = 0")
     p.add_argument("--clip", action="store_true",
                    help="clip the adversarial image to [0, 1] (default: unclipped, as noisy "
@@ -57,7 +86,7 @@ def _attack_one(model, spec, name: str, image, sigma: float, seed: int, where, o
     clean = image[None]
     noisy = noisy_image(clean, sigma, seed, name)
     clean, noisy = clean.to(where), noisy.to(where)
-    adv = spec.build(model, attack_generator(seed, name, spec.norm))(noisy, clean)
+    adv = spec.build(model, attack_generator(seed, name, spec.key))(noisy, clean)
     with torch.no_grad():
         den = model(noisy).clamp(0, 1)
         den_adv = model(adv).clamp(0, 1)
@@ -80,7 +109,8 @@ def _attack_one(model, spec, name: str, image, sigma: float, seed: int, where, o
 
 
 def _print_table(args: argparse.Namespace, rows: list[dict]) -> None:
-    print(f"Denoising-PGD {args.norm}, eps {args.eps:g}/255, {args.steps} steps, "
+    work = f"{args.queries} queries" if args.attack == "square" else f"{args.steps} steps"
+    print(f"{ATTACK_NAMES[args.attack]} {args.norm}, eps {args.eps:g}/255, {work}, "
           f"sigma {args.sigma:g}/255 (PSNR in dB)")
     print(f"{'image':<16}{'noisy':>9}{'denoised':>10}{'adv':>9}{'drop':>8}")
     for r in rows:
@@ -93,7 +123,8 @@ def _print_table(args: argparse.Namespace, rows: list[dict]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    spec = attack_spec(args, random_start=not args.no_random_start, clip=args.clip)
+    spec = with_attack_choice(attack_spec(args, random_start=not args.no_random_start,
+                                          clip=args.clip), args)
     where = device(args.device)
     sigma = args.sigma / LEVEL
     output_folder(args.out, create=False)

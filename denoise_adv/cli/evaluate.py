@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from .._io import atomic_open
+from .attack import add_attack_choice, with_attack_choice
 from .common import (
     LEVEL,
     MODEL_HELP,
@@ -40,6 +41,7 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="white-box attacks: comma-separated linf,l2, or none (default: linf,l2)")
     p.add_argument("--adv-set", nargs="*", default=[], help="adversarial sets from make-adv")
     add_noise_and_attack_options(p)
+    add_attack_choice(p)
     add_options(p, "--out")
     p.set_defaults(func=run_evaluate)
 
@@ -54,6 +56,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--model", required=True, help="source model (differentiable): " + MODEL_HELP)
     add_options(m, "--data")
     add_noise_and_attack_options(m)
+    add_attack_choice(m)
     add_options(m, "--out", out={"help": "output file (.pt)"})
     m.set_defaults(func=run_make_adv)
 
@@ -66,6 +69,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     output_folder(args.out, create=False)
     set_labels = _set_labels(args.adv_set)
     attacks = white_box_attacks(args, spec, allow_none=True)
+    # --attack apgd/square: rows named apgd-linf, square-l2...
+    attacks = {s.key: s for s in (with_attack_choice(v, args) for v in attacks.values())}
     where, sigma = device(args.device), args.sigma / LEVEL
     per_image, summary, protocol_models = [], [], []
     for path in args.model:
@@ -121,7 +126,7 @@ def run_make_adv(args: argparse.Namespace) -> int:
     from .._lock import OutputLock
     from ..analysis import make_adversarial_set
 
-    spec = attack_spec(args)
+    spec = with_attack_choice(attack_spec(args), args)
     out = output_file(args.out)  # before the attack work, not after it
     with OutputLock(out, file=True):  # one writer of this file; refused while another runs
         remove_stale_temporaries(out.parent, (out.name,))  # owned by no live process now
