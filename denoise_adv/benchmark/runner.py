@@ -43,6 +43,7 @@ from .._checks import check_int, check_module
 from ..analysis.common import Image, attack_generator, load_dataset, noisy_image, score
 from ..attacks import WorstCase
 from ..metrics import psnr
+from ..models import is_differentiable
 from .protocol import PROTOCOL_V1, BenchAttack, Protocol, get_protocol
 from .results import build_results
 from .store import ResultsFolder
@@ -74,8 +75,9 @@ def _first(images: list[Image], max_images: int | None) -> list[Image]:
 
 
 def is_black_box(model: nn.Module) -> bool:
-    """Whether ``model`` is, or wraps, a module with ``differentiable = False``."""
-    return any(getattr(m, "differentiable", True) is False for m in model.modules())
+    """Whether ``model`` is, or wraps, a module with ``differentiable = False`` (see
+    :func:`denoise_adv.models.is_differentiable`)."""
+    return not is_differentiable(model)
 
 
 def _channels(model: nn.Module) -> int | None:

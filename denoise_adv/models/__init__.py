@@ -14,7 +14,14 @@ FFDNet and DRUNet, SwinIR's denoisers, deepinv's DnCNN and DRUNet) into these mo
 :func:`load_model_spec` resolves the model specs every command accepts.
 """
 
-from .adapters import DenoiserAdapter, PriorAdapter, as_denoiser, as_prior, takes_sigma
+from .adapters import (
+    DenoiserAdapter,
+    PriorAdapter,
+    as_denoiser,
+    as_prior,
+    is_differentiable,
+    takes_sigma,
+)
 from .classical import BM3D, NLMeans
 from .dncnn import DnCNN
 from .ffdnet import FFDNet
@@ -41,6 +48,7 @@ __all__ = [
     "as_denoiser",
     "build",
     "as_prior",
+    "is_differentiable",
     "takes_sigma",
     "load",
     "load_checkpoint",

@@ -18,12 +18,25 @@ from torch import nn
 
 from .._checks import check_module, check_sigma
 
-__all__ = ["DenoiserAdapter", "PriorAdapter", "as_denoiser", "as_prior", "takes_sigma"]
+__all__ = ["DenoiserAdapter", "PriorAdapter", "as_denoiser", "as_prior", "is_differentiable",
+           "takes_sigma"]
 
 
 def takes_sigma(model: nn.Module) -> bool:
     """Whether ``model`` is called ``model(x, sigma)`` (its ``takes_sigma`` attribute)."""
     return bool(getattr(model, "takes_sigma", False))
+
+
+def is_differentiable(model: nn.Module) -> bool:
+    """Whether white-box attacks can use ``model``'s gradients: no module of it declares
+    ``differentiable = False`` (BM3D, NL-means, or a wrapper of them).
+
+    Example:
+        >>> from denoise_adv.models import DnCNN, NLMeans
+        >>> is_differentiable(DnCNN(depth=2, features=4)), is_differentiable(NLMeans(0.1))
+        (True, False)
+    """
+    return all(getattr(m, "differentiable", True) is not False for m in model.modules())
 
 
 class DenoiserAdapter(nn.Module):
