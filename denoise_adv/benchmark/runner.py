@@ -256,7 +256,8 @@ def _check_images(images: Sequence[Image], protocol: Protocol) -> None:
 def _load_reference(protocol: Protocol, device: torch.device) -> nn.Module:
     from ..models import as_denoiser, load_model_spec
 
-    model, _ = load_model_spec(protocol.reference, protocol.sigma, map_location=device)
+    model, _ = load_model_spec(protocol.reference, protocol.sigma, map_location=device,
+                               channels=protocol.channels)
     return as_denoiser(model, protocol.sigma).to(device).eval()
 
 

@@ -42,6 +42,11 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true",
                    help="smoke run under the protocol's quick variant (v1-quick: 2 images of "
                    "64x64, 3 steps); its results never mix with the full protocol's")
+    p.add_argument("--data", default=None,
+                   help="your own test images (a folder or a file: Set12, BSD68, Kodak...) "
+                   "instead of the protocol's; runs the protocol's attacks under the variant "
+                   "VERSION-custom (e.g. v1-custom), whose rows are keyed by the sha256 of "
+                   "each image's pixels, so changed images are scored again, never reused")
     p.add_argument("--images", type=int, default=None,
                    help="only the first N images of the protocol (a partial run; results say so)")
     p.add_argument("--docs", default=None,
@@ -53,13 +58,15 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def _protocol(args: argparse.Namespace):
-    from ..benchmark import get_protocol
+    from ..benchmark import custom_data, get_protocol
 
     protocol = get_protocol(args.protocol)
     if args.quick:
         protocol = get_protocol(f"{protocol.version}-quick")
     if args.images is not None and args.images < 1:
         raise ValueError(f"--images must be >= 1, got {args.images}")
+    if args.data is not None:
+        protocol = custom_data(protocol, args.data)
     return protocol
 
 
@@ -71,7 +78,7 @@ def _models(specs: list[str], protocol, where) -> tuple[dict, dict]:
         if label in models:
             raise ValueError(f"--model: two models share the label {label!r} "
                              f"({info[label]['spec']} and {spec}); rename one file")
-        model, channels, meta = load_model(spec, protocol.sigma, where)
+        model, channels, meta = load_model(spec, protocol.sigma, where, protocol.channels)
         if channels != protocol.channels:
             raise ValueError(f"--model {spec} takes {channels}-channel images but protocol "
                              f"{protocol.version} uses {protocol.channels}-channel images")

@@ -176,12 +176,13 @@ MODEL_HELP = ("a model: a checkpoint (ours, or published KAIR/SwinIR/deepinv wei
               "(a shipped model, e.g. zoo:dncnn-s25-normal), bm3d or nlmeans")
 
 
-def load_model(spec: str | Path, sigma: float, where: torch.device):
+def load_model(spec: str | Path, sigma: float, where: torch.device, channels: int = 1):
     """``(denoiser, channels, meta)`` of a model spec (see
-    :func:`~denoise_adv.models.load_model_spec`); noise-level models are fixed at sigma."""
+    :func:`~denoise_adv.models.load_model_spec`); noise-level models are fixed at sigma;
+    ``channels`` is what the classical baselines are built for."""
     from ..models import as_denoiser, load_model_spec
 
-    model, meta = load_model_spec(spec, sigma, map_location=where)
+    model, meta = load_model_spec(spec, sigma, map_location=where, channels=channels)
     return as_denoiser(model, sigma).to(where), getattr(model, "channels", 1), meta
 
 

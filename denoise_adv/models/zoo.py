@@ -35,7 +35,8 @@ __all__ = ["ZOO_DIR", "load_model_spec", "pretrained", "zoo_manifest", "zoo_name
 
 #: Where the shipped weights live (inside the installed package).
 ZOO_DIR = Path(__file__).with_name("zoo")
-_BASELINES = ("bm3d", "nlmeans")
+#: The classical baselines a model spec may name (built at the run's sigma).
+BASELINES = ("bm3d", "nlmeans")
 
 
 @lru_cache(maxsize=1)
@@ -113,9 +114,12 @@ def pretrained(name: str, map_location: str | torch.device = "cpu",
 
 
 def load_model_spec(spec: str | os.PathLike, sigma: float,
-                    map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+                    map_location: str | torch.device = "cpu", channels: int = 1
+                    ) -> tuple[nn.Module, dict[str, Any]]:
     """``(model, meta)`` of a model spec (see the module docstring); the model is in eval mode
     and not yet adapted to a noise level (use :func:`~denoise_adv.models.as_denoiser`).
+    ``channels`` is the image channels the classical baselines are built for (the other specs
+    bring their own).
 
     Raises:
         ValueError: an unknown zoo name or baseline, or a file of no known layout.
@@ -138,10 +142,11 @@ def load_model_spec(spec: str | os.PathLike, sigma: float,
         model = pretrained(text, map_location)
         entry = _manifest()["models"][text[4:]]
         return model, {"spec": text, **{k: entry[k] for k in ("strategy", "steps", "sha256")}}
-    if text in _BASELINES:
+    if text in BASELINES:
         from .registry import build
 
-        return build(text, sigma=sigma).eval(), {"spec": text, "baseline": True}
+        return build(text, sigma=sigma, channels=channels).eval(), {"spec": text,
+                                                                    "baseline": True}
     path = Path(text)
     if not path.is_file():
         raise FileNotFoundError(f"model not found: {text} (give a checkpoint file, zoo:NAME "

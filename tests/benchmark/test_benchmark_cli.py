@@ -140,3 +140,50 @@ def test_quick_selects_the_quick_variant(setup):
                               "--protocol", str(setup / "protocol.json")])
     with pytest.raises(ValueError, match="unknown protocol version 'cli-tiny-quick'"):
         _protocol(args)
+
+
+def test_own_data_is_a_custom_variant_identified_by_pixels(setup, tmp_path, capsys):
+    """--data FOLDER: v1's attacks (here the quick variant's) on the user's images, recorded
+    as VERSION-custom; an image that changes under the same name is scored again."""
+    from PIL import Image
+
+    data = tmp_path / "set"
+    data.mkdir()
+    for name in ("a", "b"):
+        (data / f"{name}.png").write_bytes((setup / "images" / f"{name}.png").read_bytes())
+    out = tmp_path / "bench"
+    args = ["benchmark", "--model", str(setup / "tiny.pt"), "--quick", "--data", str(data),
+            "--out", str(out), "--quiet", "--no-figures"]
+    assert main(args) == 0
+    first = json.loads((out / "results.json").read_text())
+    assert first["protocol"]["version"] == "v1-quick-custom"
+    assert first["protocol"]["data"] == str(data) and first["images"] == ["a", "b"]
+    rows = {r["image"]: r for r in first["per_image"]}
+    assert len({rows["a"]["pixel_sha256"], rows["b"]["pixel_sha256"]}) == 2
+    inverted = 255 - __import__("numpy").asarray(Image.open(data / "a.png"))
+    Image.fromarray(inverted).save(data / "a.png")
+    assert main(args) == 0
+    second = {r["image"]: r for r in json.loads((out / "results.json").read_text())["per_image"]}
+    assert second["a"]["pixel_sha256"] != rows["a"]["pixel_sha256"]
+    assert second["a"]["gaussian_psnr"] != pytest.approx(rows["a"]["gaussian_psnr"], abs=1e-6)
+    assert second["b"] == rows["b"]  # unchanged image: its row is reused as it was
+    capsys.readouterr()
+    assert main([*args[:-4], "--data", "builtin:test", "--out", str(tmp_path / "x")]) == 2
+    assert "folder or a file" in capsys.readouterr().err
+
+
+def test_colour_protocol_scores_the_published_colour_model_and_colour_baselines(tmp_path):
+    """v1-color: astronaut and chelsea in colour; the colour FFDNet is white-box and the
+    transfer source; NL-means is built for three channels (black-box)."""
+    out = tmp_path / "colour"
+    assert main(["benchmark", "--model", "zoo:ffdnet-ipol-color", "nlmeans", "--protocol",
+                 "v1-color", "--quick", "--out", str(out), "--quiet", "--no-figures"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["protocol"]["version"] == "v1-color-quick"
+    assert results["protocol"]["channels"] == 3 and results["images"] == ["astronaut",
+                                                                           "chelsea"]
+    assert results["models"]["nlmeans"]["black_box"] is True
+    rows = {(r["model"], r["image"]): r for r in results["per_image"]}
+    ffdnet = rows["ffdnet-ipol-color", "astronaut"]
+    assert ffdnet["gaussian_psnr"] > rows["nlmeans", "astronaut"]["gaussian_psnr"]
+    assert ffdnet["gaussian_psnr"] - ffdnet["robust_psnr"] > 0.3  # white-box damage
