@@ -17,7 +17,10 @@ from torch import nn
 Sigma = float | tuple[float, float] | torch.Tensor
 
 __all__ = [
+    "MAX_SECONDS",
     "MissingExtra",
+    "available_memory",
+    "check_budget",
     "check_channels",
     "check_clip",
     "check_flag",
@@ -157,3 +160,98 @@ def check_channels(channels: object, name: str = "channels") -> int:
     if channels not in (1, 3):
         raise ValueError(f"{name} must be 1 (gray) or 3 (colour), got {channels}")
     return channels
+
+
+# ------------------------------------------------------------------------- resource bounds
+
+#: Longest a request may be estimated to take, in seconds, before it is refused: one hour.
+#: Estimates are lower bounds (measured per-item times, or the optimistic costs below), so a
+#: refused request could not have finished within the hour on any machine; most such
+#: requests are typos (``--angles 100000000``) that would otherwise hang without a word.
+MAX_SECONDS = 3600.0
+
+#: Optimistic cost of one tensor operation (PyTorch's dispatch or a kernel launch) ...
+SECONDS_PER_CALL = 5e-6
+#: ... and of one element it touches (10 G elements per second): what time estimates without
+#: a measurement assume, so that they stay lower bounds.
+SECONDS_PER_ELEMENT = 1e-10
+
+
+def available_memory(device: torch.device | str | None = None) -> int | None:
+    """Bytes of memory free for new allocations on ``device`` (default: the CPU): CUDA's free
+    memory, or the host's ``MemAvailable`` (Linux), or its physical memory elsewhere;
+    ``None`` where it cannot be told."""
+    device = torch.device("cpu" if device is None else device)
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    if device.type != "cpu":
+        return None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import os
+
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _size(nbytes: float) -> str:
+    for unit, scale in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.3g} {unit}"
+    return f"{nbytes:.0f} bytes"
+
+
+def _duration(seconds: float) -> str:
+    for unit, scale in (("years", 3.15576e7), ("days", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
+def check_budget(name: str, what: str, *, nbytes: float = 0.0, seconds: float = 0.0,
+                 device: torch.device | str | None = None,
+                 max_seconds: float = MAX_SECONDS, advice: str = "ask for less") -> None:
+    """Refuse, before any work, a request that would not fit in memory or in time.
+
+    The one check every size-driven request goes through (patch sizes, sample counts,
+    angles, model sizes, TS iterations): the caller estimates what the request implies, this
+    compares it with :func:`available_memory` and ``max_seconds`` and raises one clear line.
+
+    Args:
+        name: the argument (or option) that sets the size, named in the message.
+        what: the request in words, e.g. ``"4000 samples of 40x40x1"``.
+        nbytes: memory the request needs at once (a lower bound).
+        seconds: time it needs (a lower bound).
+        device: where the memory is allocated (default: the CPU).
+        max_seconds: the time limit. (Default: :data:`MAX_SECONDS`, one hour)
+        advice: what the message ends with. (Default: ``"ask for less"``)
+
+    Raises:
+        ValueError: ``NAME: WHAT needs about 36 TB of memory, more than the 12 GB available
+            ...`` or ``... would take at least 3.2 days, more than the limit of 1 h ...``.
+
+    Example:
+        >>> check_budget("--samples", "10 samples", nbytes=80, seconds=1e-6)
+        >>> check_budget("--angles", "1e9 evaluations", seconds=1e6)
+        Traceback (most recent call last):
+        ...
+        ValueError: --angles: 1e9 evaluations would take at least 11.6 days, more than the \
+limit of 1 h for one request; ask for less
+    """
+    nbytes, seconds = float(nbytes), float(seconds)
+    if nbytes > 0:
+        free = available_memory(device)
+        if free is not None and nbytes > free:
+            on = "" if device is None else f" on {device}"
+            raise ValueError(f"{name}: {what} needs about {_size(nbytes)} of memory, more than "
+                             f"the {_size(free)} available{on}; {advice}")
+    if seconds > max_seconds:
+        raise ValueError(f"{name}: {what} would take at least {_duration(seconds)}, more than "
+                         f"the limit of {_duration(max_seconds)} for one request; {advice}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -20,8 +22,8 @@ import numpy as np
 import torch
 
 __all__ = ["atomic_open", "atomic_torch_save", "atomic_write", "file_sha256", "load_weights",
-           "plain_values", "remove_stale_temporaries", "resolve_device", "writable_file",
-           "writable_folder"]
+           "plain_values", "remove_stale_temporaries", "resolve_device", "strict_json",
+           "writable_file", "writable_folder", "write_json"]
 
 
 def _plain_open_mode(path: Path) -> int:
@@ -162,6 +164,80 @@ def plain_values(value: Any, name: str = "meta") -> Any:
     return converted
 
 
+def strict_json(value: Any, where: str = "") -> tuple[Any, dict[str, str]]:
+    """``value`` with every NaN and infinity (Python or NumPy floats, inside dicts, lists and
+    tuples) replaced by ``None``, and ``{JSON pointer: "NaN" | "Infinity" | "-Infinity"}`` of
+    what was replaced (RFC 6901 pointers such as ``/images/0/psnr_noisy``).
+
+    Example:
+        >>> strict_json({"psnr": [30.5, float("inf")]})
+        ({'psnr': [30.5, None]}, {'/psnr/1': 'Infinity'})
+    """
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if math.isfinite(v):
+            return value, {}
+        return None, {where or "/": "NaN" if math.isnan(v) else
+                      ("Infinity" if v > 0 else "-Infinity")}
+    replaced: dict[str, str] = {}
+    if isinstance(value, Mapping):
+        out = {}
+        for key, child in value.items():
+            token = str(key).replace("~", "~0").replace("/", "~1")
+            out[key], found = strict_json(child, f"{where}/{token}")
+            replaced.update(found)
+        return out, replaced
+    if isinstance(value, (list, tuple)):
+        items = []
+        for i, child in enumerate(value):
+            item, found = strict_json(child, f"{where}/{i}")
+            items.append(item)
+            replaced.update(found)
+        return items, replaced
+    return value, replaced
+
+
+#: Key of the entry :func:`write_json` adds to a dict that held non-finite numbers.
+NON_FINITE_KEY = "non_finite"
+
+
+def write_json(path: str | os.PathLike, value: Any, *, indent: int | None = 2,
+               default: Callable[[Any], Any] | None = None) -> Path:
+    """Write ``value`` to ``path`` as strict JSON (RFC 8259), atomically.
+
+    :func:`json.dump` writes NaN and infinities as bare ``NaN`` / ``Infinity``, which strict
+    parsers (JavaScript's, jq, most languages' standard libraries) reject. Here they are
+    written as ``null``, and when ``value`` is a dict, an entry ``"non_finite"`` says which
+    values they stand for: ``{"/images/0/psnr_noisy": "Infinity"}`` (a JSON pointer to each
+    entry; e.g. the PSNR of two identical images is +Infinity). The file is then written with
+    ``allow_nan=False``, so nothing non-standard can slip through.
+
+    Args:
+        path: the file.
+        value: dicts, lists, tuples, strings, numbers, bools and ``None``.
+        indent: as :func:`json.dump`'s. (Default: 2)
+        default: as :func:`json.dump`'s, for other objects (e.g. ``str``).
+
+    Example:
+        >>> import tempfile, os, json
+        >>> target = os.path.join(tempfile.mkdtemp(), "r.json")
+        >>> json.loads(write_json(target, {"psnr": float("inf")}).read_text())
+        {'psnr': None, 'non_finite': {'/psnr': 'Infinity'}}
+    """
+    if default is not None:  # convert what json would convert, then look for non-finite
+        value = json.loads(json.dumps(value, default=default, allow_nan=True))
+    value, replaced = strict_json(value)
+    if replaced:
+        if not isinstance(value, dict):
+            raise ValueError(f"cannot write {path} as strict JSON: it holds non-finite numbers "
+                             f"at {sorted(replaced)}")
+        value = {**value, NON_FINITE_KEY: {**value.get(NON_FINITE_KEY, {}), **replaced}}
+    with atomic_open(path, "w") as f:
+        json.dump(value, f, indent=indent, allow_nan=False)
+        f.write("\n")
+    return Path(path)
+
+
 def _existing_ancestor(path: Path) -> Path:
     for candidate in (path, *path.parents):
         if candidate.exists():
@@ -236,9 +312,13 @@ def remove_stale_temporaries(folder: str | os.PathLike, names: tuple[str, ...]) 
     return removed
 
 
-def resolve_device(name: str | torch.device, local_rank: int = 0) -> torch.device:
+def resolve_device(name: str | torch.device, local_rank: int = 0,
+                   flag: str = "device") -> torch.device:
     """``"auto"`` -> CUDA (``cuda:local_rank``) when available, else the CPU; other names are
-    checked: an unknown device or CUDA without a GPU raises :class:`ValueError`.
+    checked before anything is loaded onto them, and refused with a :class:`ValueError` that
+    names ``flag`` (``--device`` on the command line): an unknown name, ``meta`` (it holds no
+    data), a CPU index other than 0 (there is one CPU device), CUDA without a GPU or with
+    fewer GPUs than the index, and MPS or XPU where PyTorch does not find them.
 
     Example:
         >>> resolve_device("cpu")
@@ -247,13 +327,29 @@ def resolve_device(name: str | torch.device, local_rank: int = 0) -> torch.devic
     if str(name) == "auto":
         return torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device(
             "cpu")
+    expected = "auto, cpu, cuda or cuda:N"
     try:
         device = torch.device(name)
     except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {name!r}") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name} requested but CUDA is not available")
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise ValueError(f"device {name} requested but there are only "
-                         f"{torch.cuda.device_count()} CUDA device(s)")
+        raise ValueError(f"{flag} must be {expected}, got {name!r}") from exc
+    if device.type == "cpu":
+        if device.index not in (None, 0):
+            raise ValueError(f"{flag} {name}: there is one CPU device (cpu or cpu:0)")
+        return torch.device("cpu")  # cpu:0 is cpu (torch.load cannot map to "cpu:0")
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"{flag} {name} requested but CUDA is not available")
+        if (device.index or 0) >= count:
+            raise ValueError(f"{flag} {name} requested but there are only {count} CUDA "
+                             "device(s)")
+    elif device.type in ("mps", "xpu"):
+        backend = getattr(torch.backends, "mps", None) if device.type == "mps" else getattr(
+            torch, "xpu", None)
+        if backend is None or not backend.is_available():
+            raise ValueError(f"{flag} {name} requested but {device.type.upper()} is not "
+                             f"available on this machine; use {expected}")
+    else:
+        raise ValueError(f"{flag} must be {expected}, got {name!r} (models and images cannot "
+                         f"be computed on {device.type!r})")
     return device

@@ -25,7 +25,13 @@ import torch.nn.functional as F
 
 from ._checks import check_image_batch, check_int, check_real, check_same_shape
 
-__all__ = ["mae", "mse", "psnr", "ssim"]
+__all__ = ["SSIM_WINDOW", "mae", "mse", "psnr", "ssim"]
+
+#: Side of SSIM's default window: a Gaussian of sigma 1.5 truncated at 3.5 sigma, 11 pixels.
+#: SSIM averages over the pixels whose whole window lies inside the image, so smaller images
+#: have none: :func:`ssim` refuses them (:class:`ValueError`) unless given a smaller
+#: ``win_size``, and the command line refuses them before scoring.
+SSIM_WINDOW = 2 * int(3.5 * 1.5 + 0.5) + 1
 
 
 def _pair(preds: torch.Tensor, target: torch.Tensor) -> None:

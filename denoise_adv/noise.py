@@ -31,7 +31,15 @@ import numpy as np
 import torch
 from scipy import special
 
-from ._checks import Sigma, check_int, check_real, check_sigma
+from ._checks import (
+    SECONDS_PER_CALL,
+    SECONDS_PER_ELEMENT,
+    Sigma,
+    check_budget,
+    check_int,
+    check_real,
+    check_sigma,
+)
 from .typical import ts_iterations_for
 
 __all__ = ["Sigma", "draw_levels", "gaussian_noise", "mixed_noise", "mixing_levels",
@@ -183,9 +191,8 @@ def ts_noise(
     p = check_real(p, "p", minimum=0.0, maximum=1.0)
     batch = shape[0]
     iterations = _ts_iterations(iterations, shift, math.prod(shape[1:]))
-    if method == "screening" and iterations != int(iterations):
-        raise ValueError(f"iterations must be a whole number for method='screening', got "
-                         f"{iterations}")
+    if method == "screening":
+        _check_screening(shape, iterations)
     dtype = dtype or torch.get_default_dtype()
     levels = _sigma_column(draw_levels(sigma, batch, generator), batch, len(shape), device,
                            dtype)
@@ -200,6 +207,24 @@ def ts_noise(
         unit[rows] = _unit_ts((int(is_ts.sum()), *shape[1:]), iterations, method, generator,
                               device, dtype).to(unit.device)
     return unit * levels
+
+
+#: Tensor operations of one screening iteration (draw, square, sum, compare, two selects).
+_SCREENING_CALLS = 6
+
+
+def _check_screening(shape: tuple[int, ...], iterations: float) -> None:
+    """Screening runs ``iterations`` loop passes over the batch: T must be whole, and the
+    loop must fit the time bound (:func:`~denoise_adv._checks.check_budget`, an optimistic
+    estimate), else T = 1e9 would hang; the exact sampler's cost does not grow with T."""
+    if iterations != int(iterations):
+        raise ValueError(f"iterations must be a whole number for method='screening', got "
+                         f"{iterations}")
+    numel = math.prod(shape)
+    per_pass = _SCREENING_CALLS * SECONDS_PER_CALL + 3 * numel * SECONDS_PER_ELEMENT
+    check_budget("iterations", f"screening with T = {iterations:g} passes over {numel:,} "
+                 "values", seconds=iterations * per_pass,
+                 advice="use method='exact' (the same distribution, at a cost independent of T)")
 
 
 def _unit_ts(shape: tuple[int, ...], iterations: float, method: str, generator, device, dtype,

@@ -4,10 +4,9 @@ noise off the typical-set shell costs a model (the two things a norm-based TS ca
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from .._io import atomic_open
+from .._io import atomic_open, write_json
 from .common import (
     LEVEL,
     MODEL_HELP,
@@ -19,6 +18,7 @@ from .common import (
     load_model,
     model_label,
     output_folder,
+    separate_output,
     white_box_attacks,
 )
 
@@ -115,7 +115,10 @@ def run(args: argparse.Namespace) -> int:
     if any(not 0 < s < 1 for s in args.scales) or any(s <= 0 for s in sigmas):
         raise ValueError(f"--scales must lie in (0, 1) and --sigmas above 0, got "
                          f"{list(args.scales)} and {list(sigmas)}")
+    if args.sigma <= 0:
+        raise ValueError("--sigma must be > 0: the attacks are split along the noise")
     output_folder(args.out, create=False)  # before the work, not after it
+    separate_output(args.out, args.data, "--data")  # it writes anatomy.png, noise_level.png
     model, channels, meta = load_model(args.model, sigma, where)
     dataset = images(args, args.data, channels)
     rows = anatomy_rows(model, dataset, sigma, attacks, args.seed, not args.quiet)
@@ -134,9 +137,8 @@ def run(args: argparse.Namespace) -> int:
                 "reference": sensitivity["reference"],
                 "metrics": "PSNR peak 1 of the output clamped to [0, 1]"}
     tables = _tables(summary, sensitivity)
-    with atomic_open(out / "report.json", "w") as f:
-        json.dump({"protocol": protocol, "anatomy": {"summary": summary, "per_image": rows},
-                   "noise_level": sensitivity}, f, indent=2, default=str)
+    write_json(out / "report.json", {"protocol": protocol, "anatomy": {
+        "summary": summary, "per_image": rows}, "noise_level": sensitivity}, default=str)
     with atomic_open(out / "report.md", "w") as f:
         f.write(f"# Anatomy of {label} at sigma {args.sigma:g}/255\n\n"
                 + "\n".join(markdown_table(t_rows, title=title, level=2) + "\n"

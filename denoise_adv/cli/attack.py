@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import fnmatch
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .._io import atomic_open, atomic_write
+from .._io import atomic_write, write_json
 from ..report import write_csv
 from .common import (
     LEVEL,
@@ -23,7 +23,13 @@ from .common import (
     images,
     load_model,
     output_folder,
+    separate_output,
 )
+
+#: Names of the files an attack run writes in ``--out`` (the image names vary).
+OUTPUT_PATTERNS = ("summary.csv", "summary.json", "*_adv.pt", "*_adv.npy",
+                   *(f"*_{suffix}.png" for suffix in ("clean", "noisy", "adv", "denoised",
+                                                        "denoised_adv", "perturbation")))
 
 #: ``--attack``'s choices and the name each prints under.
 ATTACK_NAMES = {"pgd": "Denoising-PGD", "apgd": "Auto-PGD", "square": "Square Attack"}
@@ -60,7 +66,8 @@ def add(sub: argparse._SubParsersAction) -> None:
         description="Add seeded Gaussian noise to each image, attack the denoiser with L-inf or "
         "L2 Denoising-PGD, write the adversarial noisy images (unclipped .pt and .npy, plus PNG "
         "previews) and print the PSNR of the denoised output before and after the attack. "
-        "Levels are 8-bit: --sigma 25 means 25/255.",
+        "--out must not hold another attack run's files (give --overwrite to replace them) "
+        "nor be the --input folder. Levels are 8-bit: --sigma 25 means 25/255.",
     )
     p.add_argument("--model", required=True, help=MODEL_HELP)
     p.add_argument("--input", required=True,
@@ -73,7 +80,31 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="clip the adversarial image to [0, 1] (default: unclipped, as noisy "
                    "images are)")
     add_options(p, "--out")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the outputs of an earlier attack run in --out (its summary "
+                   "files and NAME_adv.pt/.npy, NAME_*.png previews are deleted first)")
     p.set_defaults(func=run)
+
+
+def previous_outputs(out: Path) -> list[Path]:
+    """The files of an earlier attack run in ``out`` (names of :data:`OUTPUT_PATTERNS`)."""
+    if not out.is_dir():
+        return []
+    return sorted(f for f in out.iterdir() if f.is_file() and any(
+        fnmatch.fnmatchcase(f.name, pattern) for pattern in OUTPUT_PATTERNS))
+
+
+def _check_out(args: argparse.Namespace) -> list[Path]:
+    """Refuse ``--out`` where a rerun would mix runs: the ``--input`` folder itself, or a
+    folder holding another run's files (unless ``--overwrite``); returns those files."""
+    output_folder(args.out, create=False)
+    separate_output(args.out, args.input, "--input")
+    old = previous_outputs(Path(args.out))
+    if old and not args.overwrite:
+        raise ValueError(f"--out {args.out} already holds the files of an attack run "
+                         f"({len(old)} files, e.g. {old[0].name}); a new run would leave them "
+                         "next to its own: give --overwrite to replace them, or another folder")
+    return old
 
 
 def _attack_one(model, spec, name: str, image, sigma: float, seed: int, where, out: Path
@@ -127,10 +158,12 @@ def run(args: argparse.Namespace) -> int:
                                           clip=args.clip), args)
     where = device(args.device)
     sigma = args.sigma / LEVEL
-    output_folder(args.out, create=False)
+    old = _check_out(args)
     model, channels, meta = load_model(args.model, sigma, where)
     dataset = images(args, args.input, channels)
     out = output_folder(args.out)
+    for file in old:  # --overwrite: the earlier run goes only once this one can start
+        file.unlink(missing_ok=True)
     rows = [_attack_one(model, spec, name, image, sigma, args.seed, where, out)
             for name, image in tqdm(dataset, desc="attack", disable=args.quiet)]
     protocol = {
@@ -140,8 +173,8 @@ def run(args: argparse.Namespace) -> int:
         "device": str(where), "units": "[0, 1]; multiply by 255 for 8-bit levels",
     }
     write_csv(rows, out / "summary.csv")
-    with atomic_open(out / "summary.json", "w") as f:
-        json.dump({"protocol": protocol, "images": rows}, f, indent=2, default=str)
+    # strict JSON: --sigma 0 makes psnr_noisy +inf, written as null with the reason
+    write_json(out / "summary.json", {"protocol": protocol, "images": rows}, default=str)
     _print_table(args, rows)
     print(f"wrote {len(rows)} adversarial image(s) and summary.csv/json to {out}")
     return 0

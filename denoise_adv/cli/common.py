@@ -17,8 +17,9 @@ LEVEL = 255.0
 
 
 def device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else the CPU (see :func:`resolve_device`)."""
-    return resolve_device(name)
+    """``auto`` -> CUDA when available, else the CPU (see :func:`resolve_device`); errors
+    name ``--device``."""
+    return resolve_device(name, flag="--device")
 
 
 def positive_level(text: str) -> float:
@@ -41,12 +42,35 @@ def pixel_count(text: str) -> int:
     return int(value)
 
 
-def levels(text: str) -> tuple[float, ...]:
-    """argparse type: comma-separated numbers."""
+def finite_float(text: str) -> float:
+    """argparse type: a finite number (``nan`` and ``inf`` are refused: a comparison with NaN
+    is always false, so a NaN threshold would silently count nothing)."""
     try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text}") from exc
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+    return value
+
+
+def levels(text: str) -> tuple[float, ...]:
+    """argparse type: comma-separated finite numbers."""
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text}") from exc
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"expected comma-separated finite numbers, got {text}")
+    return values
+
+
+def nonnegative_levels(text: str) -> tuple[float, ...]:
+    """argparse type: comma-separated finite numbers >= 0 (radii, lengths)."""
+    values = levels(text)
+    if not all(v >= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers >= 0, got {text}")
+    return values
 
 
 #: The options several commands share, each declared once (``add_options`` picks them).
@@ -104,6 +128,16 @@ def output_folder(path: str | Path, flag: str = "--out", create: bool = True) ->
     nothing is left behind) before any work; a file in the way or no permission raise
     :class:`ValueError` naming ``flag``."""
     return writable_folder(path, flag, create)
+
+
+def separate_output(out: str | Path, spec: str | Path, input_flag: str,
+                    flag: str = "--out") -> None:
+    """Refuse an output folder that is the input folder: the images written there (previews,
+    figures) would be read as input by the next run of the same command."""
+    source, target = Path(spec), Path(out)
+    if source.is_dir() and target.is_dir() and source.samefile(target):
+        raise ValueError(f"{flag} {out} is the folder of {input_flag}: the images written "
+                         "there would be read as input by a rerun; choose another folder")
 
 
 def output_file(path: str | Path, flag: str = "--out") -> Path:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
-from .._io import atomic_open
+from .._io import write_json
 from .attack import add_attack_choice, with_attack_choice
 from .common import (
     LEVEL,
@@ -73,13 +74,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     attacks = {s.key: s for s in (with_attack_choice(v, args) for v in attacks.values())}
     where, sigma = device(args.device), args.sigma / LEVEL
     per_image, summary, protocol_models = [], [], []
-    for path in args.model:
+    for path, label in zip(args.model, _model_labels(args.model)):
         model, channels, meta = load_model(path, sigma, where)
-        label = model_label(path)
         protocol_models.append({"label": label, "checkpoint": str(path), "meta": meta})
         rows = []
         if attacks:
             dataset = images(args, args.data, channels)
+            for name, image in dataset:
+                _check_ssim_size(f"--data image {name}", tuple(image.shape))
             rows += [{**r, "source": "white-box"} for r in evaluate_robustness(
                 model, dataset, sigma, attacks, args.seed, channels, not args.quiet)]
             shape = tuple(dataset[0][1].shape)
@@ -90,6 +92,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
             rows += [{**r, "set": r["set"] if r["set"] == "gaussian" else
                       set_labels[adv_path], "source": str(adv_path)} for r in fixed
                      if not (attacks and r["set"] == "gaussian")]
+        for r in rows:  # images of --adv-set are only seen now
+            if math.isnan(r["ssim"]):
+                _check_ssim_size(f"--adv-set {r['source']} image {r['image']}", None)
         per_image += [{"model": label, **r} for r in rows]
         summary += [{"model": label, **r} for r in summarize(rows)]
     out = output_folder(args.out)
@@ -102,13 +107,42 @@ def run_evaluate(args: argparse.Namespace) -> int:
                 "adversarial_sets": args.adv_set, "models": protocol_models,
                 "metrics": "PSNR peak 1; SSIM skimage-compatible (11x11 Gaussian, sigma 1.5); "
                            "MAE x255"}
-    with atomic_open(out / "report.json", "w") as f:
-        json.dump({"protocol": protocol, "summary": summary, "per_image": per_image}, f,
-                  indent=2, default=str)
+    write_json(out / "report.json", {"protocol": protocol, "summary": summary,
+                                     "per_image": per_image}, default=str)
     print(title)
     print(format_table(summary))
     print(f"wrote per_image.csv, summary.csv, report.md and report.json to {out}")
     return 0
+
+
+def _model_labels(specs: list[str]) -> list[str]:
+    """The row label of each ``--model``; the same model twice (the same file, however
+    spelt, or the same zoo name) or two models of one label are refused: their rows would be
+    duplicated or merged."""
+    keys = [str(Path(s).resolve()) if Path(s).is_file() else s for s in specs]
+    twice = [s for i, (s, k) in enumerate(zip(specs, keys)) if k in keys[:i]]
+    if twice:
+        raise ValueError(f"--model lists {twice[0]} more than once: each model is scored once")
+    labels = [model_label(s) for s in specs]
+    same = [lab for i, lab in enumerate(labels) if lab in labels[:i]]
+    if same:
+        both = [s for s, lab in zip(specs, labels) if lab == same[0]]
+        raise ValueError(f"--model {both[0]} and {both[1]} both get the row label {same[0]!r}; "
+                         "rename one file so that their rows stay apart")
+    return labels
+
+
+def _check_ssim_size(what: str, shape: tuple[int, ...] | None) -> None:
+    """Refuse an image smaller than SSIM's window (SSIM is undefined there: no pixel has its
+    whole window inside the image) rather than report NaN; ``shape`` None: known too small."""
+    from ..metrics import SSIM_WINDOW
+
+    if shape is not None and min(shape[-2:]) >= SSIM_WINDOW:
+        return
+    size = "" if shape is None else f" is {shape[-2]}x{shape[-1]},"
+    raise ValueError(f"{what}{size} smaller than SSIM's {SSIM_WINDOW}x{SSIM_WINDOW} window: "
+                     f"SSIM is undefined there; evaluate images of at least "
+                     f"{SSIM_WINDOW}x{SSIM_WINDOW}")
 
 
 def _set_labels(paths: list[str]) -> dict[str, str]:

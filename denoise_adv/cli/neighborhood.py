@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 import torch
 
-from .._io import atomic_open
+from .._io import write_json
 from .common import (
     LEVEL,
     MODEL_HELP,
@@ -16,11 +15,18 @@ from .common import (
     add_options,
     attack_spec,
     device,
+    finite_float,
     images,
     levels,
     load_model,
+    nonnegative_levels,
     output_folder,
+    separate_output,
 )
+
+#: Model evaluations of the sweeps besides the circles: the sphere (24 x 11) and the
+#: connected-set check (9 rotations, 9 combinations).
+_OTHER_EVALUATIONS = 24 * 11 + 18
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -38,11 +44,11 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", default="builtin:camera", help="one image (default: camera)")
     p.add_argument("--crop", type=int, default=64,
                    help="centre crop side, 0 for the whole image (default: 64)")
-    p.add_argument("--radii", type=levels, default=(0.25, 0.5, 1.0, 1.5, 2.0),
-                   help="circle radii in multiples of the attack's L2 norm "
+    p.add_argument("--radii", type=nonnegative_levels, default=(0.25, 0.5, 1.0, 1.5, 2.0),
+                   help="circle radii in multiples of the attack's L2 norm, each >= 0 "
                    "(default: 0.25,0.5,1,1.5,2)")
     p.add_argument("--angles", type=int, default=72, help="samples per circle (default: 72)")
-    p.add_argument("--threshold", type=float, default=0.1,
+    p.add_argument("--threshold", type=finite_float, default=0.1,
                    help="PSNR drop (dB) that makes a sample adversarial (default: 0.1)")
     add_noise_and_attack_options(p)
     add_options(p, "--out")
@@ -82,6 +88,26 @@ def _one_image(args: argparse.Namespace, channels: int):
     return name, image[None]
 
 
+def _check_sweep_budget(args: argparse.Namespace, model, clean) -> None:
+    """Refuse sweeps that would not finish (``--angles 100000000``) before the attack: the
+    number of model evaluations times the time of one, measured here (the faster of two)."""
+    import time
+
+    from .._checks import check_budget
+    from ..analysis import score
+
+    seconds = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        score(model, clean, clean)
+        seconds = min(seconds, time.perf_counter() - start)
+    circles = len(args.radii) * args.angles
+    check_budget("--angles", f"{len(args.radii)} circles x {args.angles} angles "
+                 f"({circles + _OTHER_EVALUATIONS:,} evaluations of the model, "
+                 f"{seconds * 1e3:.2g} ms each)", nbytes=64 * circles,
+                 seconds=(circles + _OTHER_EVALUATIONS) * seconds)
+
+
 def run_neighborhood(args: argparse.Namespace) -> int:
     from ..analysis import (
         attack_generator,
@@ -98,10 +124,14 @@ def run_neighborhood(args: argparse.Namespace) -> int:
     where, sigma = device(args.device), args.sigma / LEVEL
     if args.angles < 4 or not args.radii:
         raise ValueError("--angles must be >= 4 and --radii non-empty")
+    if args.sigma <= 0:
+        raise ValueError("--sigma must be > 0: the sweeps run in the plane of the noise")
     output_folder(args.out, create=False)
+    separate_output(args.out, args.input, "--input")
     model, channels, _ = load_model(args.model, sigma, where)
     name, clean = _one_image(args, channels)
     clean = clean.to(where)
+    _check_sweep_budget(args, model, clean)
     n1 = noisy_image(clean, sigma, args.seed, name) - clean
     n2 = noisy_image(clean, sigma, args.seed, name, draw=1) - clean
     adv = spec.build(model, attack_generator(args.seed, name, spec.norm))(clean + n1, clean)
@@ -116,10 +146,9 @@ def run_neighborhood(args: argparse.Namespace) -> int:
     plot_polar(flat, out / "neighborhood_2d.png",
                f"{name}: PSNR around the noisy image (radii x ||delta|| = {norm:.3f})")
     plot_sphere(sphere, out / "neighborhood_3d.png", f"{name}: sphere of radius ||delta||")
-    with atomic_open(out / "neighborhood.json", "w") as f:
-        json.dump({"image": name, "sigma": sigma, "seed": args.seed, "attack": spec.as_dict(),
-                   "delta_l2": norm, "two_d": flat, "three_d": sphere,
-                   "connected_set": connected}, f, indent=2)
+    write_json(out / "neighborhood.json", {
+        "image": name, "sigma": sigma, "seed": args.seed, "attack": spec.as_dict(),
+        "delta_l2": norm, "two_d": flat, "three_d": sphere, "connected_set": connected})
     print(f"{name}: unperturbed PSNR {flat['base_psnr']:.2f} dB; attack at "
           f"{flat['delta_angle_deg']:.1f} deg from the noise direction, ||delta|| = {norm:.4f}")
     print(f"{'radius/||delta||':>17}{'worst angle':>13}{'min PSNR':>10}{'adversarial':>13}")
@@ -139,6 +168,7 @@ def run_patch(args: argparse.Namespace) -> int:
     spec = attack_spec(args)
     where, sigma = device(args.device), args.sigma / LEVEL
     output_folder(args.out, create=False)
+    separate_output(args.out, args.input, "--input")
     model, channels, _ = load_model(args.model, sigma, where)
     name, clean = _one_image(args, channels)
     clean = clean.to(where)
@@ -157,9 +187,8 @@ def run_patch(args: argparse.Namespace) -> int:
             panels += [(f"{method} input", adv), (f"{method} denoised", model(adv))]
     plot_comparison_strip([(name, panels)], out / "patch_attack.png")
     numbers = {k: v for k, v in result.items() if not k.endswith("_input")}
-    with atomic_open(out / "patch_attack.json", "w") as f:
-        json.dump({"image": name, "sigma": sigma, "attack": spec.as_dict(), **numbers}, f,
-                  indent=2)
+    write_json(out / "patch_attack.json", {"image": name, "sigma": sigma,
+                                           "attack": spec.as_dict(), **numbers})
     print(f"{name}: patch {box} (top, left, height, width); local PSNR in dB")
     print(f"{'input':<10}{'inside':>9}{'outside':>9}{'drop in':>9}{'drop out':>10}")
     print(f"{'gaussian':<10}{result['gaussian']['inside']:>9.2f}"

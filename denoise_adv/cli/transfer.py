@@ -13,6 +13,7 @@ from .common import (
     add_options,
     attack_spec,
     device,
+    finite_float,
     images,
     load_model,
     model_label,
@@ -37,7 +38,7 @@ def add(sub: argparse._SubParsersAction) -> None:
                    "--models is the same option), each " + MODEL_HELP)
     p.add_argument("--names", nargs="*", help="labels of the models (default: file names)")
     add_options(p, "--data")
-    p.add_argument("--threshold", type=float, default=0.1,
+    p.add_argument("--threshold", type=finite_float, default=0.1,
                    help="PSNR drop (dB) that counts as a successful transfer (default: 0.1)")
     add_noise_and_attack_options(p)
     add_options(p, "--out")

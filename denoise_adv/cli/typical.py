@@ -6,7 +6,11 @@ import argparse
 
 import torch
 
-from .common import LEVEL, add_options, output_folder, positive_level
+from .common import LEVEL, add_options, finite_float, output_folder, positive_level
+
+#: Noise tensors :func:`~denoise_adv.analysis.nll_samples` holds at once besides one per TS
+#: T: Gaussian, two mixed, two worst cases, and two temporaries (float64 each).
+_TENSORS = 7
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +26,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     add_options(p, "--sigma")
     p.add_argument("--patch", type=int, default=40, help="patch side (default: 40)")
     p.add_argument("--channels", type=int, choices=(1, 3), default=1, help="(default: 1)")
-    p.add_argument("--eps", type=float, default=0.05,
+    p.add_argument("--eps", type=finite_float, default=0.05,
                    help="typical-set width eps, a plain number (default: 0.05)")
     p.add_argument("--eps-linf", type=positive_level, default=2.0,
                    help="L-inf budget in 8-bit levels (default: 2)")
@@ -37,6 +41,17 @@ def add(sub: argparse._SubParsersAction) -> None:
         "help": "write the histograms and the table files to this folder (default: print the "
                 "table only)"})
     p.set_defaults(func=run)
+
+
+def _check_sample_budget(args: argparse.Namespace, d: int, kinds: int) -> None:
+    """Refuse sample sets that do not fit in memory (``--patch 100000``, ``--samples 1e9``)
+    before drawing them: every noise kind is a (samples, d) float64 tensor, all held at once."""
+    from .._checks import SECONDS_PER_ELEMENT, check_budget
+
+    values = float(args.samples) * d * (kinds + _TENSORS)
+    check_budget("--samples and --patch", f"{args.samples:,} samples of {args.patch}x{args.patch}x"
+                 f"{args.channels} for {kinds + 5} kinds of noise", nbytes=8 * values,
+                 seconds=values * SECONDS_PER_ELEMENT)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         output_folder(args.out, create=False)
     d = args.channels * args.patch**2
+    _check_sample_budget(args, d, len(iterations))
     sigma, eta_linf = args.sigma / LEVEL, args.eps_linf / LEVEL
     eta_l2 = args.eps_l2 / LEVEL * math.sqrt(d)
     rows = typical_set_rows(d, sigma, args.eps, eta_linf, eta_l2, iterations)

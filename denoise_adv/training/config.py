@@ -134,6 +134,7 @@ class TrainConfig:
                              f"{self.blind_range}")
         if any(not 0 < s <= 1 for s in self.scales) or not self.scales:
             raise ValueError(f"scales must be in (0, 1], got {self.scales}")
+        check_model_budget(self)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -157,3 +158,85 @@ class TrainConfig:
         return sorted(f.name for f in dataclasses.fields(self) if f.metadata["steers"]
                       and saved.get(f.name, defaults[f.name]) != mine[f.name])
 
+
+#: Largest whole number a model constructor argument may be (depth, features, ...): building a
+#: model takes time per layer even on the ``meta`` device, so ``depth=100000000`` would hang
+#: before its memory could be counted. The checkpoint loader refuses beyond the same floor.
+MAX_MODEL_ARGUMENT = 4096
+
+
+def _whole_numbers(kwargs: dict[str, Any]) -> list[tuple[str, int]]:
+    """``(name, value)`` of every whole number in ``kwargs`` (inside lists and tuples too)."""
+    found, stack = [], list(kwargs.items())
+    while stack:
+        key, value = stack.pop()
+        if isinstance(value, (list, tuple)):
+            stack += [(f"{key}[{i}]", v) for i, v in enumerate(value)]
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            found.append((key, value))
+    return found
+
+
+def _training_bytes(config: TrainConfig, world: int) -> float:
+    """Memory one process needs at least to train ``config``'s model: weights, gradients and
+    the optimizer's state, plus the outputs of the layers with weights (which backward keeps)
+    for one batch of patches. Counted on the ``meta`` device: nothing is allocated."""
+    import torch
+
+    from ..models import as_denoiser, build
+
+    kwargs = config.model_kwargs
+    try:
+        with torch.device("meta"):
+            model = build(config.model, channels=config.channels, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"model_kwargs {kwargs} cannot build {config.model!r}: {exc}") from None
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    copies = 4 if config.optimizer == "adam" else 3  # weights, gradients, moments (or momentum)
+    outputs = []
+    hooks = [m.register_forward_hook(lambda m, i, o: outputs.append(o.numel() * o.element_size()))
+             for m in model.modules() if any(True for _ in m.parameters(recurse=False))]
+    batch = max(1, config.batch_size // world)
+    try:
+        with torch.device("meta"), torch.no_grad():
+            as_denoiser(model, config.sigma)(
+                torch.empty(batch, config.channels, config.patch_size, config.patch_size))
+    except Exception:  # a model the meta device cannot run: its weights alone are counted
+        outputs.clear()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return copies * weights + sum(outputs)
+
+
+def check_model_budget(config: TrainConfig) -> None:
+    """Refuse, before anything is built, models too large to train here: whole-number
+    ``model_kwargs`` above :data:`MAX_MODEL_ARGUMENT`, and models whose training needs more
+    memory than the device has (:func:`~denoise_adv._checks.check_budget`); and TS screening
+    with a T that could not finish (the exact sampler has no such bound)."""
+    import os
+
+    from .._checks import check_budget
+    from .._io import resolve_device
+
+    if not isinstance(config.model_kwargs, dict) or not all(
+            isinstance(k, str) for k in config.model_kwargs):
+        raise ValueError(f"model_kwargs must be a JSON object of constructor arguments, got "
+                         f"{config.model_kwargs!r}")
+    for key, value in _whole_numbers(config.model_kwargs):
+        if abs(value) > MAX_MODEL_ARGUMENT:
+            raise ValueError(f"model_kwargs {key}={value} is larger than "
+                             f"{MAX_MODEL_ARGUMENT}, the most a model argument may be (the "
+                             "model could not be built, let alone trained)")
+    world = max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    device = resolve_device(config.device, int(os.environ.get("LOCAL_RANK", "0")))
+    kwargs = ", ".join(f"{k}={v}" for k, v in config.model_kwargs.items()) or "defaults"
+    check_budget("model_kwargs", f"training {config.model} ({kwargs}) on batches of "
+                 f"{config.batch_size // world} patches of {config.patch_size}x"
+                 f"{config.patch_size}", nbytes=_training_bytes(config, world), device=device,
+                 advice="choose a smaller model or batch")
+    if config.ts_method == "screening" and config.strategy.startswith("ts"):
+        from ..noise import _check_screening
+
+        _check_screening((config.batch_size // world, config.channels, config.patch_size,
+                          config.patch_size), config.ts_iterations)
