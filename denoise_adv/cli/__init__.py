@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .. import __version__
 from .._checks import MissingExtra
@@ -55,17 +56,44 @@ def build_parser() -> argparse.ArgumentParser:
 USER_ERRORS = (ValueError, TypeError, OSError, FloatingPointError, MissingExtra)
 
 
+#: Exit status of a command stopped by Ctrl-C (SIGINT): 128 + 2, as shells report it.
+INTERRUPTED = 130
+
+
+def _resume_hint(args: argparse.Namespace) -> str:
+    """How to continue an interrupted command, for those that can (train, benchmark)."""
+    out = getattr(args, "out", None)
+    if args.command == "train":
+        from ..training.trainer import CHECKPOINT
+
+        if out is None:
+            return f"; rerun it with --resume to continue from OUT/{CHECKPOINT}, if one was written"
+        checkpoint = Path(out) / CHECKPOINT
+        if checkpoint.is_file():
+            return f"; rerun it with --resume to continue from {checkpoint}"
+        return f"; no checkpoint was written yet ({checkpoint}): nothing to resume"
+    if args.command == "benchmark":
+        return f"; rerun the same command to continue (finished rows are kept in {out})"
+    return ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``denoise-adv``; returns the exit status.
 
     A user error (:data:`USER_ERRORS`) prints one line, ``denoise-adv CMD: error: ...``, on
     stderr and returns 2 (argparse's own usage errors also exit 2); ``--debug`` re-raises it
-    to show the traceback.
+    to show the traceback. Ctrl-C prints one line, ``denoise-adv CMD: interrupted``, with how
+    to resume where the command can (train, benchmark), and returns 130.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"denoise-adv {args.command}: interrupted{_resume_hint(args)}", file=sys.stderr)
+        return INTERRUPTED
     except USER_ERRORS as exc:
         if args.debug:
             raise
