@@ -118,6 +118,7 @@ class Trainer:
         config = self.config
         if self.world > 1 and not dist.is_initialized():
             dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+            self._owns_group = True  # and leaves it (run); a caller's own group stays
         if config.batch_size % self.world:
             raise ValueError(f"batch_size ({config.batch_size}) must be divisible by the number "
                              f"of processes ({self.world})")
@@ -304,9 +305,21 @@ class Trainer:
         summary written to ``log.json``."""
         self._started = time.monotonic()
         try:
-            return self._run()
+            result = self._run()
         finally:
             self.release()
+        self._leave_group()
+        return result
+
+    def _leave_group(self) -> None:
+        """Destroy the process group this trainer joined, once every process has passed
+        :meth:`finish`'s barrier. Left to interpreter exit, gloo's worker threads are torn
+        down during finalization, racing the other process's exit: under load that aborted
+        (SIGABRT, "terminate called without an active exception"). Only after success: a
+        failed rank may leave others inside a collective, where destroying can deadlock."""
+        if getattr(self, "_owns_group", False) and dist.is_initialized():
+            dist.destroy_process_group()
+            self._owns_group = False
 
     def release(self) -> None:
         """Release ``OUT``'s lock (:meth:`run` does; call it after :meth:`setup` alone)."""
