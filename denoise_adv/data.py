@@ -505,6 +505,13 @@ class PatchDataset(torch.utils.data.Dataset):
         noise: a transform of :mod:`denoise_adv.transforms` (anything with
             ``add_noise(x, generator)``); items are then ``(noisy, clean)``, else clean patches.
         seed: seed of orientations and noise. (Default: 0)
+        levels: items are ``(noisy, clean, level)``: the level (a float32 scalar tensor) the
+            item's noise was drawn at, for non-blind models' noise maps. A noise whose
+            ``sigma`` is a ``(low, high)`` range draws it per item (read from a copy of the
+            item's generator: the samplers of :mod:`denoise_adv.noise` draw the level first,
+            so the noise is exactly what it is without ``levels``); a fixed ``sigma`` is
+            itself. Needs a noise with a ``sigma`` (``GaussianNoise``, ``TSNoise``).
+            (Default: False)
 
     Example:
         >>> from denoise_adv.transforms import GaussianNoise
@@ -516,7 +523,7 @@ class PatchDataset(torch.utils.data.Dataset):
 
     def __init__(self, images: Sequence[torch.Tensor], patch_size: int = 40, stride: int = 10,
                  scales: Sequence[float] = (1.0, 0.9, 0.8, 0.7), augment: bool = True,
-                 noise: Callable | None = None, seed: int = 0) -> None:
+                 noise: Callable | None = None, seed: int = 0, levels: bool = False) -> None:
         import torch.nn.functional as F
 
         self.patch_size = check_int(patch_size, "patch_size", minimum=1)
@@ -526,6 +533,10 @@ class PatchDataset(torch.utils.data.Dataset):
             raise TypeError("noise must have an add_noise(x, generator) method (a transform of "
                             "denoise_adv.transforms)")
         self.noise = noise
+        self.levels = bool(levels)
+        if self.levels and not isinstance(getattr(noise, "sigma", None), (float, tuple)):
+            raise ValueError("levels needs a noise with one sigma, a level or a (low, high) "
+                             f"range (GaussianNoise, TSNoise), got {type(noise).__name__}")
         self.seed = check_int(seed, "seed")
         self.epoch = 0
         if not images:
@@ -571,4 +582,17 @@ class PatchDataset(torch.utils.data.Dataset):
         patch = patch.contiguous()
         if self.noise is None:
             return patch
-        return self.noise.add_noise(patch, generator), patch
+        level = self._level(generator) if self.levels else None
+        noisy = self.noise.add_noise(patch, generator)
+        return (noisy, patch) if level is None else (noisy, patch, level)
+
+    def _level(self, generator: torch.Generator) -> torch.Tensor:
+        """The level the noise draws next from ``generator`` (left untouched)."""
+        from .noise import draw_levels
+
+        sigma = self.noise.sigma
+        if isinstance(sigma, tuple):
+            probe = torch.Generator(device=generator.device)
+            probe.set_state(generator.get_state())
+            sigma = draw_levels(sigma, 1, probe)[0]
+        return torch.tensor(float(sigma), dtype=torch.float32)

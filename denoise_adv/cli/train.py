@@ -31,7 +31,11 @@ def add(sub: argparse._SubParsersAction) -> None:
         "OUT/log.json. Defaults are DnCNN's recipe (Adam 1e-3, MultiStepLR x0.1 at epoch 30, "
         "batch 128 of 40x40 patches, sigma 25, 50 epochs). Levels are 8-bit: --sigma 25 means "
         "25/255. Runs under torchrun --nproc_per_node N with DistributedDataParallel. "
-        "--config FILE (JSON or TOML, keys = option names) sets defaults that options override.",
+        "--config FILE (JSON or TOML, keys = option names) sets defaults that options override. "
+        "--init MODEL fine-tunes any model (a checkpoint, zoo:NAME, published weights): the "
+        "architecture comes from it (--model, --model-kwargs, --depth, --features and --channels "
+        "may be left out, and must agree with it when given); non-blind models (FFDNet) are "
+        "told the nominal --sigma, or each sample's level under --blind.",
         argument_default=argparse.SUPPRESS)
     p.add_argument("--config", help="JSON or TOML file of option values")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
@@ -55,8 +59,10 @@ def _add_field(p: argparse.ArgumentParser, f: dataclasses.Field, defaults: Any) 
     if f.type == "bool":
         p.add_argument(flag, dest=f.name, action="store_true", help=help_text)
         return
-    p.add_argument(flag, dest=f.name, choices=meta["choices"], help=help_text,
-                   metavar=None if meta["choices"] else f.name.upper())
+    # argparse compares the text given with the choices: numeric choices (--channels) as text
+    choices = None if not meta["choices"] else [str(c) for c in meta["choices"]]
+    p.add_argument(flag, dest=f.name, choices=choices, help=help_text,
+                   metavar=None if choices else f.name.upper())
 
 
 def _to_cli(f: dataclasses.Field, value: Any) -> str:
@@ -119,6 +125,7 @@ def _config_file(path: str) -> dict[str, Any]:
 def build_config(args: argparse.Namespace):
     """The :class:`TrainConfig` of the parsed options over the ``--config`` file's values."""
     from ..training import TrainConfig
+    from ..training.finetune import resolve_init
 
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
     # a config file may use the command-line names too (``steps`` for max_steps)
@@ -129,15 +136,38 @@ def build_config(args: argparse.Namespace):
     unknown = sorted(set(given) - set(fields) - set(_SHORTCUTS))
     if unknown:
         raise ValueError(f"unknown option(s) in {args.config}: {unknown}")
-    given.update({k: v for k, v in vars(args).items() if k in fields or k in _SHORTCUTS})
-    values = {k: _from_text(fields[k], v) for k, v in given.items() if k in fields}
-    kwargs = dict(values.get("model_kwargs", {}))
-    kwargs.update({k: int(given[k]) for k in _SHORTCUTS if given.get(k) is not None})
+    line = {k: v for k, v in vars(args).items() if k in fields or k in _SHORTCUTS}
+    values = {k: _from_text(fields[k], v) for k, v in {**given, **line}.items() if k in fields}
+    # --depth/--features are model_kwargs entries: a contradiction within the command line or
+    # within the file is an error; the command line wins over the file
+    kwargs = _model_kwargs(given, fields, str(getattr(args, "config", None)))
+    if "model_kwargs" in line or any(k in line for k in _SHORTCUTS):
+        base = kwargs if "model_kwargs" not in line else {}
+        kwargs = {**base, **_model_kwargs(line, fields, "the command line")}
     values["model_kwargs"] = kwargs
     if not values.get("out"):
         raise ValueError("--out is required (the output folder)")
     values["progress"] = not getattr(args, "quiet", False)
-    return TrainConfig(**values)
+    # fine-tuning: the architecture comes from --init; options given that contradict it fail
+    config, _ = resolve_init(TrainConfig(**values), explicit=set(values))
+    return config
+
+
+def _model_kwargs(given: dict[str, Any], fields: dict[str, dataclasses.Field],
+                  where: str) -> dict[str, Any]:
+    """``model_kwargs`` with the ``--depth``/``--features`` shortcuts of one source of options
+    (the command line or the config file); a shortcut contradicting it raises ValueError."""
+    kwargs = dict(_from_text(fields["model_kwargs"], given["model_kwargs"])
+                  if "model_kwargs" in given else {})
+    for key in _SHORTCUTS:
+        if given.get(key) is None:
+            continue
+        value = _whole(given[key])
+        if key in kwargs and kwargs[key] != value:
+            raise ValueError(f"--{key} {value} contradicts --model-kwargs {key}="
+                             f"{kwargs[key]!r} (in {where}): give it once")
+        kwargs[key] = value
+    return kwargs
 
 
 def run(args: argparse.Namespace) -> int:

@@ -58,8 +58,12 @@ class TrainConfig:
     model: str = option("dncnn", "registered model name")
     model_kwargs: dict[str, Any] = option({}, "JSON constructor arguments, e.g. "
                                            '\'{"depth": 8, "features": 32}\'')
-    init: str | None = option(None, "start from the weights of this model checkpoint "
-                              "(fine-tuning)", steers=False)
+    init: str | None = option(None, "fine-tune: start from this model's weights (a checkpoint, "
+                              "zoo:NAME, or published/converted weights); the architecture "
+                              "(model, model_kwargs, channels) comes from it")
+    init_sha256: str | None = option(None, "sha256 of init (its file's; the recorded one for "
+                                     "zoo: names): set from init, checked on resume", cli=False,
+                                     steers=False)
     channels: int = option(1, "image channels", choices=(1, 3))
     strategy: str = option("normal", "noise sampling strategy", choices=STRATEGIES)
     sigma: float = option(25 / LEVEL, "noise level", unit="level")
@@ -90,6 +94,9 @@ class TrainConfig:
                             unit="level")
     adv_alpha: float = option(0.5 / LEVEL, "adversarial strategy: step size", unit="level")
     adv_steps: int = option(3, "adversarial strategy: attack steps")
+    freeze_batchnorm: bool = option(False, "keep BatchNorm layers in eval mode (normalising "
+                                    "with their running statistics, which stay unchanged): "
+                                    "fine-tuning a model trained with BatchNorm on small batches")
     seed: int = option(0, "seed of initialisation, patches, noise and attacks")
     checkpoint_every: int = option(0, "also checkpoint every N steps (0: epoch ends only)",
                                    steers=False)

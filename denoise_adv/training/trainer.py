@@ -17,6 +17,17 @@ the check of ``OUT`` to the last file, so a second run into the same folder (``-
 ``--overwrite`` included) is refused with :class:`~denoise_adv._lock.OutputInUseError` while
 the first is alive, and stale temporaries are deleted only while the lock is held.
 
+Fine-tuning: ``init`` starts from any model spec (:mod:`.finetune`); the architecture comes
+from it. ``freeze_batchnorm`` keeps BatchNorm layers in eval mode throughout (their running
+statistics do not move).
+
+Non-blind models (``takes_sigma``: FFDNet, DRUNet) get the noise level as their map in every
+forward of training, the adversarial strategy's in-loop attack included: for a blind range, the
+level each sample's noise was drawn at (:class:`~denoise_adv.data.PatchDataset`'s ``levels``);
+for fixed levels, the nominal ``sigma`` -- also for TS and mixed noise, whose departures from
+the nominal level are what those strategies train the model to absorb (its map at test time
+is the nominal level too). Validation denoises at ``sigma``.
+
 Scale-out: under ``torchrun --nproc_per_node N`` (gloo on the CPU, nccl on CUDA) the same code
 uses DistributedDataParallel and a DistributedSampler; the batch size is the global one, split
 evenly; rank 0 alone writes files.
@@ -51,9 +62,10 @@ from .._io import (
 from .._lock import OutputLock
 from ..data import PatchDataset, iter_images
 from ..metrics import psnr
-from ..models import as_denoiser, build, load_checkpoint, save_checkpoint
+from ..models import as_denoiser, build, save_checkpoint, takes_sigma
 from ..report import write_csv
 from .config import TrainConfig
+from .finetune import resolve_init
 from .strategies import strategy_noise
 
 __all__ = ["CHECKPOINT", "FINAL", "TrainState", "Trainer", "train"]
@@ -102,7 +114,8 @@ class Trainer:
     def __init__(self, config: TrainConfig, train_images: Sequence[torch.Tensor] | None = None,
                  val_images: Sequence[torch.Tensor] | None = None, resume: bool = False,
                  overwrite: bool = False) -> None:
-        self.config = config.validate()
+        self.config, self._source = resolve_init(config)
+        self.config.validate()
         self.train_images = None if train_images is None else list(train_images)
         self.val_images = None if val_images is None else list(val_images)
         self.resume, self.overwrite = bool(resume), bool(overwrite)
@@ -128,9 +141,11 @@ class Trainer:
         self.optimizer, self.scheduler = self.build_optimizer()
         if self.resume:
             self.load_checkpoint()
-        self.denoiser = as_denoiser(self.model, config.sigma)
-        self.net = self.denoiser if self.world == 1 else nn.parallel.DistributedDataParallel(
-            self.denoiser, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.takes_sigma = takes_sigma(self.model)
+        self.denoiser = as_denoiser(self.model, config.sigma)  # validation: at config.sigma
+        net = self.model if self.takes_sigma else self.denoiser  # called with the batch's map
+        self.net = net if self.world == 1 else nn.parallel.DistributedDataParallel(
+            net, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.dataset = self.build_dataset()
         self.sampler = torch.utils.data.DistributedSampler(
             self.dataset, num_replicas=self.world, rank=self.rank, shuffle=True, seed=config.seed)
@@ -154,17 +169,14 @@ class Trainer:
                              "start over (--overwrite)")
 
     def build_model(self) -> nn.Module:
-        """The model: built from the registry, seeded, optionally from ``config.init``."""
+        """The model: built from the registry, seeded, with ``config.init``'s weights (whose
+        architecture the config already holds, see :func:`.finetune.resolve_init`)."""
         config = self.config
         torch.manual_seed(config.seed)  # weight initialisation: the same on every rank
         model = build(config.model, channels=config.channels, **config.model_kwargs)
-        if config.init and not self.resume:
-            source, _ = load_checkpoint(config.init)
-            try:
-                model.load_state_dict(source.state_dict())
-            except RuntimeError as exc:
-                raise ValueError(f"init checkpoint {config.init} does not fit the configured "
-                                 f"model: {str(exc).splitlines()[0]}") from None
+        if self._source is not None and not self.resume:
+            model.load_state_dict(self._source.state_dict())
+        self._source = None  # the weights are in the model (or come from the checkpoint)
         model = model.to(self.device)
         if config.channels_last:
             model = model.to(memory_format=torch.channels_last)
@@ -188,8 +200,10 @@ class Trainer:
         sigma = tuple(config.blind_range) if config.blind else config.sigma
         noise = strategy_noise(config.strategy, sigma, config.ts_iterations,
                                config.ts_method, config.blind_range)
+        # a non-blind model's map needs the level drawn for each sample of a blind range
+        levels = self.takes_sigma and isinstance(getattr(noise, "sigma", None), tuple)
         return PatchDataset(images, config.patch_size, config.stride, config.scales,
-                            noise=noise, seed=config.seed)
+                            noise=noise, seed=config.seed, levels=levels)
 
     def build_validation(self) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Noisy/clean validation images (noise from the ``"validation"`` stream), or None."""
@@ -212,29 +226,61 @@ class Trainer:
         return clean + config.sigma * noise, clean
 
     # ------------------------------------------------------------------------ the loop
-    def get_batch(self, noisy: torch.Tensor, clean: torch.Tensor
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Move a batch to the device; the adversarial strategy attacks the noisy half."""
+    def get_batch(self, noisy: torch.Tensor, clean: torch.Tensor,
+                  levels: torch.Tensor | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor, float | torch.Tensor | None]:
+        """Move a batch to the device and give it its noise map (:meth:`noise_map`); the
+        adversarial strategy attacks the noisy batch (through the same map).
+
+        Returns:
+            ``(noisy, clean, sigma)``, ``sigma`` as :meth:`noise_map` gives it.
+        """
         noisy, clean = noisy.to(self.device), clean.to(self.device)
+        sigma = self.noise_map(levels)
         if self.config.channels_last:
             noisy = noisy.contiguous(memory_format=torch.channels_last)
         if self.config.strategy == "adversarial":
-            noisy = self._attack()(noisy, clean)
-        return noisy, clean
+            noisy = self._attack(sigma)(noisy, clean)
+        return noisy, clean, sigma
 
-    def _attack(self):
+    def noise_map(self, levels: torch.Tensor | None = None) -> float | torch.Tensor | None:
+        """The level a non-blind model is told: ``levels`` (the (B,) levels each sample's
+        noise was drawn at, for a blind range) on the device as (B, 1, 1, 1), else the nominal
+        ``config.sigma``; ``None`` for fixed-level models."""
+        if not self.takes_sigma:
+            return None
+        if levels is None:
+            return self.config.sigma
+        return levels.to(self.device, torch.float32).view(-1, 1, 1, 1)
+
+    def _attack(self, sigma: float | torch.Tensor | None = None):
+        """The in-loop attack of step ``global_step``, on the model told ``sigma``."""
         from ..attacks import AttackSpec
 
         c = self.config
+        target = self.denoiser if sigma is None else as_denoiser(self.model, sigma)
         spec = AttackSpec(c.adv_norm, c.adv_eps, c.adv_alpha, c.adv_steps)
-        return spec.build(self.denoiser, seeding.generator(c.seed, "train-attack",
-                                                           self.state.global_step))
+        return spec.build(target, seeding.generator(c.seed, "train-attack",
+                                                    self.state.global_step))
 
-    def compute_loss(self, noisy: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
-        """Mean squared error of the clean estimate (fp32 reduction under autocast)."""
+    def compute_loss(self, noisy: torch.Tensor, clean: torch.Tensor,
+                     sigma: float | torch.Tensor | None = None) -> torch.Tensor:
+        """Mean squared error of the clean estimate (fp32 reduction under autocast); a
+        non-blind model is told ``sigma`` (``None``: :meth:`noise_map`'s nominal level)."""
+        if self.takes_sigma and sigma is None:
+            sigma = self.noise_map()
         with self.autocast:
-            output = self.net(noisy)
+            output = self.net(noisy) if sigma is None else self.net(noisy, sigma)
         return nn.functional.mse_loss(output.float(), clean)
+
+    def train_mode(self, training: bool = True) -> None:
+        """Set the model's mode; with ``freeze_batchnorm`` its BatchNorm layers stay in eval
+        mode (normalising with, and never updating, their running statistics)."""
+        self.model.train(training)
+        if training and self.config.freeze_batchnorm:
+            for module in self.model.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
 
     def step(self, loss: torch.Tensor) -> None:
         """One optimizer step; a non-finite loss stops the run before the weights change."""
@@ -257,11 +303,11 @@ class Trainer:
         """Mean validation PSNR of the clamped output, or None without validation images."""
         if self.validation is None:
             return None
-        was_training = self.denoiser.training
-        self.denoiser.eval()
+        was_training = self.model.training
+        self.train_mode(False)
         scores = [psnr(self.denoiser(n[None].to(self.device)).float().clamp(0, 1),
                        c[None].to(self.device)).item() for n, c in zip(*self.validation)]
-        self.denoiser.train(was_training)
+        self.train_mode(was_training)
         return float(sum(scores) / len(scores))
 
     def _run_epoch(self, bar: tqdm) -> bool:
@@ -273,9 +319,9 @@ class Trainer:
         order = list(self.sampler)[state.position * local_batch:]
         loader = torch.utils.data.DataLoader(self.dataset, batch_size=local_batch, sampler=order,
                                              num_workers=config.workers)
-        self.model.train()
-        for noisy, clean in loader:
-            self.step(self.compute_loss(*self.get_batch(noisy, clean)))
+        self.train_mode()
+        for batch in loader:  # (noisy, clean) or, with per-sample levels, (noisy, clean, level)
+            self.step(self.compute_loss(*self.get_batch(*batch)))
             bar.update(1)
             bar.set_postfix(loss=f"{state.steps_log[-1]['loss']:.5f}")
             if config.checkpoint_every and state.global_step % config.checkpoint_every == 0:
@@ -374,6 +420,11 @@ class Trainer:
         if changed:
             raise ValueError(f"cannot resume {path}: {', '.join(changed)} differ from the run "
                              "it was saved by")
+        recorded = saved["config"].get("init_sha256")
+        if recorded and recorded != self.config.init_sha256:
+            raise ValueError(f"cannot resume {path}: init {self.config.init} is no longer the "
+                             f"model the run started from (sha256 {recorded[:12]}..., now "
+                             f"{str(self.config.init_sha256)[:12]}...)")
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scheduler.load_state_dict(saved["scheduler"])
@@ -392,6 +443,7 @@ class Trainer:
                        None)
             meta = {"strategy": config.strategy, "sigma": config.sigma, "steps": state.global_step,
                     "seed": config.seed, "data": config.data, "val_psnr": val,
+                    "init": config.init, "init_sha256": config.init_sha256,
                     "train_seconds": result["seconds"], "device": result["device"],
                     "config": json.dumps(config.to_dict())}
             save_checkpoint(self.model, self.out / FINAL, meta)
