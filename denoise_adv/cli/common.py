@@ -205,9 +205,14 @@ def white_box_attacks(args: argparse.Namespace, spec=None,
     return {a: replace(spec, norm=a) for a in dict.fromkeys(names)}
 
 
-#: Help text of every ``--model`` option.
-MODEL_HELP = ("a model: a checkpoint (ours, or published KAIR/SwinIR/deepinv weights), zoo:NAME "
-              "(a shipped model, e.g. zoo:dncnn-s25-normal), bm3d or nlmeans")
+_SPECS = ("a checkpoint (ours, or published IPOL/KAIR/SwinIR/deepinv weights), zoo:NAME (a "
+          "shipped model, e.g. zoo:dncnn-s25-normal, or a published one, e.g. "
+          "zoo:ffdnet-ipol-gray with pip install 'denoise-adv[published]')")
+#: Help text of the ``--model`` options that score any model.
+MODEL_HELP = f"a model: {_SPECS}, bm3d or nlmeans"
+#: Help text of the ``--model`` options that attack the model with its own gradients.
+NETWORK_HELP = (f"a differentiable model: {_SPECS}; bm3d and nlmeans are black-box: score "
+                "them with transfer, evaluate --adv-set or --attack square")
 
 
 def load_model(spec: str | Path, sigma: float, where: torch.device, channels: int = 1):

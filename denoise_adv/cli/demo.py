@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from .._amp import AMP_CHOICES
-from .._io import atomic_open
+from .._io import write_json
 from .common import (
     LEVEL,
-    MODEL_HELP,
+    NETWORK_HELP,
     add_options,
     amp_of,
     device,
@@ -55,7 +55,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         "required": False, "default": "denoise-adv-demo",
         "help": "output folder (default: ./denoise-adv-demo)"})
     p.add_argument("--model", default=None,
-                   help="use this model instead of the zoo's normal DnCNN: " + MODEL_HELP)
+                   help="use this model instead of the zoo's normal DnCNN: " + NETWORK_HELP)
     p.add_argument("--train", action="store_true", help="train a small DnCNN instead (about a "
                    "minute, cached under $XDG_CACHE_HOME/denoise_adv or ~/.cache/denoise_adv)")
     p.add_argument("--retrain", action="store_true", help="with --train: ignore the cache")
@@ -192,12 +192,11 @@ def run(args: argparse.Namespace) -> int:
              "references scored on the same inputs: transfer)")
     write_markdown(summary, out / "report.md", title=title)
     polar = _figures(model, dataset, inputs, attacks["linf"], sigma, args.seed, where, out)
-    with atomic_open(out / "report.json", "w") as f:
-        json.dump({"protocol": {"model": str(spec), "model_meta": meta, "data": args.data,
-                                "sigma": sigma, "noise_seed": args.seed,
-                                "attacks": {k: v.as_dict() for k, v in attacks.items()}},
-                   "summary": summary, "per_image": rows, "polar": polar}, f, indent=2,
-                  default=str)
+    write_json(out / "report.json", {
+        "protocol": {"model": str(spec), "model_meta": meta, "data": args.data, "sigma": sigma,
+                     "noise_seed": args.seed,
+                     "attacks": {k: v.as_dict() for k, v in attacks.items()}},
+        "summary": summary, "per_image": rows, "polar": polar}, default=str)
     print(title)
     print(format_table(summary))
     worst = polar["worst_angle_deg"][1]

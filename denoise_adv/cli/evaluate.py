@@ -12,6 +12,7 @@ from .attack import add_attack_choice, with_attack_choice
 from .common import (
     LEVEL,
     MODEL_HELP,
+    NETWORK_HELP,
     add_noise_and_attack_options,
     add_options,
     attack_spec,
@@ -36,7 +37,8 @@ def add(sub: argparse._SubParsersAction) -> None:
         "report.md and report.json (the full protocol). Levels are 8-bit.",
     )
     p.add_argument("--model", nargs="+", required=True,
-                   help="one or more models, each " + MODEL_HELP)
+                   help="one or more models, each " + MODEL_HELP + " (black-box models "
+                   "need --attack square, or --attacks none with --adv-set)")
     add_options(p, "--data")
     p.add_argument("--attacks", default="linf,l2",
                    help="white-box attacks: comma-separated linf,l2, or none (default: linf,l2)")
@@ -54,7 +56,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         "inputs in one .pt file with a manifest (source model, sigma, attack, eps, alpha, "
         "steps, seed, image names), atomically. Levels are 8-bit.",
     )
-    m.add_argument("--model", required=True, help="source model (differentiable): " + MODEL_HELP)
+    m.add_argument("--model", required=True, help="source model, " + NETWORK_HELP)
     add_options(m, "--data")
     add_noise_and_attack_options(m)
     add_attack_choice(m)

@@ -10,7 +10,7 @@ import torch
 from .._io import write_json
 from .common import (
     LEVEL,
-    MODEL_HELP,
+    NETWORK_HELP,
     add_noise_and_attack_options,
     add_options,
     attack_spec,
@@ -40,7 +40,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         "noises harmless, combined attacks adversarial); writes neighborhood_2d.png, "
         "neighborhood_3d.png and neighborhood.json. Levels are 8-bit.",
     )
-    p.add_argument("--model", required=True, help=MODEL_HELP)
+    p.add_argument("--model", required=True, help=NETWORK_HELP)
     p.add_argument("--input", default="builtin:camera", help="one image (default: camera)")
     p.add_argument("--crop", type=int, default=64,
                    help="centre crop side, 0 for the whole image (default: 64)")
@@ -62,7 +62,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         "inside and outside the patch; writes patch_attack.png and patch_attack.json. Levels "
         "are 8-bit.",
     )
-    q.add_argument("--model", required=True, help=MODEL_HELP)
+    q.add_argument("--model", required=True, help=NETWORK_HELP)
     q.add_argument("--input", default="builtin:camera", help="one image (default: camera)")
     q.add_argument("--crop", type=int, default=128,
                    help="centre crop side, 0 for the whole image (default: 128)")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from .._io import atomic_open
+from .._io import write_json
 from .common import (
     LEVEL,
     MODEL_HELP,
@@ -86,9 +85,8 @@ def run(args: argparse.Namespace) -> int:
     title = (f"PSNR drop (dB) of target (columns) on attacks crafted on source (rows), "
              f"{args.norm} eps {args.eps:g}/255, sigma {args.sigma:g}/255")
     write_markdown(rows, out / "transfer.md", title=title)
-    with atomic_open(out / "transfer.json", "w") as f:
-        json.dump({**result, "models": dict(zip(names, args.models)), "data": args.data,
-                   "sigma": sigma, "seed": args.seed}, f, indent=2)
+    write_json(out / "transfer.json", {**result, "models": dict(zip(names, args.models)),
+                                        "data": args.data, "sigma": sigma, "seed": args.seed})
     plot_transfer(result, out / "transfer.png")
     print(title)
     print(format_table(rows))

@@ -1,0 +1,92 @@
+"""The published gray FFDNet (``zoo:ffdnet-ipol-gray``) under attack, against its floors.
+
+- one DenoisePGD step / one forward and backward (to the input) of the same model in float32:
+  target <= 1.05 (the attack adds nothing to the model's own work);
+- one protocol-v1 row (:func:`denoise_adv.benchmark.evaluate_image`: every white-box attack,
+  the transfer and random inputs, the Gaussian input) / the sum of its attacks' floors:
+  ``n_grad`` forward-backward passes (each white-box attack's steps) plus ``n_fwd`` forwards
+  (each attack's final score, every transfer and random input, the Gaussian input and the
+  worst-case output), each floor timed in the same run: target <= 1.10.
+
+Needs ``pip install -e ".[published]"``. Run with ``tox -e bench`` (or ``pytest benchmarks``).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import pytest
+import torch
+from conftest import interleaved_ratio
+
+from denoise_adv import DenoisePGD
+from denoise_adv.benchmark import PROTOCOL_V1, evaluate_image, transfer_inputs
+from denoise_adv.data import builtin_image
+from denoise_adv.models import pretrained
+
+
+@pytest.fixture(scope="module")
+def model():
+    return pretrained("ffdnet-ipol-gray")
+
+
+def _batch(size):
+    g = torch.Generator().manual_seed(0)
+    clean = torch.rand(1, 1, size, size, generator=g)
+    return clean + 25 / 255 * torch.randn(clean.shape, generator=g), clean
+
+
+def _floor(model, noisy, clean):
+    def run():
+        x = noisy.clone().requires_grad_(True)
+        loss = torch.nn.functional.mse_loss(model(x), clean)
+        return torch.autograd.grad(loss, x)[0]
+
+    return run
+
+
+def _forward(model, noisy):
+    def run():
+        with torch.no_grad():
+            return model(noisy)
+
+    return run
+
+
+@pytest.mark.parametrize("size", [64, 256])
+def test_pgd_step_over_floor(model, size):
+    noisy, clean = _batch(size)
+    atk = DenoisePGD(model, eps=2 / 255, alpha=0.5 / 255, steps=1)
+    ratio, step, floor = interleaved_ratio(lambda: atk(noisy, clean),
+                                           _floor(model, noisy, clean), repeats=9)
+    print(f"\nDenoisePGD step on ffdnet-ipol-gray / floor at {size}x{size}: {ratio:.3f} "
+          f"({step * 1e3:.1f} ms / {floor * 1e3:.1f} ms)")
+    assert ratio <= 1.05
+
+
+def _median(func, repeats=5):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def test_v1_row_over_its_attacks_floors(model):
+    """On a 128x128 crop of camera, so that a few repeats take about a minute."""
+    clean = builtin_image("camera")[None, :, 64:192, 64:192]
+    protocol = PROTOCOL_V1
+    transfer = transfer_inputs(model, clean, "camera", 0, protocol)
+    white = protocol.attacks_of("white-box")
+    n_grad = sum(a.steps * a.restarts for a in white)
+    n_fwd = len(protocol.attacks) + 2  # each attack's score or input, the Gaussian, the output
+    noisy = clean + 25 / 255 * torch.randn_like(clean)
+    grad, fwd = _floor(model, noisy, clean), _forward(model, noisy)
+    row = _median(lambda: evaluate_image(model, clean, "camera", 0, protocol, transfer), 3)
+    floor = n_grad * _median(grad, 9) + n_fwd * _median(fwd, 9)
+    ratio = row / floor
+    print(f"\nv1 row of ffdnet-ipol-gray (128x128) / its floors ({n_grad} forward-backward + "
+          f"{n_fwd} forward): {ratio:.3f} ({row:.2f} s / {floor:.2f} s)")
+    assert ratio <= 1.10
