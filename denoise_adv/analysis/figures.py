@@ -87,7 +87,8 @@ def plot_sphere(result: dict[str, Any], path: str | os.PathLike, title: str = ""
 def plot_transfer(result: dict[str, Any], path: str | os.PathLike) -> Path:
     """Heat map of a transfer matrix: rows = source, columns = target, cells = PSNR drop, with
     the random-perturbation baseline as the last row; successful transfers are starred. The
-    colour scale spans the attacks' rows only (the random row, near 0, does not flatten it)."""
+    colour scale spans the attacks' rows only (the random row, near 0, would flatten it; it
+    takes the lightest colour)."""
     names = result["names"]
     sources = result.get("sources", names)
     rows = [[result["drop"][s][t] for t in names] for s in sources]
@@ -95,7 +96,8 @@ def plot_transfer(result: dict[str, Any], path: str | os.PathLike) -> Path:
     data = np.array(rows)
     attacks = data[:-1]
     fig, ax = new_figure(figsize=(1.6 + 1.3 * len(names), 1.2 + 0.8 * len(rows)))
-    mesh = ax.imshow(data, cmap="magma_r", vmin=min(0.0, attacks.min()), vmax=attacks.max())
+    low, high = attacks.min(), attacks.max()  # the random row, far below, is clipped to low
+    mesh = ax.imshow(data, cmap="magma_r", vmin=low, vmax=high if high > low else low + 1e-9)
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
     ax.set_yticks(range(len(rows)), [*sources, "random (same size)"])
     ax.set_xlabel("target")
@@ -104,7 +106,7 @@ def plot_transfer(result: dict[str, Any], path: str | os.PathLike) -> Path:
         for j in range(len(names)):
             star = "*" if i < len(sources) and result["success"][sources[i]][names[j]] else ""
             ax.text(j, i, f"{data[i, j]:.2f}{star}", ha="center", va="center", fontsize=8,
-                    color="white" if data[i, j] > attacks.max() / 2 else "black")
+                    color="white" if data[i, j] > (low + high) / 2 else "black")
     fig.colorbar(mesh, ax=ax, label="PSNR drop (dB)")
     ax.set_title(f"transfer (* = drop > {result['threshold']:g} dB)", fontsize=10)
     return save_figure(fig, path)
