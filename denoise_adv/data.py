@@ -100,29 +100,85 @@ BUILTIN_SETS: dict[str, tuple[str, ...]] = {
 TEST_SIZE = 256
 
 
-def to_tensor(array: np.ndarray, channels: int = 1) -> torch.Tensor:
-    """Convert an image array (H, W), (H, W, 3) or (H, W, 4) of any dtype to (C, H, W) in [0, 1].
+def to_tensor(array: np.ndarray, channels: int = 1, *, noisy: bool = False) -> torch.Tensor:
+    """Convert an image array (H, W), (H, W, 3) or (H, W, 4) of any dtype to (C, H, W).
 
-    Values are scaled by the rules of :func:`unit_range` (8- and 16-bit unsigned integers by
-    their dtype's maximum; other dtypes by the range their values occupy, or refused); a
-    fourth channel (alpha) is dropped; colour is converted to gray with ITU-R 601 weights when
-    ``channels == 1``; gray is repeated when ``channels == 3``.
+    A clean image (the default) comes out in [0, 1]: values are scaled by the rules of
+    :func:`unit_range` (8- and 16-bit unsigned integers by their dtype's maximum; other dtypes
+    by the range their values occupy, or refused). A fourth channel (alpha) is dropped; colour
+    is converted to gray with ITU-R 601 weights when ``channels == 1``; gray is repeated when
+    ``channels == 3``.
+
+    Nothing is clipped beyond rounding (half an 8-bit level): a float array outside [0, 1] is
+    refused with a :class:`ValueError` that names ``noisy=True``. A *noisy* image is not
+    clipped (the DnCNN convention): with ``noisy=True`` a float array is taken in [0, 1] units
+    and kept exactly as it is, tails below 0 and above 1 included, as
+    ``skimage.util.random_noise(image, clip=False)`` returns it; ``uint8``/``uint16``/``bool``
+    arrays are scaled by their dtype as above (their format has clipped them already).
+
+    Args:
+        array: the image.
+        channels: 1 (gray) or 3 (colour) channels out.
+        noisy: keep float values as they are (a noisy image in [0, 1] units).
+
+    Returns:
+        A float32 tensor (C, H, W).
+
+    Raises:
+        ValueError: for an unknown layout, NaN or Inf, values that are not pixel intensities,
+            or (with ``noisy=True``) an integer dtype other than ``uint8``/``uint16``.
 
     Example:
         >>> to_tensor(np.full((2, 3), 255, dtype=np.uint8)).shape
         torch.Size([1, 2, 3])
         >>> to_tensor(np.array([[0.0, 127.5, 255.0]], dtype=np.float32))  # 8-bit levels
         tensor([[[0.0000, 0.5000, 1.0000]]])
+        >>> to_tensor(np.array([[-0.25, 1.5]]), noisy=True)  # noisy: nothing clipped
+        tensor([[[-0.2500,  1.5000]]])
     """
-    return _to_tensor(array, channels, "array")
+    if not isinstance(noisy, bool):
+        raise TypeError(f"noisy must be True or False, got {noisy!r}")
+    array = np.asarray(array)
+    if not noisy:
+        _refuse_unclipped(array)
+    return _to_tensor(array, channels, "array", noisy=noisy)
 
 
-def _to_tensor(array: np.ndarray, channels: int, source: str) -> torch.Tensor:
+def _refuse_unclipped(a: np.ndarray) -> None:
+    """Raise a :class:`ValueError` naming ``noisy=True`` for a float array that reads as [0, 1]
+    data with values outside it (a noisy image): :func:`unit_range` would refuse it with a
+    message about files."""
+    if not np.issubdtype(a.dtype, np.floating) or a.size == 0 or not np.isfinite(a).all():
+        return
+    low, high = float(a.min()), float(a.max())
+    if low < -_UNIT_SLACK and high < 2 or 1 + _UNIT_SLACK < high < 2:
+        raise ValueError(
+            f"array holds {a.dtype} values in [{low:g}, {high:g}], outside [0, 1], and "
+            "to_tensor does not clip: for a noisy image in [0, 1] units (such as "
+            "skimage.util.random_noise(image, clip=False)) pass noisy=True to keep its values; "
+            "for a clean image, rescale it to 0..1, 0..255 or 0..65535")
+
+
+def _noisy_values(a: np.ndarray) -> np.ndarray:
+    """A noisy image's values as float64, unclipped: floats as they are (NaN/Inf refused),
+    ``bool``/``uint8``/``uint16`` scaled by their dtype."""
+    if a.dtype == bool or a.dtype in (np.uint8, np.uint16):
+        return unit_range(a)
+    if not np.issubdtype(a.dtype, np.floating):
+        raise ValueError(f"array: noisy=True takes float values in [0, 1] units (or uint8 / "
+                         f"uint16), got dtype {a.dtype}")
+    if a.size and not np.isfinite(a).all():
+        raise ValueError("array holds NaN or Inf values: not an image")
+    return a.astype(np.float64)
+
+
+def _to_tensor(array: np.ndarray, channels: int, source: str, noisy: bool = False
+               ) -> torch.Tensor:
     """:func:`to_tensor`, with errors that name ``source`` (the file)."""
     channels = check_int(channels, "channels", minimum=1)
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels}")
-    a = unit_range(np.asarray(array), source)
+    a = _noisy_values(np.asarray(array)) if noisy else unit_range(np.asarray(array), source)
     if a.ndim == 3 and a.shape[2] == 4:
         a = a[..., :3]
     if a.ndim == 3 and a.shape[2] == 1:

@@ -163,3 +163,40 @@ def test_skip_unreadable_files_with_warning(tmp_path):
     with pytest.warns(UserWarning, match="skipping unreadable image.*bad.png"):
         names = [n for n, _ in iter_images(tmp_path, skip_errors=True)]
     assert names == ["good"]
+
+
+def test_to_tensor_keeps_a_noisy_image_unclipped_or_refuses_it():
+    """Issue 24: ``to_tensor(random_noise(img, clip=False))`` lost the noise's tails."""
+    from skimage.util import random_noise
+
+    clean = skimage_camera_crop()
+    noisy = random_noise(clean, var=(25 / 255) ** 2, clip=False, rng=0)
+    assert noisy.min() < -0.05 and noisy.max() > 1.05  # tails on both sides
+    with pytest.raises(ValueError, match=r"noisy=True"):
+        to_tensor(noisy)  # a clean image outside [0, 1]: refused, never clipped
+    kept = to_tensor(noisy, noisy=True)
+    assert kept.dtype == torch.float32
+    torch.testing.assert_close(kept[0], torch.from_numpy(noisy).float(), rtol=0, atol=0)
+    rgb = np.stack([noisy, noisy * 0.5, noisy - 0.2], axis=2)
+    gray = to_tensor(rgb, noisy=True)[0].numpy()
+    np.testing.assert_allclose(gray, rgb @ np.array([0.299, 0.587, 0.114]), atol=1e-6)
+    assert gray.min() < 0  # the luma of unclipped colour stays unclipped
+    torch.testing.assert_close(to_tensor(np.array([[0, 255]], np.uint8), noisy=True),
+                               torch.tensor([[[0.0, 1.0]]]))
+
+
+def test_to_tensor_noisy_refuses_what_is_not_a_unit_image():
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        to_tensor(np.array([[0.5, np.nan]]), noisy=True)
+    with pytest.raises(ValueError, match="noisy=True takes float"):
+        to_tensor(np.array([[0, 300]], np.int32), noisy=True)
+    with pytest.raises(TypeError, match="noisy"):
+        to_tensor(np.zeros((2, 2)), noisy=1)
+    with pytest.raises(ValueError, match="noisy=True"):  # overshoot above 1 only
+        to_tensor(np.array([[0.2, 1.3]]))
+
+
+def skimage_camera_crop() -> np.ndarray:
+    import skimage
+
+    return skimage.data.camera()[::8, ::8]  # 64x64, dark and bright parts
