@@ -77,6 +77,26 @@ def _resume_hint(args: argparse.Namespace) -> str:
     return ""
 
 
+def _subcommand_parser(parser: argparse.ArgumentParser, command: str
+                       ) -> argparse.ArgumentParser:
+    """The parser of subcommand ``command`` (``parser`` itself when there is none)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]
+    return parser
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, except that arguments a subcommand does not know are
+    reported by that subcommand (its usage line and ``denoise-adv CMD: error: ...``, exit 2),
+    not by ``denoise-adv`` with the list of commands."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        _subcommand_parser(parser, args.command).error(
+            f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``denoise-adv``; returns the exit status.
 
@@ -86,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     to resume where the command can (train, benchmark), and returns 130.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -67,7 +67,9 @@ def add(sub: argparse._SubParsersAction) -> None:
         "L2 Denoising-PGD, write the adversarial noisy images (unclipped .pt and .npy, plus PNG "
         "previews) and print the PSNR of the denoised output before and after the attack. "
         "--out must not hold another attack run's files (give --overwrite to replace them) "
-        "nor be the --input folder. Levels are 8-bit: --sigma 25 means 25/255.",
+        "nor be the --input folder. Colour images are read as gray for a gray model (ITU-R 601 "
+        "luma; printed, and recorded in summary.json), and attacked in colour by a colour "
+        "model. Levels are 8-bit: --sigma 25 means 25/255.",
     )
     p.add_argument("--model", required=True, help=MODEL_HELP + " (black-box models need "
                    "--attack square)")
@@ -154,6 +156,45 @@ def _print_table(args: argparse.Namespace, rows: list[dict]) -> None:
               f"{mean['psnr_denoised_adv']:>9.2f}{mean['drop']:>8.2f}")
 
 
+#: How a colour image becomes gray for a one-channel model (:func:`~denoise_adv.data.to_tensor`).
+LUMA = "ITU-R 601 luma: 0.299 R + 0.587 G + 0.114 B"
+
+
+def _is_gray(image: torch.Tensor) -> bool:
+    """Whether a (3, H, W) image has three equal channels (a gray picture stored as RGB)."""
+    return bool((image[0] == image[1]).all() and (image[1] == image[2]).all())
+
+
+def channel_conversion(args: argparse.Namespace, channels: int, dataset: list) -> dict | None:
+    """What the inputs went through to fit the model's ``channels``, or ``None``: colour
+    images read as gray for a gray model (each input is decoded once more in colour to tell),
+    gray images repeated into three channels for a colour model."""
+    if channels == 1:
+        from ..data import iter_images
+
+        names = [name for name, image in iter_images(args.input, 3, max_pixels=args.max_pixels)
+                 if not _is_gray(image)]
+        how, to = LUMA, "gray"
+    else:
+        names = [name for name, image in dataset if _is_gray(image)]
+        how, to = "the gray channel repeated", "colour"
+    if not names:
+        return None
+    return {"images": names, "to": to, "how": how, "model_channels": channels}
+
+
+def _print_conversion(conversion: dict | None) -> None:
+    if conversion is None:
+        return
+    names = conversion["images"]
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    hint = (" (a colour model, e.g. --model zoo:ffdnet-ipol-color, attacks in colour)"
+            if conversion["to"] == "gray" else "")
+    print(f"note: {len(names)} image(s) converted to {conversion['to']} for the "
+          f"{conversion['model_channels']}-channel model ({conversion['how']}): {shown}{hint}; "
+          "recorded in summary.json (protocol.channel_conversion)")
+
+
 def run(args: argparse.Namespace) -> int:
     spec = with_attack_choice(attack_spec(args, random_start=not args.no_random_start,
                                           clip=args.clip), args)
@@ -162,6 +203,8 @@ def run(args: argparse.Namespace) -> int:
     old = _check_out(args)
     model, channels, meta = load_model(args.model, sigma, where)
     dataset = images(args, args.input, channels)
+    conversion = channel_conversion(args, channels, dataset)
+    _print_conversion(conversion)
     out = output_folder(args.out)
     for file in old:  # --overwrite: the earlier run goes only once this one can start
         file.unlink(missing_ok=True)
@@ -170,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
     protocol = {
         "command": "attack", "model": str(args.model), "model_meta": meta,
         "input": str(args.input), "sigma": sigma, "noise_seed": args.seed,
-        "attack": spec.as_dict(),
+        "attack": spec.as_dict(), "model_channels": channels, "channel_conversion": conversion,
         "device": str(where), "units": "[0, 1]; multiply by 255 for 8-bit levels",
     }
     write_csv(rows, out / "summary.csv")

@@ -50,18 +50,27 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _flags(f: dataclasses.Field) -> list[str]:
+    """The option strings of field ``f``: its ``flag`` (``--steps``) first, and the field's own
+    name (``--max-steps``) as an alias of it, so that both spellings, which the ``--config``
+    file also takes, work on the command line."""
+    own = "--" + f.name.replace("_", "-")
+    flag = f.metadata["flag"]
+    return [flag, own] if flag and flag != own else [own]
+
+
 def _add_field(p: argparse.ArgumentParser, f: dataclasses.Field, defaults: Any) -> None:
     meta, default = f.metadata, getattr(defaults, f.name)
-    flag = meta["flag"] or "--" + f.name.replace("_", "-")
+    flags = _flags(f)
     shown = _to_cli(f, default)
     unit = " (8-bit levels)" if meta["unit"] == "level" else ""
     help_text = f"{meta['help']}{unit}" + ("" if default is None else f" (default: {shown})")
     if f.type == "bool":
-        p.add_argument(flag, dest=f.name, action="store_true", help=help_text)
+        p.add_argument(*flags, dest=f.name, action="store_true", help=help_text)
         return
     # argparse compares the text given with the choices: numeric choices (--channels) as text
     choices = None if not meta["choices"] else [str(c) for c in meta["choices"]]
-    p.add_argument(flag, dest=f.name, choices=choices, help=help_text,
+    p.add_argument(*flags, dest=f.name, choices=choices, help=help_text,
                    metavar=None if choices else f.name.upper())
 
 
