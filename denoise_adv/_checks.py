@@ -113,25 +113,38 @@ def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str)
                          f"got {tuple(b.shape)} and {tuple(a.shape)}")
 
 
-def check_sigma(sigma: object, name: str = "sigma") -> Sigma:
-    """Check a noise level: a number >= 0, a ``(low, high)`` range (blind training: a level
-    per sample, uniform in the range) or a tensor of per-sample levels; returns it (a range as a
-    tuple of floats).
+def check_sigma(sigma: object, name: str = "sigma", *, ranges: bool = True,
+                tensors: bool = True, positive: bool = False) -> Sigma:
+    """The one check of a noise level: a number >= 0, a ``(low, high)`` range (blind training:
+    a level per sample, uniform in the range) or a tensor of per-sample levels; returns it (a
+    range as a tuple of floats, a number as a float). Its shape rule (how a level meets a batch)
+    is :func:`denoise_adv.noise.level_column`.
+
+    Args:
+        sigma: the level.
+        name: argument name used in the messages.
+        ranges: accept a ``(low, high)`` range (else a list or tuple is refused as a number).
+        tensors: accept a tensor (else it is refused as a number).
+        positive: a number must be > 0 (the typical-set formulas divide by it).
 
     Example:
         >>> check_sigma([0.0, 0.2])
         (0.0, 0.2)
+        >>> check_sigma(0.0, positive=True)
+        Traceback (most recent call last):
+        ...
+        ValueError: sigma must be > 0.0, got 0.0
     """
-    if isinstance(sigma, torch.Tensor):
+    if tensors and isinstance(sigma, torch.Tensor):
         if not bool(torch.isfinite(sigma).all()) or bool((sigma < 0).any()):
             raise ValueError(f"{name} must be finite and >= 0")
         return sigma
-    if isinstance(sigma, (tuple, list)):
+    if ranges and isinstance(sigma, (tuple, list)):
         if len(sigma) != 2:
             raise ValueError(f"{name} must be a level or a (low, high) range, got {sigma!r}")
         low = check_real(sigma[0], f"{name}[0]", minimum=0.0)
         return (low, check_real(sigma[1], f"{name}[1]", minimum=low))
-    return check_real(sigma, name, minimum=0.0)
+    return check_real(sigma, name, minimum=0.0, strict=positive)
 
 
 def check_clip(clip: object) -> tuple[float, float] | None:

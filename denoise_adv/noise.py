@@ -19,13 +19,23 @@ direction: :math:`g \sim N(0, I_d)`, :math:`n = \sigma\, g\, k(\|g\|)` with
 direction :math:`g/\|g\|` is uniform and independent of :math:`\|g\|^2 \sim \chi^2_d`, so
 :math:`F(\|g\|^2)` is uniform and the new squared radius has CDF :math:`F^{T+1}`, the law of
 the largest of T+1 draws (:func:`ts_gain`).
+
+The noise *specification* has one owner, :class:`NoiseSpec` (a frozen value: the level and its
+shape rule, the method, T and p, the TS-Def./TS-Pres. presets and their one check); the
+torchvision transforms, deepinv's noise models, ART's preprocessor and the training strategies
+wrap it. The defaults are written once, here: :data:`DEFAULT_SIGMA` (25/255),
+:data:`DEFAULT_TS_ITERATIONS` (T = 10), :data:`TS_DEF_P` and :data:`TS_PRES_P`, the mixed
+levels :data:`DEFAULT_MIXED_SIGMAS`, and :data:`LEVEL` (255 levels per unit: the command line's
+``--sigma 25`` is ``25 / LEVEL``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,10 +52,31 @@ from ._checks import (
 )
 from .typical import ts_iterations_for
 
-__all__ = ["Sigma", "draw_levels", "gaussian_noise", "mixed_noise", "mixing_levels",
-           "random_like", "ts_gain", "ts_noise"]
+__all__ = ["DEFAULT_MIXED_SIGMAS", "DEFAULT_SIGMA", "DEFAULT_TS_ITERATIONS", "LEVEL", "METHODS",
+           "NoiseSpec", "PRESETS", "Sigma", "TS_DEF_P", "TS_PRES_P", "check_ts", "draw_levels",
+           "gaussian_noise", "level_column", "mixed_noise", "mixing_levels", "random_like",
+           "ts_gain", "ts_noise"]
 
+#: TS samplers: ``"exact"`` (cost independent of T) and ``"screening"`` (the literal loop).
 METHODS = ("exact", "screening")
+
+#: Levels per unit on 8-bit images: the command line's ``--sigma 25`` is ``25 / LEVEL``.
+LEVEL = 255.0
+#: The paper's noise level, sigma 25 on 8-bit images: the default everywhere.
+DEFAULT_SIGMA = 25 / LEVEL
+#: T of Algorithm 3.1 by default. The paper's T is not in our copy. On 40x40 training patches
+#: (d = 1600) T = 10 raises the mean AEP deviation to 0.028 (effective sigma 25.7 for 25),
+#: between the paper's mixed-noise strategies (25.5: 0.020; 26: 0.041), at the cost of sampling
+#: once; :func:`denoise_adv.typical.ts_iterations_for` picks T for an attack budget instead.
+DEFAULT_TS_ITERATIONS = 10
+#: TS-Def. (paper section 4.2): Gaussian:TS = 1:1, the probability of TS noise per sample.
+TS_DEF_P = 1 / 2
+#: TS-Pres.: Gaussian:TS = 2:1.
+TS_PRES_P = 1 / 3
+#: The presets by strategy name: ``p`` of each.
+PRESETS = {"ts-def": TS_DEF_P, "ts-pres": TS_PRES_P}
+#: Mixed-noise sampling (section 4.3) by default: 25 mixed 1:1 with 26 ("mixed-26").
+DEFAULT_MIXED_SIGMAS = (25 / LEVEL, 26 / LEVEL)
 
 
 def _shape(shape: Sequence[int]) -> tuple[int, ...]:
@@ -72,17 +103,35 @@ def draw_levels(sigma: Sigma, batch: int, generator: torch.Generator | None = No
     return sigma[0] + (sigma[1] - sigma[0]) * u
 
 
-def _sigma_column(sigma: float | torch.Tensor, batch: int, ndim: int, device, dtype):
-    """Levels from :func:`draw_levels` (already checked there) as a float or a (B, 1, ..., 1)
-    tensor broadcasting over each sample."""
-    if isinstance(sigma, torch.Tensor):
-        if sigma.dim() == 0:
-            sigma = sigma.reshape(1).expand(batch)
-        if sigma.dim() != 1 or sigma.shape[0] != batch:
-            raise ValueError(f"sigma must be a float or a tensor of shape ({batch},), got shape "
-                             f"{tuple(sigma.shape)}")
-        return sigma.to(device=device, dtype=dtype).view(batch, *([1] * (ndim - 1)))
-    return sigma
+def level_column(sigma: float | torch.Tensor, batch: int, ndim: int,
+                 device: str | torch.device | None = None, dtype: torch.dtype | None = None
+                 ) -> float | torch.Tensor:
+    """The shape rule of a noise level, written once: how a level meets a batch of ``batch``
+    samples of ``ndim`` dimensions. A number stays a number (it broadcasts); a tensor holding one
+    level, or one level per sample (shape (B,) or deepinv's (B, 1, ..., 1)), becomes a
+    (B, 1, ..., 1) column on ``device`` in ``dtype``. Values are checked by
+    :func:`~denoise_adv._checks.check_sigma`, not here (this runs on every draw).
+
+    Raises:
+        ValueError: a tensor with neither one level nor one per sample.
+
+    Example:
+        >>> level_column(torch.tensor([0.1, 0.2]), 2, 4).shape
+        torch.Size([2, 1, 1, 1])
+        >>> level_column(0.1, 2, 4)
+        0.1
+    """
+    if not isinstance(sigma, torch.Tensor):
+        return sigma
+    if sigma.numel() == 1:
+        sigma = sigma.reshape(1).expand(batch)
+    elif sigma.dim() >= 1 and sigma.shape[0] == batch and all(s == 1 for s in sigma.shape[1:]):
+        sigma = sigma.reshape(batch)
+    else:
+        raise ValueError(f"sigma must be a float or a tensor of shape ({batch},) (or "
+                         f"({batch}, 1, ..., 1)): one level per sample ({batch}), got shape "
+                         f"{tuple(sigma.shape)}")
+    return sigma.to(device=device, dtype=dtype).view(batch, *([1] * (ndim - 1)))
 
 
 def _generator_device(generator: torch.Generator | None, device) -> torch.device:
@@ -136,8 +185,8 @@ def gaussian_noise(
     """
     shape = _shape(shape)
     dtype = dtype or torch.get_default_dtype()
-    sigma = _sigma_column(draw_levels(sigma, shape[0], generator), shape[0], len(shape), device,
-                          dtype)
+    sigma = level_column(draw_levels(sigma, shape[0], generator), shape[0], len(shape), device,
+                         dtype)
     return _randn(shape, generator, device, dtype) * sigma
 
 
@@ -146,13 +195,35 @@ def _ts_iterations(iterations: float | None, shift: float | None, d: int) -> flo
         raise ValueError("give exactly one of iterations (T) and shift (target mean AEP shift)")
     if shift is not None:
         return ts_iterations_for(d, shift)
-    return check_real(iterations, "iterations", minimum=0.0)
+    return iterations
+
+
+def check_ts(iterations: object, p: object, method: object) -> tuple[float, float, str]:
+    """The one check of TS parameters: ``iterations`` (T) a real >= 0, whole for
+    ``"screening"``; ``p`` in [0, 1]; ``method`` one of :data:`METHODS`. Returns them checked.
+
+    Example:
+        >>> check_ts(10, 0.5, "exact")
+        (10.0, 0.5, 'exact')
+        >>> check_ts(2.5, 1.0, "screening")
+        Traceback (most recent call last):
+        ...
+        ValueError: iterations must be a whole number for method='screening', got 2.5
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    p = check_real(p, "p", minimum=0.0, maximum=1.0)
+    iterations = check_real(iterations, "iterations", minimum=0.0)
+    if method == "screening" and iterations != int(iterations):
+        raise ValueError(f"iterations must be a whole number for method='screening', got "
+                         f"{iterations}")
+    return iterations, p, method
 
 
 def ts_noise(
     shape: Sequence[int],
     sigma: Sigma,
-    iterations: float | None = 10,
+    iterations: float | None = DEFAULT_TS_ITERATIONS,
     method: str = "exact",
     shift: float | None = None,
     generator: torch.Generator | None = None,
@@ -168,7 +239,7 @@ def ts_noise(
         sigma: noise level: a float, a (B,) tensor, or a ``(low, high)`` range (a uniform level
             per sample: blind TS training, DnCNN-B style).
         iterations: T of Algorithm 3.1, >= 0 (fractional T only with ``"exact"``).
-            (Default: 10, see :class:`denoise_adv.transforms.TSNoise` for why.)
+            (Default: :data:`DEFAULT_TS_ITERATIONS`, 10: see there for why.)
         method: ``"exact"`` (cost independent of T) or ``"screening"`` (the literal loop).
         shift: instead of ``iterations``, the target mean AEP deviation
             (:func:`denoise_adv.typical.ts_iterations_for` turns it into T); pass
@@ -186,16 +257,14 @@ def ts_noise(
         0.03
     """
     shape = _shape(shape)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    p = check_real(p, "p", minimum=0.0, maximum=1.0)
     batch = shape[0]
-    iterations = _ts_iterations(iterations, shift, math.prod(shape[1:]))
+    iterations, p, method = check_ts(_ts_iterations(iterations, shift, math.prod(shape[1:])), p,
+                                     method)
     if method == "screening":
         _check_screening(shape, iterations)
     dtype = dtype or torch.get_default_dtype()
-    levels = _sigma_column(draw_levels(sigma, batch, generator), batch, len(shape), device,
-                           dtype)
+    levels = level_column(draw_levels(sigma, batch, generator), batch, len(shape), device,
+                          dtype)
     if p == 1.0:
         return _unit_ts(shape, iterations, method, generator, device, dtype, levels)
     if p == 0.0:  # plain Gaussian, drawn exactly as gaussian_noise draws it
@@ -214,12 +283,9 @@ _SCREENING_CALLS = 6
 
 
 def _check_screening(shape: tuple[int, ...], iterations: float) -> None:
-    """Screening runs ``iterations`` loop passes over the batch: T must be whole, and the
-    loop must fit the time bound (:func:`~denoise_adv._checks.check_budget`, an optimistic
+    """Screening runs ``iterations`` (whole, by :func:`check_ts`) loop passes over the batch:
+    the loop must fit the time bound (:func:`~denoise_adv._checks.check_budget`, an optimistic
     estimate), else T = 1e9 would hang; the exact sampler's cost does not grow with T."""
-    if iterations != int(iterations):
-        raise ValueError(f"iterations must be a whole number for method='screening', got "
-                         f"{iterations}")
     numel = math.prod(shape)
     per_pass = _SCREENING_CALLS * SECONDS_PER_CALL + 3 * numel * SECONDS_PER_ELEMENT
     check_budget("iterations", f"screening with T = {iterations:g} passes over {numel:,} "
@@ -379,7 +445,7 @@ def mixing_levels(sigmas: Sequence[float], weights: Sequence[float] | None = Non
 
 def mixed_noise(
     shape: Sequence[int],
-    sigmas: Sequence[float] = (25 / 255, 26 / 255),
+    sigmas: Sequence[float] = DEFAULT_MIXED_SIGMAS,
     weights: Sequence[float] | None = None,
     generator: torch.Generator | None = None,
     device: str | torch.device | None = None,
@@ -389,7 +455,8 @@ def mixed_noise(
 
     Args:
         shape: (B, ...).
-        sigmas: candidate levels. (Default: 25/255 and 26/255, the "mixed-26" strategy)
+        sigmas: candidate levels. (Default: :data:`DEFAULT_MIXED_SIGMAS`, 25/255 and 26/255,
+            the "mixed-26" strategy)
         weights: their probabilities (normalised); ``None`` for equal weights (the 1:1 ratio is
             our reconstruction: the paper's is not in our copy).
         generator, device, dtype: as in :func:`gaussian_noise`.
@@ -405,3 +472,87 @@ def mixed_noise(
     index = torch.searchsorted(probs.cumsum(0), u, right=True).clamp_max(levels.numel() - 1)
     dtype = dtype or torch.get_default_dtype()
     return gaussian_noise(shape, levels[index].to(dtype), generator, device, dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class NoiseSpec:
+    """What noise to add, as one frozen value: the owner of the level, its shape rule, the TS
+    parameters, the presets and their one check. Every noise wrapper (torchvision's
+    :class:`~denoise_adv.transforms.TSNoise`, deepinv's
+    :class:`~denoise_adv.integrations.deepinv.TSNoiseModel`, ART's
+    :class:`~denoise_adv.integrations.art.TSAugmentation`, the training strategies) holds its
+    parameters in its library's own form and derives a spec from them when it draws, so a
+    changed parameter is always the one drawn with.
+
+    Per sample, the noise is TS (the least likely of ``iterations + 1`` Gaussian draws) with
+    probability ``p`` and plain Gaussian otherwise; noise is always added. ``p = 0`` draws
+    exactly :func:`gaussian_noise`, ``p = 1`` exactly :func:`ts_noise`.
+
+    Args:
+        sigma: the level, [0, 1] units: a number, a ``(low, high)`` range (a level per sample,
+            uniform in it: blind training) or a tensor of per-sample levels (shape rule:
+            :func:`level_column`). (Default: :data:`DEFAULT_SIGMA`, 25/255)
+        iterations: T of Algorithm 3.1, >= 0; whole for ``"screening"``.
+            (Default: :data:`DEFAULT_TS_ITERATIONS`, 10)
+        p: probability, per sample, of TS rather than Gaussian noise. (Default: 1.0)
+        method: ``"exact"`` or ``"screening"`` (:data:`METHODS`). (Default: ``"exact"``)
+
+    Raises:
+        ValueError, TypeError: a bad field, named (:func:`check_sigma`, :func:`check_ts`).
+
+    Example:
+        >>> spec = NoiseSpec.ts_def(0.1)
+        >>> spec.p, spec.iterations
+        (0.5, 10.0)
+        >>> spec.replace(sigma=0.2).sigma
+        0.2
+        >>> spec.sample((2, 1, 4, 4), torch.Generator().manual_seed(0)).shape
+        torch.Size([2, 1, 4, 4])
+    """
+
+    sigma: Sigma = DEFAULT_SIGMA
+    iterations: float = DEFAULT_TS_ITERATIONS
+    p: float = 1.0
+    method: str = "exact"
+
+    def __post_init__(self) -> None:
+        iterations, p, method = check_ts(self.iterations, self.p, self.method)
+        object.__setattr__(self, "sigma", check_sigma(self.sigma))
+        object.__setattr__(self, "iterations", iterations)
+        object.__setattr__(self, "p", p)
+
+    @classmethod
+    def gaussian(cls, sigma: Sigma = DEFAULT_SIGMA) -> NoiseSpec:
+        """Plain Gaussian noise (``p = 0``)."""
+        return cls(sigma, p=0.0)
+
+    @classmethod
+    def preset(cls, name: str, sigma: Sigma = DEFAULT_SIGMA, **fields: Any) -> NoiseSpec:
+        """A named preset of :data:`PRESETS` (``"ts-def"``, ``"ts-pres"``) at ``sigma``."""
+        if name not in PRESETS:
+            raise ValueError(f"name must be one of {sorted(PRESETS)}, got {name!r}")
+        return cls(sigma, p=PRESETS[name], **fields)
+
+    @classmethod
+    def ts_def(cls, sigma: Sigma = DEFAULT_SIGMA, **fields: Any) -> NoiseSpec:
+        """TS-Def. (paper section 4.2): Gaussian:TS = 1:1, ``p`` = :data:`TS_DEF_P`."""
+        return cls.preset("ts-def", sigma, **fields)
+
+    @classmethod
+    def ts_pres(cls, sigma: Sigma = DEFAULT_SIGMA, **fields: Any) -> NoiseSpec:
+        """TS-Pres. (paper section 4.2): Gaussian:TS = 2:1, ``p`` = :data:`TS_PRES_P`."""
+        return cls.preset("ts-pres", sigma, **fields)
+
+    def replace(self, **changes: Any) -> NoiseSpec:
+        """A copy with ``changes`` (checked again)."""
+        return dataclasses.replace(self, **changes)
+
+    def sample(self, shape: Sequence[int], generator: torch.Generator | None = None,
+               device: str | torch.device | None = None, dtype: torch.dtype | None = None
+               ) -> torch.Tensor:
+        """Noise of ``shape`` (B, ...) by this spec (:func:`gaussian_noise` when ``p = 0``,
+        else :func:`ts_noise`, which draws plain Gaussian rows with probability ``1 - p``)."""
+        if self.p == 0.0:
+            return gaussian_noise(shape, self.sigma, generator, device, dtype)
+        return ts_noise(shape, self.sigma, self.iterations, self.method, generator=generator,
+                        device=device, dtype=dtype, p=self.p)

@@ -29,20 +29,18 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from . import seeding
-from ._checks import check_int, check_real, check_sigma
+from ._checks import check_int, check_real
 from .noise import (
-    METHODS,
+    DEFAULT_MIXED_SIGMAS,
+    DEFAULT_SIGMA,
+    DEFAULT_TS_ITERATIONS,
+    NoiseSpec,
     Sigma,
-    gaussian_noise,
     mixed_noise,
     mixing_levels,
-    ts_noise,
 )
 
 __all__ = ["GaussianNoise", "MixedNoise", "TSNoise"]
-
-#: TS iterations by default; see :class:`TSNoise`.
-DEFAULT_TS_ITERATIONS = 10
 
 
 class _NoiseTransform(v2.Transform):
@@ -140,13 +138,44 @@ class _NoiseTransform(v2.Transform):
         return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
 
 
-class GaussianNoise(_NoiseTransform):
+def _spec_field(name: str) -> property:
+    """A field of the transform's :class:`~denoise_adv.noise.NoiseSpec`, read and set through
+    it (a new value is checked by the spec)."""
+
+    def get(self: _SpecTransform) -> Any:
+        return getattr(self.spec, name)
+
+    def set(self: _SpecTransform, value: Any) -> None:
+        self.spec = self.spec.replace(**{name: value})
+
+    return property(get, set, doc=f"The spec's ``{name}`` (setting it checks the new value).")
+
+
+class _SpecTransform(_NoiseTransform):
+    """A transform drawing by its :class:`~denoise_adv.noise.NoiseSpec` (``self.spec``)."""
+
+    spec: NoiseSpec
+    sigma = _spec_field("sigma")
+    #: The spec's fields this transform's ``repr`` shows (torchvision's shows plain values).
+    _shown: tuple[str, ...] = ("sigma",)
+
+    def noise(self, shape, generator=None, device=None, dtype=None):
+        return self.spec.sample(shape, generator, device, dtype)
+
+    def extra_repr(self) -> str:
+        fields = [f"{name}={getattr(self.spec, name)}" for name in self._shown
+                  if not isinstance(getattr(self.spec, name), torch.Tensor)]
+        return ", ".join([super().extra_repr(), *fields])
+
+
+class GaussianNoise(_SpecTransform):
     """Add i.i.d. Gaussian noise :math:`N(\\mu, \\sigma^2)`, not clipped by default.
 
     Args:
         sigma: a level in [0, 1] units, a (B,) tensor of per-sample levels (deepinv's form), or
             a range ``(low, high)``: each sample then gets a level drawn uniformly from it
-            (blind training, DnCNN-B: ``(0, 55/255)``). (Default: 25/255)
+            (blind training, DnCNN-B: ``(0, 55/255)``). (Default: 25/255,
+            :data:`~denoise_adv.noise.DEFAULT_SIGMA`)
         clip: clip the result to [0, 1]. (Default: False, unlike torchvision's GaussianNoise)
         seed: seed of the transform's own generator; ``None`` for the global RNG.
         mean: mean of the noise, as torchvision's ``v2.GaussianNoise``. (Default: 0)
@@ -157,23 +186,21 @@ class GaussianNoise(_NoiseTransform):
         True
     """
 
-    def __init__(self, sigma: Sigma = 25 / 255, clip: bool = False, seed: int | None = None,
-                 mean: float = 0.0) -> None:
+    def __init__(self, sigma: Sigma = DEFAULT_SIGMA, clip: bool = False,
+                 seed: int | None = None, mean: float = 0.0) -> None:
         super().__init__(clip=clip, seed=seed, mean=mean)
-        self.sigma = check_sigma(sigma)
-
-    def noise(self, shape, generator=None, device=None, dtype=None):
-        return gaussian_noise(shape, self.sigma, generator, device, dtype)
+        self.spec = NoiseSpec.gaussian(sigma)
 
 
-class TSNoise(_NoiseTransform):
+class TSNoise(_SpecTransform):
     """Add TS noise (Out-of-Distribution Typical Set Sampling, paper section 3.5) or Gaussian.
 
     Each sample (each image of a batch) independently gets TS noise with probability ``p`` and
     plain Gaussian noise otherwise; noise is **always** added. So ``p`` is the TS fraction of the
     training noise, not torchvision's "probability to apply". TS noise of a sample is the least
     likely of ``iterations + 1`` Gaussian draws (Algorithm 3.1, reconstructed; see
-    :mod:`denoise_adv.noise`).
+    :mod:`denoise_adv.noise`). The parameters are a :class:`~denoise_adv.noise.NoiseSpec`
+    (``t.spec``; ``t.sigma``, ``t.iterations``, ``t.p`` and ``t.method`` read and set it).
 
     Why ``iterations=10`` by default: the paper's T is not in our copy. On 40x40 training patches
     (d = 1600) T = 10 raises the mean AEP deviation to 0.028 (effective sigma 25.7 for 25),
@@ -200,29 +227,41 @@ class TSNoise(_NoiseTransform):
         torch.Size([1, 40, 40])
     """
 
-    def __init__(self, sigma: Sigma = 25 / 255, iterations: float = DEFAULT_TS_ITERATIONS,
+    iterations = _spec_field("iterations")
+    p = _spec_field("p")
+    method = _spec_field("method")
+    _shown = ("sigma", "iterations", "p", "method")
+
+    def __init__(self, sigma: Sigma = DEFAULT_SIGMA, iterations: float = DEFAULT_TS_ITERATIONS,
                  p: float = 1.0, method: str = "exact", clip: bool = False,
                  seed: int | None = None, mean: float = 0.0) -> None:
         super().__init__(clip=clip, seed=seed, mean=mean)
-        self.sigma = check_sigma(sigma)
-        self.iterations = check_real(iterations, "iterations", minimum=0.0)
-        self.p = check_real(p, "p", minimum=0.0, maximum=1.0)
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        if method == "screening" and self.iterations != int(self.iterations):
-            raise ValueError("iterations must be a whole number for method='screening', got "
-                             f"{self.iterations}")
-        self.method = method
+        self.spec = NoiseSpec(sigma, iterations, p, method)
 
     @classmethod
-    def ts_pres(cls, sigma: Sigma = 25 / 255, **kwargs: Any) -> TSNoise:
-        """TS-Pres. (paper section 4.2): Gaussian:TS = 2:1, i.e. ``p = 1/3``."""
-        return cls(sigma, p=1 / 3, **kwargs)
+    def from_spec(cls, spec: NoiseSpec, **kwargs: Any) -> TSNoise:
+        """The transform of a :class:`~denoise_adv.noise.NoiseSpec`; ``kwargs`` are the
+        transform's own (``clip``, ``seed``, ``mean``)."""
+        if not isinstance(spec, NoiseSpec):
+            raise TypeError(f"spec must be a NoiseSpec, got {type(spec).__name__}")
+        return cls(spec.sigma, spec.iterations, spec.p, spec.method, **kwargs)
 
     @classmethod
-    def ts_def(cls, sigma: Sigma = 25 / 255, **kwargs: Any) -> TSNoise:
-        """TS-Def. (paper section 4.2): Gaussian:TS = 1:1, i.e. ``p = 1/2``."""
-        return cls(sigma, p=1 / 2, **kwargs)
+    def ts_pres(cls, sigma: Sigma = DEFAULT_SIGMA, **kwargs: Any) -> TSNoise:
+        """TS-Pres. (paper section 4.2): Gaussian:TS = 2:1, i.e. ``p = 1/3``
+        (:meth:`NoiseSpec.ts_pres <denoise_adv.noise.NoiseSpec.ts_pres>`)."""
+        return cls._preset("ts-pres", sigma, kwargs)
+
+    @classmethod
+    def ts_def(cls, sigma: Sigma = DEFAULT_SIGMA, **kwargs: Any) -> TSNoise:
+        """TS-Def. (paper section 4.2): Gaussian:TS = 1:1, i.e. ``p = 1/2``
+        (:meth:`NoiseSpec.ts_def <denoise_adv.noise.NoiseSpec.ts_def>`)."""
+        return cls._preset("ts-def", sigma, kwargs)
+
+    @classmethod
+    def _preset(cls, name: str, sigma: Sigma, kwargs: dict[str, Any]) -> TSNoise:
+        fields = {k: kwargs.pop(k) for k in ("iterations", "method") if k in kwargs}
+        return cls.from_spec(NoiseSpec.preset(name, sigma, **fields), **kwargs)
 
     @classmethod
     def for_attack(cls, sigma: float, eta: float, norm: str, d: int, **kwargs: Any) -> TSNoise:
@@ -240,17 +279,14 @@ class TSNoise(_NoiseTransform):
         iterations = ts_iterations_for(d, attack_shift(sigma, eta, norm, d))
         return cls(sigma, iterations=iterations, **kwargs)
 
-    def noise(self, shape, generator=None, device=None, dtype=None):
-        return ts_noise(shape, self.sigma, self.iterations, self.method, generator=generator,
-                        device=device, dtype=dtype, p=self.p)
-
 
 class MixedNoise(_NoiseTransform):
     """Gaussian noise with a level drawn per sample from ``sigmas`` (mixed-noise strategy,
     paper section 4.3: 25 mixed with 25.5 or 26, 1:1 by default — our reconstruction).
 
     Args:
-        sigmas: candidate levels in [0, 1] units. (Default: (25/255, 26/255))
+        sigmas: candidate levels in [0, 1] units. (Default: (25/255, 26/255),
+            :data:`~denoise_adv.noise.DEFAULT_MIXED_SIGMAS`)
         weights: their probabilities, or ``None`` for equal weights.
         clip: clip the result to [0, 1]. (Default: False)
         seed: seed of the transform's own generator; ``None`` for the global RNG.
@@ -261,7 +297,7 @@ class MixedNoise(_NoiseTransform):
         torch.Size([4, 1, 8, 8])
     """
 
-    def __init__(self, sigmas: tuple[float, ...] = (25 / 255, 26 / 255),
+    def __init__(self, sigmas: tuple[float, ...] = DEFAULT_MIXED_SIGMAS,
                  weights: tuple[float, ...] | None = None, clip: bool = False,
                  seed: int | None = None, mean: float = 0.0) -> None:
         super().__init__(clip=clip, seed=seed, mean=mean)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from scipy import integrate, optimize, special, stats
 
-from ._checks import check_int, check_real
+from ._checks import check_int, check_real, check_sigma
 
 __all__ = [
     "aep_deviation",
@@ -58,7 +58,8 @@ def _samples(n: object, name: str = "n") -> torch.Tensor:
 
 
 def _sigma(sigma: float) -> float:
-    return check_real(sigma, "sigma", minimum=0.0, strict=True)
+    """A single level > 0 (the formulas divide by it), by the package's one level check."""
+    return check_sigma(sigma, ranges=False, tensors=False, positive=True)
 
 
 def log_density(n: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -195,3 +195,67 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="weights must have one entry per sigma"):
         mixed_noise((2, 3), (0.1, 0.2), weights=(1.0,))
     assert np.isfinite(ts_noise((2, 3), 0.1, iterations=2.5).numpy()).all()  # fractional: fine
+
+
+# ------------------------------------------------------------ the one noise specification
+def test_noise_spec_draws_exactly_what_the_samplers_draw():
+    from denoise_adv.noise import NoiseSpec
+
+    shape = (6, 1, 8, 8)
+    for spec, expected in (
+            (NoiseSpec(0.1, 7, p=1.0), lambda g: ts_noise(shape, 0.1, 7, generator=g)),
+            (NoiseSpec.ts_def((0.05, 0.2), iterations=30),
+             lambda g: ts_noise(shape, (0.05, 0.2), 30, generator=g, p=0.5)),
+            (NoiseSpec(0.1, 3, method="screening"),
+             lambda g: ts_noise(shape, 0.1, 3, "screening", generator=g)),
+            (NoiseSpec.gaussian(torch.tensor([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])),
+             lambda g: gaussian_noise(shape, torch.tensor([0.0, 0.1, 0.2, 0.3, 0.4, 0.5]), g))):
+        drawn = spec.sample(shape, torch.Generator().manual_seed(5))
+        assert torch.equal(drawn, expected(torch.Generator().manual_seed(5))), spec
+
+
+def test_noise_spec_owns_the_defaults_presets_and_one_check():
+    from denoise_adv.noise import (
+        DEFAULT_SIGMA,
+        DEFAULT_TS_ITERATIONS,
+        LEVEL,
+        PRESETS,
+        NoiseSpec,
+    )
+
+    spec = NoiseSpec()
+    assert (spec.sigma, spec.iterations, spec.p, spec.method) == (25 / 255, 10.0, 1.0, "exact")
+    assert DEFAULT_SIGMA == 25 / LEVEL == 25 / 255 and DEFAULT_TS_ITERATIONS == 10
+    assert NoiseSpec.ts_def().p == 0.5 and NoiseSpec.ts_pres().p == pytest.approx(1 / 3)
+    assert PRESETS == {"ts-def": 1 / 2, "ts-pres": 1 / 3}
+    assert spec.replace(sigma=[0.0, 0.2]).sigma == (0.0, 0.2)  # a range, checked into a tuple
+    with pytest.raises(ValueError, match="sigma must be >= 0"):
+        spec.replace(sigma=-0.1)
+    with pytest.raises(ValueError, match="p must be <= 1.0"):
+        NoiseSpec(p=1.5)
+    with pytest.raises(ValueError, match="whole number for method='screening'"):
+        NoiseSpec(iterations=2.5, method="screening")
+    with pytest.raises(ValueError, match="method must be one of"):
+        NoiseSpec(method="fast")
+    with pytest.raises(ValueError, match="name must be one of"):
+        NoiseSpec.preset("ts-max")
+    with pytest.raises(AttributeError):
+        spec.p = 0.5  # frozen: a changed spec is a new (checked) spec
+
+
+def test_level_column_is_the_one_shape_rule():
+    from denoise_adv.noise import level_column
+
+    assert level_column(0.1, 3, 4) == 0.1
+    for sigma in (torch.tensor(0.1), torch.tensor([0.1]), torch.tensor([0.1, 0.2, 0.3]),
+                  torch.tensor([0.1, 0.2, 0.3]).view(3, 1, 1, 1)):
+        column = level_column(sigma, 3, 4, dtype=torch.float64)
+        assert column.shape == (3, 1, 1, 1) and column.dtype == torch.float64
+    assert level_column(torch.tensor([0.1, 0.2, 0.3]), 3, 2).flatten().tolist() == pytest.approx(
+        [0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match=r"one level per sample \(3\)"):
+        level_column(torch.tensor([0.1, 0.2]), 3, 4)
+    # deepinv's (B, 1, 1, 1) level draws what the (B,) level draws
+    shape, levels = (3, 1, 4, 4), torch.tensor([0.1, 0.2, 0.3])
+    column = gaussian_noise(shape, levels.view(3, 1, 1, 1), torch.Generator().manual_seed(0))
+    assert torch.equal(column, gaussian_noise(shape, levels, torch.Generator().manual_seed(0)))

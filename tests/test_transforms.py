@@ -224,3 +224,23 @@ def test_blind_ts_draws_a_level_per_sample_from_the_range():
     ratio = ts / gauss
     expected = (1 + 2 * ts_expected_shift(1600, 1e6)) ** 0.5
     assert abs(ratio.median().item() - expected) < 0.02 and (ratio > 1.05).all()
+
+
+def test_transforms_wrap_the_noise_spec_and_check_changes():
+    from denoise_adv.noise import NoiseSpec
+
+    t = TSNoise.ts_pres(0.1, iterations=5, seed=0)
+    assert t.spec == NoiseSpec(0.1, 5, 1 / 3, "exact")
+    t.sigma, t.p = 0.2, 1.0  # read and set through the spec
+    assert t.spec == NoiseSpec(0.2, 5, 1.0) and (t.sigma, t.p) == (0.2, 1.0)
+    expected = ts_noise((1, 1, 8, 8), 0.2, 5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(t(torch.zeros(1, 8, 8)), expected[0])  # drawn with the new level
+    with pytest.raises(ValueError, match="p must be <= 1.0"):
+        t.p = 1.5
+    fractional = TSNoise(iterations=2.5)
+    with pytest.raises(ValueError, match="whole number"):
+        fractional.method = "screening"
+    assert t.spec == NoiseSpec(0.2, 5, 1.0) and fractional.method == "exact"  # left as they were
+    same = TSNoise.from_spec(NoiseSpec.ts_def(0.1), seed=3)
+    assert (same.p, same.seed) == (0.5, 3) and GaussianNoise(0.1).spec == NoiseSpec.gaussian(0.1)
+    assert "iterations=5.0, p=1.0" in repr(t)
