@@ -410,3 +410,43 @@ def test_madry_trainer_needs_the_denoiser_recipe(sample_images):
     AdversarialTrainerMadryPGD(est, nb_epochs=1, batch_size=4, eps=2 / 255, eps_step=0.5 / 255,
                                num_random_init=0).fit(noisy, clean)  # the documented recipe
     assert any(not torch.equal(a, b) for a, b in zip(weights, model.parameters()))
+
+
+# ------------------------------------------------------------- parameters, ART's convention
+def test_ts_augmentation_set_params_changes_the_noise_drawn():
+    """The bug of issue 24: set_params(sigma=0.5) used to leave the noise std at 0.1."""
+    x = np.zeros((256, 1, 16, 16), dtype=np.float32)
+    aug = TSAugmentation(sigma=0.1, iterations=0, augmentation=False, seed=0)
+    assert aug(x)[0].std() == pytest.approx(0.1, rel=0.02)
+    aug.set_params(sigma=0.5)
+    assert aug.sigma == 0.5 and aug.spec.sigma == 0.5
+    assert aug(x)[0].std() == pytest.approx(0.5, rel=0.02)  # 65536 draws: std within ~0.3%
+    aug.set_params(iterations=1000, p=1.0)  # TS: the norm moves out, by the theory's shift
+    noise = aug(x)[0].reshape(256, -1).astype(np.float64)
+    e = ((noise ** 2).mean(1) / 0.25 - 1) / 2
+    assert abs(e.mean() - ts_expected_shift(256, 1000)) < 4 * e.std() / np.sqrt(256)
+
+
+def test_ts_augmentation_set_params_checks_through_check_params_and_keeps_old_values():
+    aug = TSAugmentation(sigma=0.1, seed=0)
+    for bad, message in (({"sigma": -1.0}, "sigma must be >= 0"), ({"p": 2.0}, "p must be <= 1"),
+                         ({"method": "fast"}, "method must be one of"),
+                         ({"ratio": 0.0}, "ratio must be > 0"),
+                         ({"clip_values": (1.0, 0.0)}, "clip_values must be"),
+                         ({"iterations": 2.5, "method": "screening"}, "whole number")):
+        with pytest.raises(ValueError, match=message):
+            aug.set_params(**bad)
+        assert (aug.sigma, aug.p, aug.method, aug.ratio, aug.iterations, aug.clip_values) == (
+            0.1, 1.0, "exact", 1.0, 10, None)
+    with pytest.raises(ValueError, match="apply_fit"):
+        TSAugmentation(apply_fit=False, apply_predict=False)
+
+
+def test_the_old_import_path_is_the_package():
+    import denoise_adv.art as old
+    from denoise_adv.integrations import art
+
+    for name in art.__all__:
+        assert getattr(old, name) is getattr(art, name)
+    assert PyTorchDenoiser.__module__ == "denoise_adv.integrations.art.estimator"
+    assert TSAugmentation.__module__ == "denoise_adv.integrations.art.preprocessor"
