@@ -38,7 +38,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._checks import MissingExtra, check_int, check_module, check_real
+from .._checks import MissingExtra, check_int, check_module, check_real, check_sigma
 
 try:
     from deepinv.models import Denoiser
@@ -48,8 +48,17 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
         "denoise_adv.integrations.deepinv needs deepinv 0.5: pip install \"denoise-adv[deepinv]\""
     ) from error
 
-from ..models import as_denoiser, as_prior
-from ..noise import METHODS, mixed_noise, mixing_levels, ts_noise
+from ..models import as_denoiser
+from ..models.adapters import PriorAdapter
+from ..noise import (
+    DEFAULT_MIXED_SIGMAS,
+    DEFAULT_SIGMA,
+    DEFAULT_TS_ITERATIONS,
+    NoiseSpec,
+    check_ts,
+    mixed_noise,
+    mixing_levels,
+)
 
 __all__ = [
     "DeepinvDenoiser",
@@ -60,29 +69,20 @@ __all__ = [
     "denoiser_from_physics",
 ]
 
-#: TS iterations by default, as :class:`denoise_adv.transforms.TSNoise`.
-DEFAULT_TS_ITERATIONS = 10
-
-
 def _sigma_tensor(sigma: float | torch.Tensor) -> torch.Tensor:
-    """A checked noise level as deepinv stores it: a float32 0-d tensor, or the given tensor."""
+    """A checked noise level as deepinv stores it: a float32 0-d tensor, or the given tensor
+    (floating point); a ``(low, high)`` range is refused (deepinv holds one level a sample)."""
+    sigma = check_sigma(sigma, ranges=False)
     if isinstance(sigma, torch.Tensor):
-        if not sigma.is_floating_point():
-            sigma = sigma.float()
-        if not bool(torch.isfinite(sigma).all()) or bool((sigma < 0).any()):
-            raise ValueError("sigma must be finite and >= 0")
-        return sigma.detach()
-    return torch.tensor(check_real(sigma, "sigma", minimum=0.0), dtype=torch.float32)
+        return (sigma if sigma.is_floating_point() else sigma.float()).detach()
+    return torch.tensor(sigma, dtype=torch.float32)
 
 
-def _level(sigma: torch.Tensor, batch: int, device, dtype) -> float | torch.Tensor:
-    """``sigma`` as the samplers take it: a float, or a (B,) tensor (deepinv's (B, 1, ...) too)."""
-    if sigma.numel() == 1:
-        return float(sigma)
-    if sigma.numel() == batch and all(s == 1 for s in sigma.shape[1:]):
-        return sigma.reshape(batch).to(device=device, dtype=dtype)
-    raise ValueError(f"sigma must be a float or hold one level per sample ({batch}), got shape "
-                     f"{tuple(sigma.shape)}")
+def _level(sigma: torch.Tensor) -> float | torch.Tensor:
+    """The level buffer as the samplers take it: one level as a float (so a float and its
+    buffer draw the same bits), per-sample levels as they are (their shape rule is
+    :func:`denoise_adv.noise.level_column`)."""
+    return float(sigma) if sigma.numel() == 1 else sigma
 
 
 def _check_input(x: object) -> torch.Tensor:
@@ -166,8 +166,8 @@ class TSNoiseModel(_SamplerNoiseModel):
             (B,) (deepinv's (B, 1, 1, 1) too). Stored as the buffer ``sigma``, updated by
             ``forward(x, sigma=...)`` and ``physics.update(sigma=...)``, as deepinv's
             ``GaussianNoise``.
-        iterations: T of Algorithm 3.1, >= 0. (Default: 10, as
-            :class:`denoise_adv.transforms.TSNoise`)
+        iterations: T of Algorithm 3.1, >= 0. (Default: 10,
+            :data:`~denoise_adv.noise.DEFAULT_TS_ITERATIONS`)
         p: probability, per sample, of TS rather than Gaussian noise. (Default: 1.0)
         method: ``"exact"`` (cost independent of T) or ``"screening"`` (the literal loop).
         rng: generator of the draws; ``None`` for the global RNG (until ``seed=`` is given).
@@ -184,33 +184,44 @@ class TSNoiseModel(_SamplerNoiseModel):
         True
     """
 
-    def __init__(self, sigma: float | torch.Tensor = 25 / 255,
+    def __init__(self, sigma: float | torch.Tensor = DEFAULT_SIGMA,
                  iterations: float = DEFAULT_TS_ITERATIONS, p: float = 1.0,
                  method: str = "exact", rng: torch.Generator | None = None) -> None:
         super().__init__(rng)
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        self.method = method
+        self.iterations, self.p, self.method = check_ts(iterations, p, method)
         self.register_buffer("sigma", _sigma_tensor(sigma))
-        self.iterations = self._check_iterations(iterations)
-        self.p = check_real(p, "p", minimum=0.0, maximum=1.0)
 
     @classmethod
-    def ts_def(cls, sigma: float | torch.Tensor = 25 / 255, **kwargs: Any) -> TSNoiseModel:
-        """TS-Def. (paper section 4.2): Gaussian:TS = 1:1, i.e. ``p = 1/2``."""
-        return cls(sigma, p=1 / 2, **kwargs)
+    def from_spec(cls, spec: NoiseSpec, rng: torch.Generator | None = None) -> TSNoiseModel:
+        """The noise model of a :class:`~denoise_adv.noise.NoiseSpec` (one level or per-sample
+        levels: deepinv holds no ``(low, high)`` range)."""
+        if not isinstance(spec, NoiseSpec):
+            raise TypeError(f"spec must be a NoiseSpec, got {type(spec).__name__}")
+        return cls(spec.sigma, spec.iterations, spec.p, spec.method, rng=rng)
 
     @classmethod
-    def ts_pres(cls, sigma: float | torch.Tensor = 25 / 255, **kwargs: Any) -> TSNoiseModel:
-        """TS-Pres. (paper section 4.2): Gaussian:TS = 2:1, i.e. ``p = 1/3``."""
-        return cls(sigma, p=1 / 3, **kwargs)
+    def ts_def(cls, sigma: float | torch.Tensor = DEFAULT_SIGMA, **kwargs: Any) -> TSNoiseModel:
+        """TS-Def. (paper section 4.2): Gaussian:TS = 1:1, i.e. ``p = 1/2``
+        (:meth:`NoiseSpec.ts_def <denoise_adv.noise.NoiseSpec.ts_def>`)."""
+        return cls._preset("ts-def", sigma, kwargs)
 
-    def _check_iterations(self, iterations: float) -> float:
-        iterations = check_real(iterations, "iterations", minimum=0.0)
-        if self.method == "screening" and iterations != int(iterations):
-            raise ValueError(f"iterations must be a whole number for method='screening', got "
-                             f"{iterations}")
-        return iterations
+    @classmethod
+    def ts_pres(cls, sigma: float | torch.Tensor = DEFAULT_SIGMA, **kwargs: Any) -> TSNoiseModel:
+        """TS-Pres. (paper section 4.2): Gaussian:TS = 2:1, i.e. ``p = 1/3``
+        (:meth:`NoiseSpec.ts_pres <denoise_adv.noise.NoiseSpec.ts_pres>`)."""
+        return cls._preset("ts-pres", sigma, kwargs)
+
+    @classmethod
+    def _preset(cls, name: str, sigma: float | torch.Tensor, kwargs: dict[str, Any]
+                ) -> TSNoiseModel:
+        fields = {k: kwargs.pop(k) for k in ("iterations", "method") if k in kwargs}
+        return cls.from_spec(NoiseSpec.preset(name, sigma, **fields), **kwargs)
+
+    @property
+    def spec(self) -> NoiseSpec:
+        """The :class:`~denoise_adv.noise.NoiseSpec` of the current parameters (derived at each
+        draw, so ``update_parameters`` is always followed)."""
+        return NoiseSpec(_level(self.sigma), self.iterations, self.p, self.method)
 
     def forward(self, x: torch.Tensor, sigma: float | torch.Tensor | None = None,
                 seed: int | None = None, **kwargs: Any) -> torch.Tensor:
@@ -223,15 +234,13 @@ class TSNoiseModel(_SamplerNoiseModel):
         """Replace ``sigma``, ``iterations`` or ``p``; other physics parameters are ignored."""
         if sigma is not None:
             self.sigma = _sigma_tensor(sigma)
-        if iterations is not None:
-            self.iterations = self._check_iterations(iterations)
-        if p is not None:
-            self.p = check_real(p, "p", minimum=0.0, maximum=1.0)
+        if iterations is not None or p is not None:
+            self.iterations, self.p, _ = check_ts(
+                self.iterations if iterations is None else iterations,
+                self.p if p is None else p, self.method)
 
     def _draw(self, shape, device, dtype):
-        sigma = _level(self.sigma, shape[0], device, dtype)
-        return ts_noise(shape, sigma, self.iterations, self.method, generator=self.rng,
-                        device=device, dtype=dtype, p=self.p)
+        return self.spec.sample(shape, self.rng, device, dtype)
 
     def _scaled(self, factor: Any) -> TSNoiseModel:
         if isinstance(factor, torch.Tensor) and factor.dim() > 0:
@@ -270,7 +279,7 @@ class MixedNoiseModel(_SamplerNoiseModel):
         0.1581
     """
 
-    def __init__(self, sigmas: tuple[float, ...] = (25 / 255, 26 / 255),
+    def __init__(self, sigmas: tuple[float, ...] = DEFAULT_MIXED_SIGMAS,
                  weights: tuple[float, ...] | None = None,
                  rng: torch.Generator | None = None) -> None:
         super().__init__(rng)
@@ -315,14 +324,17 @@ class MixedNoiseModel(_SamplerNoiseModel):
 class DeepinvDenoiser(Denoiser):
     """One of our denoisers as a ``deepinv.models.Denoiser``: ``denoiser(x, sigma)``.
 
-    Built by :func:`as_deepinv_denoiser` around :func:`denoise_adv.models.as_prior`:
-    ``takes_sigma`` models receive ``sigma``; fixed-level models ignore it (they denoise at the
-    level they were trained for). The wrapped model is ``denoiser.prior.model``.
+    Built by :func:`as_deepinv_denoiser` around :func:`denoise_adv.models.as_prior`, on the
+    denoiser contract (:mod:`denoise_adv.models.contract`): ``takes_sigma`` models receive
+    ``sigma``; fixed-level models ignore it (they denoise at the level they were trained for)
+    and warn once when given another level (DPIR anneals sigma: such a model cannot follow).
+    The wrapped model is ``denoiser.prior.model``.
     """
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
-        self.prior = as_prior(model)
+        self.prior = PriorAdapter(check_module(model, "model"), where="the deepinv adapter "
+                                  "(as_deepinv_denoiser)")
 
     def forward(self, x: torch.Tensor, sigma: float | torch.Tensor | None = None,
                 *args: Any, **kwargs: Any) -> torch.Tensor:
@@ -333,7 +345,8 @@ def as_deepinv_denoiser(model: nn.Module) -> Denoiser:
     """Our denoiser as a ``deepinv.models.Denoiser`` (deepinv's ``isinstance`` checks pass): the
     prior of ``deepinv.optim.prior.PnP``, the backbone of ``deepinv.models.ArtifactRemoval``.
 
-    A deepinv ``Denoiser`` is returned unchanged.
+    A deepinv ``Denoiser`` is returned unchanged. A fixed-level model (``takes_sigma = False``,
+    e.g. the shipped zoo's DnCNNs) ignores ``sigma`` and warns once when given another level.
 
     Example:
         >>> import deepinv as dinv

@@ -1,14 +1,15 @@
-"""The denoiser contract and its two adapters.
+"""The two adapters of the denoiser contract (:mod:`denoise_adv.models.contract`).
 
-The contract: a *denoiser* is an ``nn.Module`` with ``model(noisy) -> clean estimate``. A model
-says it takes a noise level by one class attribute, ``takes_sigma = True`` (FFDNet, DRUNet);
-every other model of the package is a fixed-level denoiser. Two adapters cross between the
-forms, so attacks, training and analyses never special-case a model:
+The contract: a *denoiser* is an ``nn.Module`` with ``model(noisy) -> clean estimate``; a model
+that takes a noise level declares ``takes_sigma = True`` (FFDNet, DRUNet), a fixed-level model
+of ours ``takes_sigma = False``. Two adapters cross between the forms, so attacks, training and
+analyses never special-case a model:
 
 - :func:`as_denoiser`: anything (``model(y, sigma)``, a residual predictor, deepinv's
   ``Denoiser``) -> ``model(noisy)``;
 - :func:`as_prior`: any of our models -> ``model(x, sigma)``, the signature of deepinv's
-  denoisers and of plug-and-play priors (:class:`~denoise_adv.models.PnPDenoiser`).
+  denoisers and of plug-and-play priors (:class:`~denoise_adv.models.PnPDenoiser`); a
+  fixed-level model given another level warns once.
 """
 
 from __future__ import annotations
@@ -17,26 +18,10 @@ import torch
 from torch import nn
 
 from .._checks import check_module, check_sigma
+from .contract import default_level, fixed_level, is_differentiable, takes_sigma, warn_fixed_level
 
 __all__ = ["DenoiserAdapter", "PriorAdapter", "as_denoiser", "as_prior", "is_differentiable",
            "takes_sigma"]
-
-
-def takes_sigma(model: nn.Module) -> bool:
-    """Whether ``model`` is called ``model(x, sigma)`` (its ``takes_sigma`` attribute)."""
-    return bool(getattr(model, "takes_sigma", False))
-
-
-def is_differentiable(model: nn.Module) -> bool:
-    """Whether white-box attacks can use ``model``'s gradients: no module of it declares
-    ``differentiable = False`` (BM3D, NL-means, or a wrapper of them).
-
-    Example:
-        >>> from denoise_adv.models import DnCNN, NLMeans
-        >>> is_differentiable(DnCNN(depth=2, features=4)), is_differentiable(NLMeans(0.1))
-        (True, False)
-    """
-    return all(getattr(m, "differentiable", True) is not False for m in model.modules())
 
 
 class DenoiserAdapter(nn.Module):
@@ -97,10 +82,10 @@ def as_denoiser(
         True
     """
     check_module(model, "model")
-    if hasattr(model, "takes_sigma") and not model.takes_sigma:
+    if fixed_level(model):
         sigma = None  # one of ours, fixed-level: the level is a property of its weights
     if takes_sigma(model) and sigma is None:
-        if getattr(model, "sigma", None) is not None:
+        if default_level(model) is not None:
             return model  # a default level of its own (a published model of the zoo)
         raise ValueError(f"{type(model).__name__} takes a noise level: give sigma")
     if sigma is None and not residual:
@@ -109,11 +94,15 @@ def as_denoiser(
 
 
 class PriorAdapter(nn.Module):
-    """``adapter(x, sigma)`` around a denoiser; built by :func:`as_prior`."""
+    """``adapter(x, sigma)`` around a denoiser; built by :func:`as_prior`. A fixed-level model
+    given a level it cannot honour warns once (:func:`~denoise_adv.models.contract.
+    warn_fixed_level`); the adapter remembers it has warned."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, where: str = "as_prior") -> None:
         super().__init__()
         self.model = model
+        self.where = where  # named in the warning
+        self._warned = False
 
     def forward(self, x: torch.Tensor, sigma: float | torch.Tensor | None = None,
                 *args, **kwargs) -> torch.Tensor:
@@ -121,6 +110,8 @@ class PriorAdapter(nn.Module):
             if sigma is None:
                 raise ValueError(f"{type(self.model).__name__} needs sigma")
             return self.model(x, check_sigma(sigma))
+        if not self._warned:
+            self._warned = warn_fixed_level(self.model, sigma, self.where)
         return self.model(x)
 
 
@@ -129,7 +120,8 @@ def as_prior(model: nn.Module) -> nn.Module:
     (``deepinv.optim.prior.PnP(denoiser=...)``) and of :class:`PnPDenoiser`'s prior.
 
     ``takes_sigma`` models receive ``sigma``; other models ignore it (fixed-level models denoise
-    at the level they were trained for). deepinv's extra arguments are accepted and ignored.
+    at the level they were trained for, and warn once when given another level). deepinv's
+    extra arguments are accepted and ignored.
 
     Example:
         >>> from denoise_adv.models import DnCNN

@@ -56,7 +56,7 @@ from .._io import file_sha256, load_weights
 from .dncnn import DnCNN
 from .ffdnet import FFDNet
 from .registry import CHECKPOINT_FORMAT, load_checkpoint
-from .transformer import SwinDenoiser, _relative_index, _shift_mask
+from .transformer import SwinDenoiser, relative_position_index, shifted_window_mask
 from .unet import UNetRes
 
 __all__ = ["ARCHS", "load_pretrained", "read_pretrained"]
@@ -382,13 +382,14 @@ def _swinir_config(state: State) -> dict[str, Any]:
 def _check_swinir_buffer(key: str, value: torch.Tensor, window: int) -> None:
     """Compare a saved ``relative_position_index``/``attn_mask`` with ours."""
     if key.endswith("relative_position_index"):
-        ok = torch.equal(value.cpu().long(), _relative_index(window))
+        ok = torch.equal(value.cpu().long(), relative_position_index(window))
     else:
         windows, n = value.shape[0], window * window
         side = math.isqrt(windows) * window
         ok = value.shape[1:] == (n, n) and (
             side * side != windows * n  # non-square training size: shape check only
-            or torch.equal(value.cpu().float(), _shift_mask(side, side, window, window // 2)))
+            or torch.equal(value.cpu().float(),
+                           shifted_window_mask(side, side, window, window // 2)))
         block = int(re.search(r"blocks\.(\d+)\.attn_mask", key)[1])
         ok = ok and block % 2 == 1
     if not ok:

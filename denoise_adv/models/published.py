@@ -36,6 +36,8 @@ from torch import nn
 
 from .._checks import MissingExtra, check_real
 from .._io import file_sha256
+from ..noise import DEFAULT_SIGMA
+from .pretrained import read_pretrained
 
 __all__ = ["PUBLISHED", "PublishedModel", "load_published", "published_file", "published_info"]
 
@@ -124,7 +126,7 @@ def published_file(name: str) -> tuple[Path, str]:
     return path, dist.version
 
 
-def load_published(name: str, sigma: float | None = 25 / 255,
+def load_published(name: str, sigma: float | None = DEFAULT_SIGMA,
                    map_location: str | torch.device = "cpu") -> nn.Module:
     """A published model in eval mode, its default noise level set to ``sigma``.
 
@@ -141,8 +143,6 @@ def load_published(name: str, sigma: float | None = 25 / 255,
         >>> model.sigma * 255, model(torch.rand(1, 1, 8, 8)).shape
         (15.0, torch.Size([1, 1, 8, 8]))
     """
-    from .pretrained import read_pretrained
-
     spec = PUBLISHED[_name(name)]
     path, _ = published_file(spec.name)
     model, _ = read_pretrained(path, spec.arch, map_location)

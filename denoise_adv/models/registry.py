@@ -1,4 +1,5 @@
-"""Model registry and checkpoint format.
+"""Model registry and checkpoint format (how every loader in
+:mod:`denoise_adv.models.loading` ends: a registered architecture and its weights).
 
 A checkpoint is a plain dict, loadable with ``torch.load(..., weights_only=True)``::
 
@@ -28,7 +29,7 @@ from torch import nn
 
 from .._io import atomic_torch_save, load_weights, plain_values
 
-__all__ = ["MODELS", "build", "load", "load_checkpoint", "register_model", "save_checkpoint",
+__all__ = ["MODELS", "build", "load_checkpoint", "register_model", "save_checkpoint",
            "weights_sha256"]
 
 CHECKPOINT_FORMAT = "denoise_adv.checkpoint"
@@ -235,22 +236,11 @@ def _check_state_shapes(expected: dict[str, torch.Tensor], state: dict[str, torc
                          f"({'; '.join(parts)})")
 
 
-def load(path_or_name: str | os.PathLike, map_location: str | torch.device = "cpu"
-         ) -> nn.Module:
-    """Load only the model of a checkpoint (see :func:`load_checkpoint`), or a shipped zoo
-    model given as ``zoo:NAME`` (see :func:`~denoise_adv.models.pretrained`).
+def __getattr__(name: str) -> Any:
+    """``registry.load``'s former home: it is :func:`denoise_adv.models.loading.load` (which
+    reads this module, so it is imported on first use)."""
+    if name == "load":
+        from .loading import load
 
-    A registered architecture name instead of a path raises :class:`ValueError` pointing to the
-    zoo, ``denoise-adv convert`` (published weights) and ``denoise-adv train``.
-    """
-    if str(path_or_name).startswith("zoo:"):
-        from .zoo import pretrained
-
-        return pretrained(str(path_or_name), map_location)
-    if str(path_or_name) in MODELS and not Path(path_or_name).exists():
-        raise ValueError(f"{path_or_name!r} is an architecture name, not weights: load a shipped "
-                         "model with load('zoo:NAME') (see denoise_adv.models.zoo_manifest()), "
-                         "convert published weights with `denoise-adv convert`, train with "
-                         f"`denoise-adv train`, or use build({str(path_or_name)!r}) for untrained "
-                         "weights")
-    return load_checkpoint(path_or_name, map_location)[0]
+        return load
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,7 +19,7 @@ from .._checks import check_int, check_real
 from ._common import check_input
 from .registry import register_model
 
-__all__ = ["SwinDenoiser"]
+__all__ = ["SwinDenoiser", "relative_position_index", "shifted_window_mask"]
 
 #: SwinIR's colour mean (DIV2K), subtracted from 3-channel inputs only.
 RGB_MEAN = (0.4488, 0.4371, 0.4040)
@@ -28,8 +28,14 @@ MASK_VALUE = -100.0
 
 
 @lru_cache(maxsize=64)
-def _relative_index(window: int) -> torch.Tensor:
-    """SwinIR's ``relative_position_index``: (N, N) rows of the bias table, N = window**2."""
+def relative_position_index(window: int) -> torch.Tensor:
+    """SwinIR's ``relative_position_index``: (N, N) rows of the bias table, N = window**2
+    (public: the SwinIR importer checks a file's buffer against it).
+
+    Example:
+        >>> relative_position_index(2).tolist()
+        [[4, 3, 1, 0], [5, 4, 2, 1], [7, 6, 4, 3], [8, 7, 5, 4]]
+    """
     coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window),
                                         indexing="ij")).flatten(1)
     rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window - 1)
@@ -37,9 +43,15 @@ def _relative_index(window: int) -> torch.Tensor:
 
 
 @lru_cache(maxsize=64)
-def _shift_mask(height: int, width: int, window: int, shift: int) -> torch.Tensor:
+def shifted_window_mask(height: int, width: int, window: int, shift: int) -> torch.Tensor:
     """SwinIR's ``attn_mask``: (windows, N, N), 0 inside a region of the shifted grid and
-    ``MASK_VALUE`` between regions."""
+    ``MASK_VALUE`` between regions (public: the SwinIR importer checks a file's buffer
+    against it).
+
+    Example:
+        >>> tuple(shifted_window_mask(8, 8, 4, 2).shape)
+        (4, 16, 16)
+    """
     region = torch.zeros(height, width)
     label = 0
     for hs in (slice(0, -window), slice(-window, -shift), slice(-shift, None)):
@@ -82,7 +94,7 @@ class _WindowAttention(nn.Module):
                                                                      heads))
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
         # A function of the window only: not saved (load_pretrained checks SwinIR's copy).
-        self.register_buffer("relative_position_index", _relative_index(window).clone(),
+        self.register_buffer("relative_position_index", relative_position_index(window).clone(),
                              persistent=False)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -122,7 +134,7 @@ class _SwinBlock(nn.Module):
         mask = None
         if self.shift:
             y = torch.roll(y, (-self.shift, -self.shift), dims=(1, 2))
-            mask = _shift_mask(h, w, self.window, self.shift).to(x.device)
+            mask = shifted_window_mask(h, w, self.window, self.shift).to(x.device)
         y = _from_windows(self.attn(_to_windows(y, self.window), mask), self.window, b, h, w)
         if self.shift:
             y = torch.roll(y, (self.shift, self.shift), dims=(1, 2))

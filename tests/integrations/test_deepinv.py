@@ -262,3 +262,54 @@ def test_clear_errors():
         denoiser_from_physics(_small_drunet(), dinv.physics.Denoising(dinv.physics.PoissonNoise()))
     with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
         as_deepinv_denoiser(lambda x, sigma: x)
+
+
+# ------------------------------------------------------------ the contract, through deepinv
+def test_a_fixed_level_model_warns_once_when_given_another_sigma():
+    import warnings
+
+    from denoise_adv.models import pretrained
+
+    model = pretrained("dncnn-s25-normal")
+    y = torch.rand(1, 1, 16, 16)
+    denoiser = as_deepinv_denoiser(model)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with torch.no_grad():
+            at_25 = denoiser(y, 25 / 255)  # its own level: nothing to say
+            at_5 = denoiser(y, 5 / 255)
+            again = denoiser(y, 50 / 255)
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert len(messages) == 1, messages
+    assert "fixed-level" in messages[0] and "sigma 5/255" in messages[0] and "25/255" in messages[0]
+    assert torch.equal(at_5, at_25) and torch.equal(again, at_25)  # it cannot follow sigma
+
+
+def test_a_takes_sigma_model_honours_sigma_without_warning():
+    import warnings
+
+    ffdnet = FFDNet(channels=1, depth=3, features=8).eval()
+    denoiser = as_deepinv_denoiser(ffdnet)
+    y = torch.rand(1, 1, 8, 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with torch.no_grad():
+            torch.testing.assert_close(denoiser(y, 5 / 255), ffdnet(y, 5 / 255), rtol=0, atol=0)
+            assert not torch.equal(denoiser(y, 5 / 255), denoiser(y, 50 / 255))
+
+
+def test_noise_models_wrap_the_noise_spec():
+    from denoise_adv.noise import NoiseSpec
+
+    model = TSNoiseModel.ts_pres(0.1, iterations=7, rng=_rng(0))
+    assert model.spec == NoiseSpec(model.sigma.item(), 7, 1 / 3)
+    model.update_parameters(p=1.0)
+    assert model.spec.p == 1.0
+    with pytest.raises(ValueError, match="p must be <= 1.0"):
+        model.update_parameters(p=3.0)
+    assert model.p == 1.0  # refused: unchanged
+    from_spec = TSNoiseModel.from_spec(NoiseSpec(0.1, 7), rng=_rng(0))
+    x = torch.zeros(2, 1, 8, 8)
+    torch.testing.assert_close(from_spec(x), ts_noise(x.shape, 0.1, 7, generator=_rng(0)),
+                               rtol=0, atol=0)
+    assert MixedNoiseModel().sigmas.tolist() == [25 / 255, 26 / 255]

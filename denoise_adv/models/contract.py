@@ -1,0 +1,156 @@
+"""The denoiser contract: what a model can do, declared once by the model, read only here.
+
+A *denoiser* is an :class:`torch.nn.Module` called ``model(noisy) -> clean estimate`` ([0, 1]
+units; see :class:`Denoiser`). What else it can do it declares by class (or instance)
+attributes, all optional, so a foreign model declares nothing and is still a denoiser:
+
+==================  ===========  ===============================================================
+attribute           if absent    meaning
+==================  ===========  ===============================================================
+``takes_sigma``     foreign      ``True``: called ``model(noisy, sigma)`` (FFDNet, DRUNet;
+                                 :class:`NoiseLevelDenoiser`). ``False``: a *fixed-level* model
+                                 of ours: one trained level, no level argument (DnCNN, SwinIR,
+                                 the unfolding model, the classical baselines). Absent: a
+                                 foreign model, called with ``sigma`` only when one is given.
+``differentiable``  ``True``     ``False``: white-box attacks refuse it (BM3D, NL-means); one
+                                 submodule declaring it makes the whole model so.
+``channels``        unknown      image channels it takes (1 gray, 3 colour).
+``sigma``           unknown      the level it denoises at when not told: a ``takes_sigma``
+                                 model's default (the published models of the zoo), a
+                                 fixed-level model's own level where known (the classical
+                                 baselines' argument; the shipped zoo's models, 25/255).
+==================  ===========  ===============================================================
+
+Read them with :func:`takes_sigma`, :func:`fixed_level`, :func:`is_differentiable`,
+:func:`channels_of` and :func:`default_level`, never with ``getattr`` elsewhere. The adapters
+(:func:`~denoise_adv.models.as_denoiser`, :func:`~denoise_adv.models.as_prior`,
+:func:`denoise_adv.integrations.deepinv.as_deepinv_denoiser`) cross between the two call forms on
+this contract; a fixed-level model asked for another level through them warns once
+(:func:`warn_fixed_level`). deepinv's ``Denoiser`` (``forward(x, sigma)``) is the other
+library's form of :class:`NoiseLevelDenoiser`. No model of the package is randomized, so the
+contract has no such attribute (EOT averages gradients over the noise of a model that is).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+__all__ = ["Denoiser", "NoiseLevelDenoiser", "channels_of", "default_level", "fixed_level",
+           "is_differentiable", "takes_sigma", "warn_fixed_level"]
+
+
+@runtime_checkable
+class Denoiser(Protocol):
+    """The contract's call: ``model(noisy) -> clean`` on a batch (B, C, H, W)."""
+
+    def __call__(self, noisy: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class NoiseLevelDenoiser(Protocol):
+    """A model declaring ``takes_sigma = True``: ``model(noisy, sigma) -> clean``, ``sigma`` a
+    float or a per-sample tensor in [0, 1] units (deepinv's ``Denoiser`` signature)."""
+
+    takes_sigma: bool
+
+    def __call__(self, noisy: torch.Tensor, sigma: float | torch.Tensor | None = None
+                 ) -> torch.Tensor: ...
+
+
+def takes_sigma(model: nn.Module) -> bool:
+    """Whether ``model`` is called ``model(x, sigma)`` (it declares ``takes_sigma = True``).
+
+    Example:
+        >>> from denoise_adv.models import DnCNN, FFDNet
+        >>> takes_sigma(FFDNet(depth=2, features=4)), takes_sigma(DnCNN(depth=2, features=4))
+        (True, False)
+    """
+    return bool(getattr(model, "takes_sigma", False))
+
+
+def fixed_level(model: nn.Module) -> bool:
+    """Whether ``model`` is a fixed-level model of ours: it declares ``takes_sigma = False``
+    (one trained level, no level argument). A foreign model, which declares nothing, is not.
+
+    Example:
+        >>> from denoise_adv.models import DnCNN
+        >>> fixed_level(DnCNN(depth=2, features=4)), fixed_level(torch.nn.Identity())
+        (True, False)
+    """
+    return hasattr(model, "takes_sigma") and not model.takes_sigma
+
+
+def is_differentiable(model: nn.Module) -> bool:
+    """Whether white-box attacks can use ``model``'s gradients: no module of it declares
+    ``differentiable = False`` (BM3D, NL-means, or a wrapper of them).
+
+    Example:
+        >>> from denoise_adv.models import DnCNN, NLMeans
+        >>> is_differentiable(DnCNN(depth=2, features=4)), is_differentiable(NLMeans(0.1))
+        (True, False)
+    """
+    return all(getattr(m, "differentiable", True) is not False for m in model.modules())
+
+
+def channels_of(model: nn.Module, default: int | None = None) -> int | None:
+    """The image channels ``model`` declares (an int ``channels``), else ``default``.
+
+    Example:
+        >>> from denoise_adv.models import DnCNN
+        >>> channels_of(DnCNN(channels=3, depth=2, features=4)), channels_of(nn.Identity(), 1)
+        (3, 1)
+    """
+    channels = getattr(model, "channels", None)
+    return channels if isinstance(channels, int) and not isinstance(channels, bool) else default
+
+
+def default_level(model: nn.Module) -> float | None:
+    """The level ``model`` denoises at when not told (its ``sigma``, a number), else ``None``.
+
+    Example:
+        >>> from denoise_adv.models import NLMeans
+        >>> default_level(NLMeans(0.1)), default_level(nn.Identity())
+        (0.1, None)
+    """
+    sigma = getattr(model, "sigma", None)
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)):
+        return None
+    return float(sigma)
+
+
+def _same_level(sigma: float | torch.Tensor, level: float) -> bool:
+    if isinstance(sigma, torch.Tensor):
+        return bool(torch.all((sigma.detach() - level).abs() <= 1e-6))
+    return math.isclose(float(sigma), level, rel_tol=0.0, abs_tol=1e-6)
+
+
+def warn_fixed_level(model: nn.Module, sigma: float | torch.Tensor | None,
+                     where: str = "the adapter") -> bool:
+    """Warn (:class:`UserWarning`) if ``model`` is fixed-level and ``sigma`` is a level it will
+    not honour: another than its own (:func:`default_level`), or any level when its own is not
+    recorded. Returns whether it warned; callers warn once (they keep the answer).
+
+    Example:
+        >>> from denoise_adv.models import NLMeans
+        >>> warn_fixed_level(NLMeans(25 / 255), 25 / 255)
+        False
+    """
+    if sigma is None or not fixed_level(model):
+        return False
+    level = default_level(model)
+    if level is not None and _same_level(sigma, level):
+        return False
+    given = (f"{float(sigma) * 255:g}/255" if not isinstance(sigma, torch.Tensor)
+             or sigma.numel() == 1 else "per-sample levels")
+    own = (f"the level it was trained for ({level * 255:g}/255)" if level is not None else
+           "the level it was trained for (not recorded on the model: set model.sigma to it)")
+    warnings.warn(f"{type(model).__name__} is a fixed-level denoiser: {where} was given sigma "
+                  f"{given}, which it ignores; it denoises at {own}. Use a model that takes a "
+                  "noise level (takes_sigma, e.g. zoo:ffdnet-ipol-gray or deepinv's DRUNet) "
+                  "to follow sigma (DPIR anneals it)", UserWarning, stacklevel=3)
+    return True
