@@ -143,8 +143,8 @@ def run_neighborhood(args: argparse.Namespace) -> int:
     connected = connected_set_check(model, clean, n1, n2, spec,
                                     generator=generator(args.seed, "attack", name, "connected-set"))
     out = output_folder(args.out)
-    plot_polar(flat, out / "neighborhood_2d.png",
-               f"{name}: PSNR around the noisy image (radii x ||delta|| = {norm:.3f})")
+    plot_polar(flat, out / "neighborhood_2d.png", f"{name}: PSNR around the noisy image",
+               radius_unit=norm)
     plot_sphere(sphere, out / "neighborhood_3d.png", f"{name}: sphere of radius ||delta||")
     write_json(out / "neighborhood.json", {
         "image": name, "sigma": sigma, "seed": args.seed, "attack": spec.as_dict(),
@@ -163,7 +163,7 @@ def run_neighborhood(args: argparse.Namespace) -> int:
 
 
 def run_patch(args: argparse.Namespace) -> int:
-    from ..analysis import attack_generator, noisy_image, patch_attack, plot_comparison_strip
+    from ..analysis import attack_generator, noisy_image, patch_attack, plot_patch_attack
 
     spec = attack_spec(args)
     where, sigma = device(args.device), args.sigma / LEVEL
@@ -181,11 +181,10 @@ def run_patch(args: argparse.Namespace) -> int:
                           attack_generator(args.seed, name, f"patch-{spec.norm}"))
     out = output_folder(args.out)
     with torch.no_grad():
-        panels = [("noisy", noisy), ("denoised", model(noisy))]
-        for method in ("method1", "method2"):
-            adv = result[f"{method}_input"]
-            panels += [(f"{method} input", adv), (f"{method} denoised", model(adv))]
-    plot_comparison_strip([(name, panels)], out / "patch_attack.png")
+        denoised = {"gaussian": model(noisy), **{m: model(result[f"{m}_input"])
+                                                 for m in ("method1", "method2")}}
+    plot_patch_attack(result, noisy, denoised, out / "patch_attack.png",
+                      f"{name}: patch {box} (top, left, height, width) outlined")
     numbers = {k: v for k, v in result.items() if not k.endswith("_input")}
     write_json(out / "patch_attack.json", {"image": name, "sigma": sigma,
                                            "attack": spec.as_dict(), **numbers})
