@@ -128,9 +128,9 @@ def level_column(sigma: float | torch.Tensor, batch: int, ndim: int,
     elif sigma.dim() >= 1 and sigma.shape[0] == batch and all(s == 1 for s in sigma.shape[1:]):
         sigma = sigma.reshape(batch)
     else:
-        raise ValueError(f"sigma must be a float or a tensor of shape ({batch},) (or "
-                         f"({batch}, 1, ..., 1)): one level per sample ({batch}), got shape "
-                         f"{tuple(sigma.shape)}")
+        raise ValueError(f"sigma must be a float or a tensor of shape ({batch},) or ({batch}, "
+                         f"1, ..., 1): one level per sample ({batch}), one value per image; got "
+                         f"shape {tuple(sigma.shape)}")
     return sigma.to(device=device, dtype=dtype).view(batch, *([1] * (ndim - 1)))
 
 

@@ -7,7 +7,8 @@ from numbers import Real
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_real, check_sigma
+from .._checks import check_sigma
+from ..noise import level_column
 
 
 def check_input(x: object, channels: int, name: str = "noisy") -> torch.Tensor:
@@ -23,21 +24,16 @@ def check_input(x: object, channels: int, name: str = "noisy") -> torch.Tensor:
 def sigma_map(sigma: float | torch.Tensor, x: torch.Tensor, height: int, width: int
               ) -> torch.Tensor:
     """A (B, 1, height, width) noise-level map from a float, a scalar, a (B,) or a
-    (B, 1, 1, 1) tensor, on ``x``'s device and dtype; levels must be finite and >= 0."""
+    (B, 1, 1, 1) tensor, on ``x``'s device and dtype; levels must be finite and >= 0 (the
+    package's one level check and shape rule: :func:`~denoise_adv._checks.check_sigma`,
+    :func:`~denoise_adv.noise.level_column`)."""
     batch = x.shape[0]
-    if isinstance(sigma, Real):  # a bool is refused by check_real
-        s = torch.as_tensor(check_real(sigma, "sigma", minimum=0.0), device=x.device,
-                            dtype=x.dtype)  # checked in Python: no device round trip
+    if isinstance(sigma, Real):  # checked in Python: no device round trip (a bool is refused)
+        s = torch.as_tensor(check_sigma(sigma, ranges=False, tensors=False), device=x.device,
+                            dtype=x.dtype)
     else:  # converted first: check_sigma would read a two-element list as a range
         s = check_sigma(torch.as_tensor(sigma, device=x.device, dtype=x.dtype))
-    if s.numel() == 1:
-        s = s.reshape(1, 1, 1, 1).expand(batch, 1, 1, 1)
-    elif s.numel() == batch:
-        s = s.reshape(batch, 1, 1, 1)
-    else:
-        raise ValueError(f"sigma must be a number or have one value per image ({batch}), got "
-                         f"shape {tuple(s.shape)}")
-    return s.expand(batch, 1, height, width)
+    return level_column(s, batch, 4, x.device, x.dtype).expand(batch, 1, height, width)
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int, mode: str = "replicate"
