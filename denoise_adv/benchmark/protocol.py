@@ -9,6 +9,9 @@ Units are the Python API's: noise levels and budgets in [0, 1] (``2 / 255``). L2
 per pixel (RMS; radius ``eps * sqrt(C*H*W)``), so the L-inf ball of a budget lies inside the L2
 ball of the same budget: *budget b* is the per-pixel L2 ball of radius b, searched by L2 PGD,
 ObsAtk (its zero-mean part), L-inf PGD and FGSM (its cube), transfer and random inputs.
+
+``PROTOCOL_V2`` adds Auto-PGD and the Square Attack (:class:`BenchAttackV2`, whose extra fields
+``eot`` and ``queries`` v1's attacks do not have, so v1's record stays what it was).
 """
 
 from __future__ import annotations
@@ -27,13 +30,25 @@ from .._checks import check_channels, check_int, check_real
 from ..analysis.transfer import random_perturbation
 
 __all__ = ["COLOR_TEST_IMAGES", "PROTOCOL_V1", "PROTOCOL_V1_COLOR", "PROTOCOL_V1_COLOR_QUICK",
-           "PROTOCOL_V1_QUICK", "PROTOCOLS", "BenchAttack", "Protocol", "custom_data",
-           "get_protocol"]
+           "PROTOCOL_V1_QUICK", "PROTOCOL_V2", "PROTOCOL_V2_QUICK", "PROTOCOLS", "BenchAttack",
+           "BenchAttackV2", "Protocol", "budget_key", "custom_data", "get_protocol"]
 
 THREATS = ("white-box", "transfer", "random")
 #: The colour photographs of ``builtin:test`` (its other images are gray sources).
 COLOR_TEST_IMAGES = ("astronaut", "chelsea")
 KINDS = ("pgd", "fgsm", "obsatk", "random")
+#: The kinds only :class:`BenchAttackV2` has: Auto-PGD and the Square Attack.
+SEARCH_KINDS = ("apgd", "square")
+
+
+def budget_key(eps: float) -> str:
+    """A budget as a row key, in 8-bit levels: ``2/255 -> "2"``.
+
+    Example:
+        >>> budget_key(2 / 255), budget_key(0.5 / 255)
+        ('2', '0.5')
+    """
+    return f"{eps * 255:g}"
 
 
 @dataclass(frozen=True)
@@ -66,19 +81,33 @@ class BenchAttack:
     steps: int = 0
     restarts: int = 1
 
+    #: v1's attacks average no gradients (EOT) and make no queries: plain class attributes,
+    #: not fields, so a v1 record holds exactly the fields above (:class:`BenchAttackV2` makes
+    #: them fields).
+    eot = 1
+    queries = 0
+    _kinds = KINDS
+
     def __post_init__(self) -> None:
         if self.threat not in THREATS:
             raise ValueError(f"threat must be one of {THREATS}, got {self.threat!r}")
-        if self.kind not in KINDS or (self.kind == "random") != (self.threat == "random"):
-            raise ValueError(f"kind must be one of {KINDS} (random exactly for the random "
-                             f"threat), got {self.kind!r} for threat {self.threat!r}")
+        if self.kind not in self._kinds or (self.kind == "random") != (self.threat == "random"):
+            hint = "" if self._kinds != KINDS else "; apgd and square are BenchAttackV2's"
+            raise ValueError(f"kind must be one of {self._kinds} (random exactly for the random "
+                             f"threat{hint}), got {self.kind!r} for threat {self.threat!r}")
         if self.norm not in ("linf", "l2") or (self.kind in ("fgsm", "obsatk") and self.norm
                                                 != {"fgsm": "linf", "obsatk": "l2"}[self.kind]):
             raise ValueError(f"norm {self.norm!r} does not fit attack kind {self.kind!r}")
         check_real(self.eps, "eps", minimum=0.0, strict=True)
         check_real(self.alpha, "alpha", minimum=0.0, strict=self.kind in ("pgd", "obsatk"))
-        check_int(self.steps, "steps", minimum=1 if self.kind != "random" else 0)
+        check_int(self.steps, "steps", minimum=0 if self.kind in ("random", "square") else 1)
         check_int(self.restarts, "restarts", minimum=1)
+
+    @property
+    def gradient_free(self) -> bool:
+        """Whether the attack needs forward passes only (Square): it runs on black-box
+        models too."""
+        return self.kind == "square"
 
     @property
     def budget(self) -> float:
@@ -96,16 +125,34 @@ class BenchAttack:
         return self.name
 
     def build(self, model: nn.Module, generator: torch.Generator | None = None,
-              loss=None, amp: str | None = None):
+              loss=None, amp: str | None = None, randomized: bool = False):
         """The :class:`~denoise_adv.attacks.DenoiseAttack` on ``model`` (not for ``random``),
-        with its random start from ``generator``, an optional ``loss`` (default MSE) and
-        mixed precision ``amp``."""
-        from ..attacks import DenoiseFGSM, DenoisePGD, DenoisePGDL2, ObsAtk
+        with its random start from ``generator``, an optional ``loss`` (default MSE; Auto-PGD
+        and Square keep their per-image MSE) and mixed precision ``amp``. ``randomized``: the
+        model declared itself randomized, so gradients average :attr:`eot` passes (EOT)."""
+        from ..attacks import (
+            DenoiseAPGD,
+            DenoiseFGSM,
+            DenoisePGD,
+            DenoisePGDL2,
+            DenoiseSquare,
+            ObsAtk,
+        )
 
+        eot = dict(eot_iter=self.eot) if randomized and self.eot > 1 else {}
+        per_pixel = self.norm == "l2"
+        if self.kind == "apgd":
+            return DenoiseAPGD(model, norm=self.norm, eps=self.eps, steps=self.steps,
+                               n_restarts=self.restarts, per_pixel=per_pixel,
+                               generator=generator, amp=amp, **eot)
+        if self.kind == "square":
+            return DenoiseSquare(model, norm=self.norm, eps=self.eps, n_queries=self.queries,
+                                 n_restarts=self.restarts, per_pixel=per_pixel,
+                                 generator=generator, amp=amp)
         if self.kind == "fgsm":
-            return DenoiseFGSM(model, eps=self.eps, loss=loss, amp=amp)
+            return DenoiseFGSM(model, eps=self.eps, loss=loss, amp=amp, **eot)
         common = dict(eps=self.eps, alpha=self.alpha, steps=self.steps, generator=generator,
-                      loss=loss, amp=amp)
+                      loss=loss, amp=amp, **eot)
         if self.kind == "obsatk":
             return ObsAtk(model, per_pixel=True, **common)
         if self.kind == "pgd" and self.norm == "linf":
@@ -114,12 +161,78 @@ class BenchAttack:
             return DenoisePGDL2(model, per_pixel=True, **common)
         raise ValueError(f"{self.name} is random noise, not an attack to build")
 
+    @property
+    def runs(self) -> int:
+        """How often the runner calls the built attack: ``restarts`` for v1's kinds (each
+        call a fresh random start), once for Auto-PGD and Square (they restart inside)."""
+        return 1 if self.kind in SEARCH_KINDS else self.restarts
+
+    @property
+    def iterations(self) -> int:
+        """Gradient steps (or Square's queries) per run, summed over its restarts: what the
+        ``steps`` sanity check orders attacks by."""
+        return self.queries * self.restarts if self.kind == "square" else self.steps * (
+            self.restarts if self.kind == "apgd" else 1)
+
+    @staticmethod
+    def from_values(values: dict[str, Any]) -> BenchAttack:
+        """The attack of :meth:`Protocol.as_dict`'s record: a :class:`BenchAttackV2` when the
+        record holds its fields (``eot``, ``queries``), else a :class:`BenchAttack`."""
+        if not isinstance(values, dict):
+            raise TypeError(f"an attack must be a dict of its fields, got "
+                            f"{type(values).__name__}")
+        v2 = {"eot", "queries"} & set(values)
+        return (BenchAttackV2 if v2 else BenchAttack)(**values)
+
     def random_delta(self, like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Random noise of this budget's full size, shaped like ``like`` (one image): random
         signs times ``eps`` (L-inf), a uniformly random direction of radius
         ``eps * sqrt(C*H*W)`` (L2)."""
         size = self.eps if self.norm == "linf" else self.eps * like.numel() ** 0.5
         return random_perturbation(like, self.norm, size, generator)
+
+
+@dataclass(frozen=True)
+class BenchAttackV2(BenchAttack):
+    """An attack of protocol v2 (and later): :class:`BenchAttack`'s fields plus two.
+
+    Args:
+        eot: on a model that declares itself randomized (a module with ``randomized = True``,
+            see :func:`~denoise_adv.benchmark.runner.is_randomized`), each gradient is the
+            mean of ``eot`` forward+backward passes (Expectation over Transformation,
+            Athalye et al. 2018); deterministic models get one pass. Gradient kinds only.
+        queries: the Square Attack's forward passes per restart (``kind="square"``, which
+            has no ``alpha`` and no ``steps``); 0 for the other kinds.
+
+    The kinds grow by ``"apgd"`` (:class:`~denoise_adv.attacks.DenoiseAPGD`: ``steps`` per
+    restart, ``restarts`` inside the attack, no ``alpha``: its step size is automatic) and
+    ``"square"`` (:class:`~denoise_adv.attacks.DenoiseSquare`: forward passes only, so it is
+    the white-box row of black-box models such as BM3D and NL-means).
+
+    Example:
+        >>> BenchAttackV2("square-linf-2", "white-box", "square", "linf", 2 / 255,
+        ...               queries=1000).gradient_free
+        True
+    """
+
+    eot: int = 1
+    queries: int = 0
+    _kinds = KINDS + SEARCH_KINDS
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_int(self.eot, "eot", minimum=1)
+        check_int(self.queries, "queries", minimum=1 if self.kind == "square" else 0)
+        if self.kind in SEARCH_KINDS and self.alpha != 0:
+            raise ValueError(f"alpha must be 0 for kind {self.kind!r} (its step size is its "
+                             f"own), got {self.alpha!r}")
+        if self.kind == "square" and (self.steps, self.eot, self.threat) != (0, 1, "white-box"):
+            raise ValueError("a square attack is white-box, with queries and no steps or eot, "
+                             f"got steps={self.steps}, eot={self.eot}, threat={self.threat!r}")
+        if self.kind != "square" and self.queries:
+            raise ValueError(f"queries is for kind 'square', not {self.kind!r}")
+        if self.kind == "random" and self.eot != 1:
+            raise ValueError("eot is for gradient attacks, not random noise")
 
 
 def _suite(budgets: tuple[int, ...], steps: int, long_steps: int, parts: int = 4
@@ -238,7 +351,8 @@ class Protocol:
                              f"got unknown {unknown}" if unknown else "a protocol needs 'version'")
         values = dict(values)
         try:
-            values["attacks"] = tuple(BenchAttack(**a) for a in values.get("attacks", ()))
+            values["attacks"] = tuple(BenchAttack.from_values(a)
+                                      for a in values.get("attacks", ()))
         except TypeError as exc:
             raise ValueError(f"bad attack in protocol {values['version']!r}: {exc}") from None
         for key in ("images", "noise_seeds"):
@@ -286,9 +400,45 @@ PROTOCOL_V1_COLOR = PROTOCOL_V1.derive(
 PROTOCOL_V1_COLOR_QUICK = PROTOCOL_V1_QUICK.derive(
     "v1-color-quick", channels=3, images=COLOR_TEST_IMAGES, reference="zoo:ffdnet-ipol-color")
 
+
+
+def _suite_v2(v1: tuple[BenchAttack, ...], budgets: tuple[int, ...], apgd_steps: int,
+              restarts: int, queries: int, eot: int) -> tuple[BenchAttack, ...]:
+    """v1's white-box attacks (with EOT for randomized models), then Auto-PGD (L-inf, L2)
+    and Square (L-inf, L2) at every budget, then v1's transfer and random inputs."""
+    white = [BenchAttackV2(**dataclasses.asdict(a), eot=1 if a.kind == "fgsm" else eot)
+             for a in v1 if a.threat == "white-box"]
+    for norm in ("linf", "l2"):
+        white += [BenchAttackV2(f"apgd-{norm}-{b}", "white-box", "apgd", norm, b / 255, 0.0,
+                                apgd_steps, restarts, eot=eot) for b in budgets]
+    for norm in ("linf", "l2"):
+        white += [BenchAttackV2(f"square-{norm}-{b}", "white-box", "square", norm, b / 255,
+                                queries=queries) for b in budgets]
+    return tuple(white) + tuple(a for a in v1 if a.threat != "white-box")
+
+
+#: EOT passes of protocol v2's gradient attacks on models that declare themselves randomized:
+#: AutoAttack's ``version="rand"`` setting (no model of the zoo is randomized, so this number
+#: is taken, not measured here; docs/benchmark.rst).
+V2_EOT = 20
+
+#: Protocol v2 (frozen): v1's white-box set; Auto-PGD L-inf and per-pixel L2 at 1, 2 and
+#: 4/255 (20 steps, 2 restarts); the Square Attack L-inf and L2 at 1, 2 and 4/255 (1000
+#: queries) on every model, the white-box row of black-box ones; EOT (20 passes) on models
+#: that declare themselves randomized; v1's transfer and random inputs. Why these numbers:
+#: ``experiments/benchmark_v2_budget.py`` and docs/benchmark.rst.
+PROTOCOL_V2 = PROTOCOL_V1.derive("v2", attacks=_suite_v2(
+    PROTOCOL_V1.attacks, (1, 2, 4), apgd_steps=20, restarts=2, queries=1000, eot=V2_EOT))
+
+#: v2's smoke-test variant: v1-quick's attacks and crops, Auto-PGD 5 steps and 1 restart,
+#: Square 20 queries, EOT 2.
+PROTOCOL_V2_QUICK = PROTOCOL_V1_QUICK.derive("v2-quick", attacks=_suite_v2(
+    PROTOCOL_V1_QUICK.attacks, (1, 2, 4), apgd_steps=5, restarts=1, queries=20, eot=2))
+
 #: The protocols this release knows, by version.
 PROTOCOLS: dict[str, Protocol] = {p.version: p for p in (
-    PROTOCOL_V1, PROTOCOL_V1_QUICK, PROTOCOL_V1_COLOR, PROTOCOL_V1_COLOR_QUICK)}
+    PROTOCOL_V1, PROTOCOL_V1_QUICK, PROTOCOL_V1_COLOR, PROTOCOL_V1_COLOR_QUICK, PROTOCOL_V2,
+    PROTOCOL_V2_QUICK)}
 
 
 def _reserved_checked(protocol: Protocol) -> Protocol:

@@ -1,28 +1,53 @@
-"""The benchmark's outputs: ``results.json``, the leaderboard (Markdown, reStructuredText for
-the docs) and the figures (robust PSNR versus budget, the per-image worst-case strip)."""
+"""The benchmark's outputs: ``results.json``, the leaderboard (Markdown, a self-contained HTML
+page, reStructuredText for the docs) and the figures (robust PSNR versus budget, the
+per-image worst-case strip)."""
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from .._io import atomic_open
 from ..analysis.common import Image
 from ..data import load_image
 from ..report import new_figure, save_figure
-from .runner import budget_key
+from .protocol import budget_key
 
 __all__ = ["headline_column", "leaderboard_rows", "plot_robust_vs_budget", "plot_worst_case_strip",
-           "write_leaderboard_md", "write_leaderboard_rst", "write_outputs"]
+           "write_leaderboard_html", "write_leaderboard_md", "write_leaderboard_rst",
+           "write_outputs"]
+
+#: The leaderboard column of the paired interval against the best model.
+PAIRED_COLUMN = "vs best (paired)"
 
 STRIP_IMAGES = 6
 
 
 def _ci(stat: Mapping[str, float], digits: int = 2) -> str:
     return f"{stat['mean']:.{digits}f} [{stat['low']:.{digits}f}, {stat['high']:.{digits}f}]"
+
+
+def _paired(s: Mapping[str, Any]) -> str:
+    """The paired difference to the best model, signed, with its interval (``--`` unranked)."""
+    d = s.get("paired_vs_best")
+    if d is None:
+        return "--"
+    return f"{d['mean']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}]"
+
+
+def _rank(s: Mapping[str, Any]) -> str:
+    """``"=1"`` for a tie, ``"2"``, ``"--"`` unranked (results of earlier versions: the int)."""
+    if "rank_label" in s:
+        return s["rank_label"]
+    return str(s["rank"]) if s["rank"] else "--"
 
 
 def headline_column(headline_budget: float) -> str:
@@ -44,11 +69,12 @@ def leaderboard_rows(results: Mapping[str, Any]) -> list[dict[str, str]]:
         s = results["summary"][label]
         worst = next(iter(s["worst_attack_counts"]))
         rows.append({
-            "rank": str(s["rank"]) if s["rank"] else "--",
+            "rank": _rank(s),
             "model": label,
             "threat": s["threat"],
             "Gaussian PSNR": _ci(s["gaussian_psnr"]),
             headline_column(results["protocol"]["headline_budget"]): _ci(s["robust_psnr"]),
+            PAIRED_COLUMN: _paired(s),
             "gap": _ci(s["gap"]),
             "random drop": f"{s['random_drop']['mean']:.3f}",
             **{f"robust @{k}": f"{v['mean']:.2f}" for k, v in s["robust_psnr_by_budget"].items()
@@ -63,13 +89,19 @@ def leaderboard_rows(results: Mapping[str, Any]) -> list[dict[str, str]]:
 def _describe(results: Mapping[str, Any]) -> str:
     p = results["protocol"]
     n, partial = len(results["images"]), results.get("max_images") is not None
+    square = any(a["kind"] == "square" for a in p["attacks"])
+    black = ("Black-box models are attacked by the Square Attack (forward passes only), their "
+             "white-box row, and ranked with the others" if square else
+             "Black-box models get transfer and random inputs only (their robust PSNR is an "
+             "upper bound)")
     return (f"Protocol {p['version']}: {p['data']} ({n} images"
             f"{', a partial run' if partial else ''}), sigma {p['sigma'] * 255:g}/255, "
             f"noise seeds {p['noise_seeds']}, transfer from "
             f"{p['reference']}; means over images with {p['confidence']:.0%} bootstrap "
-            f"intervals ({p['bootstrap']} resamples). Black-box models get transfer and random "
-            "inputs only (their robust PSNR is an upper bound); flagged models failed a sanity "
-            "check and are not ranked.")
+            f"intervals ({p['bootstrap']} resamples). {black}; flagged models failed a sanity "
+            f"check and are not ranked. '{PAIRED_COLUMN}': robust PSNR minus the best model's, "
+            "with its paired bootstrap interval (the same image resamples for both); models "
+            "whose interval contains 0 share a rank (=k): the images cannot tell them apart.")
 
 
 def _warnings(results: Mapping[str, Any]) -> list[str]:
@@ -130,7 +162,7 @@ def write_leaderboard_rst(results: Mapping[str, Any], path: str | os.PathLike) -
 
 def plot_robust_vs_budget(results: Mapping[str, Any], path: str | os.PathLike) -> Path:
     """Mean robust PSNR (with its bootstrap interval) against the budget, one line per model;
-    budget 0 is the Gaussian PSNR; black-box models dashed (upper bounds)."""
+    budget 0 is the Gaussian PSNR; black-box models dashed (upper bounds under v1)."""
     fig, ax = new_figure(figsize=(6, 4))
     labels = results["leaderboard"]
     for i, label in enumerate(labels):
@@ -142,10 +174,12 @@ def plot_robust_vs_budget(results: Mapping[str, Any], path: str | os.PathLike) -
         y = [p[1]["mean"] for p in points]
         err = [[p[1]["mean"] - p[1]["low"] for p in points],
                [p[1]["high"] - p[1]["mean"] for p in points]]
+        bound = s.get("upper_bound", s["threat"] == "black-box")
         style = "--" if s["threat"] == "black-box" else "-"
         ax.errorbar(x, y, yerr=err, fmt=style + "o", capsize=3, ms=4,
                     label=label + (" (flagged)" if s["flagged"] else "") +
-                    (" (black-box: upper bound)" if s["threat"] == "black-box" else ""))
+                    (" (black-box: upper bound)" if bound else
+                     " (black-box: Square)" if s["threat"] == "black-box" else ""))
     ax.set_xlabel("budget (8-bit levels per pixel; 0 = Gaussian noise only)")
     ax.set_ylabel("robust PSNR (dB)")
     ax.set_title(f"protocol {results['protocol']['version']}: worst case per image", fontsize=10)
@@ -176,14 +210,119 @@ def plot_worst_case_strip(results: Mapping[str, Any], folder, images: Sequence[I
     return plot_comparison_strip(strip, path)
 
 
+# ------------------------------------------------------------------------------- HTML
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 78em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; }
+tr.tie td:first-child { font-weight: bold; }
+figure { margin: 1em 0; }
+img.figure { max-width: 100%; }
+img.thumb { width: 128px; image-rendering: pixelated; display: block; }
+.note { color: #555; font-size: 0.9em; }
+"""
+
+
+def _data_uri(png: bytes) -> str:
+    """A PNG as an inline ``data:`` URI (the page references no file)."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _png_of(image: torch.Tensor) -> bytes:
+    """A (C, H, W) image in [0, 1] as PNG bytes."""
+    from PIL import Image as PILImage
+
+    array = (image.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
+    array = array.permute(1, 2, 0).numpy()
+    buffer = io.BytesIO()
+    PILImage.fromarray(array[..., 0] if array.shape[2] == 1 else array).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]],
+                classes: Sequence[str] = ()) -> list[str]:
+    """A table whose cells are escaped, except cells that start with ``<img`` (ours)."""
+    cell = lambda c: c if c.startswith("<img") else html.escape(c)  # noqa: E731
+    lines = ["<table>", "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"]
+    for i, row in enumerate(rows):
+        cls = f' class="{classes[i]}"' if i < len(classes) and classes[i] else ""
+        lines.append(f"<tr{cls}>" + "".join(f"<td>{cell(c)}</td>" for c in row) + "</tr>")
+    return lines + ["</table>"]
+
+
+def _worst_cases_html(results: Mapping[str, Any], folder, images: Sequence[Image]
+                      ) -> list[str]:
+    """Per image (rows) and model (columns): the denoised worst case at the headline budget
+    with its PSNR and attack (first noise seed), beside the clean image."""
+    seed = results["protocol"]["noise_seeds"][0]
+    rows = {(r["model"], r["image"]): r for r in results["per_image"] if r["noise_seed"] == seed}
+    labels = results["leaderboard"]
+    body = []
+    for name, clean in images:
+        cells = [name, f'<img class="thumb" alt="{html.escape(name)} clean" '
+                       f'src="{_data_uri(_png_of(clean))}">']
+        for label in labels:
+            row, path = rows.get((label, name)), folder.worst_path(label, name, seed)
+            if row is None or not path.is_file():
+                cells.append("--")
+                continue
+            cells.append(f'<img class="thumb" alt="{html.escape(label)} on {html.escape(name)}" '
+                         f'src="{_data_uri(path.read_bytes())}">'
+                         f'{row["robust_psnr"]:.2f} dB, {html.escape(row["worst_attack"])}')
+        body.append(cells)
+    return _html_table(["image", "clean", *labels], body)
+
+
+def write_leaderboard_html(results: Mapping[str, Any], folder, images: Sequence[Image],
+                           path: str | os.PathLike,
+                           figures: Sequence[str | os.PathLike] = ()) -> Path:
+    """One self-contained page (inline CSS, every image a base64 ``data:`` URI, no link to
+    anything outside it): the leaderboard table, the figures (``figures``: PNG files), the
+    per-image worst cases and the warnings and timing; written atomically. A reader opens it
+    in a browser; it travels as one file."""
+    rows = leaderboard_rows(results)
+    columns = list(rows[0])
+    version = html.escape(str(results["protocol"]["version"]))
+    ties = ["tie" if r["rank"].startswith("=") else "" for r in rows]
+    lines = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+             f"<title>Robustness leaderboard, protocol {version}</title>",
+             f"<style>{_CSS}</style>", "</head>", "<body>",
+             f"<h1>Robustness leaderboard, protocol {version}</h1>",
+             f"<p>{html.escape(_describe(results))}</p>"]
+    lines += _html_table(columns, [[r[c] for c in columns] for r in rows], ties)
+    for figure in figures:
+        figure = Path(figure)
+        if figure.is_file():
+            lines += ["<figure>", f'<img class="figure" alt="{html.escape(figure.stem)}" '
+                      f'src="{_data_uri(figure.read_bytes())}">',
+                      f"<figcaption>{html.escape(figure.name)}</figcaption>", "</figure>"]
+    lines += ["<h2>Per-image worst cases</h2>",
+              '<p class="note">The denoised worst case of each image at the headline budget, '
+              "its PSNR and the attack that produced it.</p>"]
+    lines += _worst_cases_html(results, folder, images)
+    lines += ["<h2>Warnings</h2>", "<ul>"]
+    lines += [f"<li>{html.escape(w)}</li>" for w in _warnings(results)] or ["<li>none</li>"]
+    lines += ["</ul>", "<h2>Time</h2>", "<ul>"]
+    lines += [f"<li>{html.escape(t.removeprefix('- '))}</li>" for t in _time_lines(results)]
+    lines += ["</ul>", "</body>", "</html>"]
+    with atomic_open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return Path(path)
+
+
 def write_outputs(results: Mapping[str, Any], folder, images: Sequence[Image], *,
                   docs: str | os.PathLike | None = None, figures: bool = True) -> None:
-    """``results.json``, ``leaderboard.md``, the figures and (``docs``) the reST table."""
+    """``results.json``, ``leaderboard.md``, the figures, ``leaderboard.html`` (which embeds
+    them) and (``docs``) the reST table."""
     with atomic_open(folder.path / "results.json", "w") as f:
         json.dump(results, f, indent=1)
     write_leaderboard_md(results, folder.path / "leaderboard.md")
     if docs is not None:
         write_leaderboard_rst(results, docs)
+    made = []
     if figures:
-        plot_robust_vs_budget(results, folder.path / "robust_vs_budget.png")
-        plot_worst_case_strip(results, folder, images, folder.path / "worst_case_strip.png")
+        made.append(plot_robust_vs_budget(results, folder.path / "robust_vs_budget.png"))
+        made.append(plot_worst_case_strip(results, folder, images,
+                                          folder.path / "worst_case_strip.png"))
+    write_leaderboard_html(results, folder, images, folder.path / "leaderboard.html", made)

@@ -5,11 +5,21 @@ evaluating adversarial robustness"), on mean PSNR drops with the protocol's ``to
 of slack; a model failing any of them is *flagged*: listed, with its warnings, but not ranked.
 
 - ``eps``: the drop grows (weakly) with the budget, for each attack family (same threat, kind,
-  norm and steps);
-- ``steps``: it grows (weakly) with the steps at one budget (FGSM = 1 step, PGD 10, PGD 20);
-- ``order``: white-box >= transfer >= random at each budget and norm (black-box models:
-  transfer >= random);
-- ``loss``: every multi-step white-box attack's loss rose over its iterations on every image.
+  norm and iterations);
+- ``steps``: it grows (weakly) with the gradient iterations at one budget and norm (FGSM = 1
+  step, PGD 10, PGD 20; under v2 Auto-PGD's steps times restarts, so Auto-PGD must do at
+  least as well as the PGD runs it outspends);
+- ``order``: at each budget and norm, the strongest gradient (white-box) attack >= transfer >=
+  random, and, where the protocol has Square (v2): white-box >= Square >= random (a
+  score-based search that beats the gradients means masked gradients; one that does not
+  beat random noise is broken). Black-box models: transfer >= random, Square >= random;
+- ``loss``: every multi-step white-box attack's loss rose over its iterations on every image
+  (Auto-PGD, Square: the best loss rose above the start's).
+
+The ranking (:func:`rank_with_ties`): models are ordered by mean robust PSNR, and a model's
+rank is shared with the models above it that the images cannot tell apart: the paired
+bootstrap interval of the difference of robust PSNRs (the same image resamples for both
+models, :func:`paired_difference`) contains 0.
 """
 
 from __future__ import annotations
@@ -17,16 +27,19 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from typing import Any
 
+import numpy as np
 import torch
 
 from .. import seeding
 from .protocol import BenchAttack, Protocol
 
-__all__ = ["bootstrap_interval", "build_results", "sanity_checks", "summarize_model"]
+__all__ = ["bootstrap_interval", "build_results", "paired_difference", "rank_with_ties",
+           "sanity_checks", "summarize_model"]
 
 #: Metrics of a row that get a mean and an interval.
 METRICS = ("gaussian_psnr", "gaussian_ssim", "robust_psnr", "gap", "random_drop")
@@ -54,6 +67,64 @@ def bootstrap_interval(values: Sequence[float], protocol: Protocol) -> dict[str,
     return {"mean": x.mean().item(), "low": low.item(), "high": high.item()}
 
 
+def paired_difference(values: Sequence[float], best: Sequence[float], protocol: Protocol
+                      ) -> dict[str, Any]:
+    """The mean of ``values[i] - best[i]`` (one pair per image: a model's robust PSNR and the
+    best model's on the same image) and its paired bootstrap interval: ``{"mean", "low",
+    "high", "method", "differences"}``.
+
+    :func:`scipy.stats.bootstrap` with ``paired=True`` resamples the images, the same for both
+    models, ``protocol.bootstrap`` times at ``protocol.confidence``, BCa (bias-corrected and
+    accelerated) intervals, from a NumPy generator seeded by the ``"bootstrap"`` stream of
+    ``protocol.bootstrap_seed`` and the number of images: every comparison of a run uses the
+    same image resamples. Where BCa cannot be computed it says so in ``method``:
+
+    - all differences equal (a model against itself, or identical per-image PSNRs): the
+      bootstrap distribution is one point, so the interval is that point (``"exact"``);
+    - one image: no resampling is possible; the interval is the difference (``"one image"``);
+    - BCa undefined (its acceleration divides by zero when the jackknife values are equal,
+      as on some two- or three-image sets): the percentile interval of the same resamples
+      (``"percentile"``).
+
+    Example:
+        >>> from denoise_adv.benchmark import PROTOCOL_V1
+        >>> d = paired_difference([30.0, 31.0, 29.0], [30.5, 31.5, 29.5], PROTOCOL_V1)
+        >>> d["mean"], d["low"], d["high"], d["method"]
+        (-0.5, -0.5, -0.5, 'exact')
+    """
+    a, b = np.asarray(values, dtype=np.float64), np.asarray(best, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1 or a.size == 0:
+        raise ValueError(f"values and best must be non-empty lists of equal length, got "
+                         f"{a.shape} and {b.shape}")
+    diff = a - b
+    out = {"mean": float(diff.mean()), "differences": diff.tolist()}
+    if np.all(diff == diff[0]) or diff.size == 1:
+        method = "exact" if diff.size > 1 else "one image"
+        return {**out, "low": out["mean"], "high": out["mean"], "method": method}
+    for method in ("BCa", "percentile"):
+        low, high = _scipy_interval(a, b, protocol, method)
+        if np.isfinite(low) and np.isfinite(high):
+            return {**out, "low": low, "high": high, "method": method}
+    raise RuntimeError("the bootstrap interval of the differences is not finite")  # unreachable
+
+
+def _scipy_interval(a: np.ndarray, b: np.ndarray, protocol: Protocol, method: str
+                    ) -> tuple[float, float]:
+    from scipy.stats import bootstrap
+
+    rng = np.random.default_rng(seeding.seed_of(protocol.bootstrap_seed, "bootstrap", a.size))
+    with warnings.catch_warnings():  # an undefined BCa interval is NaN: the caller falls back
+        warnings.simplefilter("ignore")
+        result = bootstrap((a, b), _difference_of_means, paired=True, vectorized=True,
+                           n_resamples=protocol.bootstrap, confidence_level=protocol.confidence,
+                           method=method, random_state=rng)
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def _difference_of_means(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    return x.mean(axis=axis) - y.mean(axis=axis)
+
+
 def _per_image(rows: Sequence[dict[str, Any]], *path: str) -> list[float]:
     """One value per image (in the rows' order): ``row[path[0]][path[1]]...`` averaged over
     the image's noise seeds."""
@@ -74,8 +145,12 @@ def summarize_model(rows: Sequence[dict[str, Any]], protocol: Protocol, black_bo
                     ) -> dict[str, Any]:
     """A model's summary: means and intervals of :data:`METRICS` and of the robust PSNR per
     budget, the mean PSNR and drop of each attack, how often each attack was the worst case,
-    and the sanity-check warnings."""
+    and the sanity-check warnings. ``upper_bound``: a black-box model under a protocol
+    without gradient-free white-box attacks (v1) has no white-box row, so its robust PSNR is
+    an upper bound (not ranked)."""
+    free = any(a.gradient_free for a in protocol.attacks_of("white-box"))
     summary: dict[str, Any] = {"threat": "black-box" if black_box else "white-box",
+                               "upper_bound": black_box and not free,
                                "images": len({r["image"] for r in rows})}
     for metric in METRICS:
         summary[metric] = bootstrap_interval(_per_image(rows, metric), protocol)
@@ -120,15 +195,16 @@ def sanity_checks(drop: Mapping[str, float], loss_failures: Mapping[str, int], r
     warnings = []
     families: dict[tuple, list[BenchAttack]] = {}
     for a in attacks:
-        families.setdefault((a.threat, a.kind, a.norm, a.steps), []).append(a)
+        families.setdefault((a.threat, a.kind, a.norm, a.iterations), []).append(a)
     for chain in families.values():
         warnings += _monotone(drop, sorted(chain, key=lambda a: a.eps), "eps", tol, "eps")
     lengths: dict[tuple, list[BenchAttack]] = {}
     for a in attacks:
-        if a.threat == "white-box" and a.kind in ("pgd", "fgsm"):
+        if a.threat == "white-box" and a.kind in ("pgd", "fgsm", "apgd"):
             lengths.setdefault((a.norm, a.eps), []).append(a)
     for chain in lengths.values():
-        warnings += _monotone(drop, sorted(chain, key=lambda a: a.steps), "steps", tol, "steps")
+        warnings += _monotone(drop, sorted(chain, key=lambda a: a.iterations), "steps", tol,
+                              "steps")
     warnings += _order_checks(drop, attacks, tol)
     for name, failed in loss_failures.items():
         if failed:
@@ -137,19 +213,28 @@ def sanity_checks(drop: Mapping[str, float], loss_failures: Mapping[str, int], r
     return warnings
 
 
+#: The pairs of the ``order`` check: (stronger, weaker) sides of one budget and norm.
+ORDER = (("white-box", "transfer"), ("transfer", "random"), ("white-box", "random"),
+         ("white-box", "square"), ("square", "random"))
+
+
+def _side(attack: BenchAttack) -> str:
+    """The side of the ``order`` check: Square apart from the gradient (white-box) attacks."""
+    return "square" if attack.kind == "square" else attack.threat
+
+
 def _order_checks(drop: Mapping[str, float], attacks: Sequence[BenchAttack], tol: float
                   ) -> list[dict[str, str]]:
-    """white-box >= transfer >= random at each (norm, eps); the white-box side is the
-    strongest white-box attack of that norm and budget."""
+    """:data:`ORDER` at each (norm, eps); each side is its strongest attack of that norm and
+    budget (white-box: the gradient attacks)."""
     warnings = []
     for norm, eps in dict.fromkeys((a.norm, a.eps) for a in attacks):
         best = {}
-        for threat in ("white-box", "transfer", "random"):
-            same = [a for a in attacks if (a.threat, a.norm, a.eps) == (threat, norm, eps)]
+        for side in ("white-box", "square", "transfer", "random"):
+            same = [a for a in attacks if (_side(a), a.norm, a.eps) == (side, norm, eps)]
             if same:
-                best[threat] = max(same, key=lambda a: drop[a.name])
-        pairs = [("white-box", "transfer"), ("transfer", "random"), ("white-box", "random")]
-        for strong, weak in pairs:
+                best[side] = max(same, key=lambda a: drop[a.name])
+        for strong, weak in ORDER:
             if strong in best and weak in best:
                 s, w = best[strong].name, best[weak].name
                 if drop[s] < drop[w] - tol:
@@ -159,14 +244,62 @@ def _order_checks(drop: Mapping[str, float], attacks: Sequence[BenchAttack], tol
 
 
 def rank_models(summary: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """The labels in leaderboard order: unflagged white-box models by robust PSNR (best
-    first), then flagged ones, then black-box models (their robust PSNR is an upper bound)."""
+    """The labels in leaderboard order: unflagged models with a white-box row by robust PSNR
+    (best first), then flagged ones, then upper bounds (black-box models under v1)."""
     def key(label: str) -> tuple:
         s = summary[label]
-        group = 2 if s["threat"] == "black-box" else int(s["flagged"])
+        group = 2 if s.get("upper_bound", s["threat"] == "black-box") else int(s["flagged"])
         return (group, -s["robust_psnr"]["mean"])
 
     return sorted(summary, key=key)
+
+
+def _contains_zero(interval: Mapping[str, float]) -> bool:
+    return interval["low"] <= 0.0 <= interval["high"]
+
+
+def rank_with_ties(summary: dict[str, dict[str, Any]], robust: Mapping[str, Sequence[float]],
+                   protocol: Protocol) -> list[str]:
+    """Rank the models of ``summary`` in place and return the leaderboard order.
+
+    ``robust``: per model, its per-image robust PSNR (the same images in the same order).
+    Ranked models (unflagged, not upper bounds) each get ``paired_vs_best``: the
+    :func:`paired_difference` of its robust PSNR minus the best model's. Ranks are assigned
+    group by group: the best model not yet ranked leads a group, and every model not yet
+    ranked whose paired interval against that leader contains 0 joins it; they all get the
+    competition rank of the leader (``rank``, an int) and, in a group of two or more,
+    ``rank_label`` ``"=k"`` (``"k"`` alone otherwise). A member that is not the best model
+    records its interval against its leader in ``paired_vs_leader``. Flagged models and
+    upper bounds get ``rank`` ``None`` and ``rank_label`` ``"--"``.
+    """
+    order = rank_models(summary)
+    ranked = [m for m in order if not summary[m]["flagged"]
+              and not summary[m].get("upper_bound", summary[m]["threat"] == "black-box")]
+    for label in order:
+        summary[label].update(rank=None, rank_label="--", rank_leader=None)
+    if not ranked:
+        return order
+    for label in ranked:
+        summary[label]["paired_vs_best"] = {
+            "best": ranked[0], **paired_difference(robust[label], robust[ranked[0]], protocol)}
+    remaining, rank = list(ranked), 1
+    while remaining:
+        leader = remaining[0]
+        group = [leader]
+        for label in remaining[1:]:
+            versus = (summary[label]["paired_vs_best"] if leader == ranked[0] else
+                      {"leader": leader, **paired_difference(robust[label], robust[leader],
+                                                             protocol)})
+            if _contains_zero(versus):
+                group.append(label)
+                if leader != ranked[0]:
+                    summary[label]["paired_vs_leader"] = versus
+        for label in group:
+            summary[label].update(rank=rank, rank_leader=leader,
+                                  rank_label=f"={rank}" if len(group) > 1 else str(rank))
+        rank += len(group)
+        remaining = [m for m in remaining if m not in group]
+    return order
 
 
 def _versions() -> dict[str, str]:
@@ -224,12 +357,9 @@ def build_results(folder, info: Mapping[str, Mapping[str, Any]], images: Sequenc
                                  "images": sum(t is not None for t in transfer)}
     summary = {label: summarize_model([r for r in rows if r["model"] == label], protocol,
                                       info[label]["black_box"]) for label in info}
-    order = rank_models(summary)
-    rank = 1
-    for label in order:
-        ranked = summary[label]["threat"] == "white-box" and not summary[label]["flagged"]
-        summary[label]["rank"] = rank if ranked else None
-        rank += ranked
+    robust = {label: [_per_image([r for r in rows if r["model"] == label and r["image"] == i],
+                                 "robust_psnr")[0] for i in images] for label in info}
+    order = rank_with_ties(summary, robust, protocol)
     return {"schema_version": SCHEMA_VERSION, "protocol": protocol.as_dict(),
             "seeds": {"noise_seeds": list(protocol.noise_seeds),
                       "attack_starts": "seeding stream 'attack' (noise seed, image, attack)",

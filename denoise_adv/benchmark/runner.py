@@ -10,14 +10,18 @@ Per image, model and noise seed (one *row*):
   ``restarts`` times, its random start from the ``"attack"`` stream of (seed, image, attack));
   transfer inputs are crafted once per image on the reference model and scored on every model;
   random inputs come from the ``"baseline"`` stream. Black-box models (``differentiable =
-  False``: BM3D, NL-means) get the transfer and random rows only;
+  False``: BM3D, NL-means) get the gradient-free white-box attacks (v2's Square), the
+  transfer and the random rows only (under v1: transfer and random only). A model that
+  declares itself randomized (:func:`is_randomized`) is attacked with EOT (each gradient the
+  mean of the attack's ``eot`` passes);
 - ``robust_psnr_by_budget[b]``: the worst case over every input of budget <= b (L-inf inputs
   count at their eps: the L-inf ball lies inside the per-pixel L2 ball);
 - ``robust_psnr``, ``worst_attack``: that worst case at the protocol's headline budget;
   ``gap`` = ``gaussian_psnr - robust_psnr``; ``random_drop`` = ``gaussian_psnr`` minus the
   lowest random-noise PSNR at the headline budget;
 - ``loss_increased[attack]``: whether each multi-step white-box attack's loss rose from its
-  first to its last step, in every restart (a sanity check against gradient masking).
+  first to its last step, in every restart (a sanity check against gradient masking; for
+  Auto-PGD and Square: whether the best loss rose above the starting point's).
 """
 
 from __future__ import annotations
@@ -44,12 +48,13 @@ from ..analysis.common import Image, attack_generator, load_dataset, noisy_image
 from ..attacks import WorstCase
 from ..metrics import psnr
 from ..models import is_differentiable
-from .protocol import PROTOCOL_V1, BenchAttack, Protocol, get_protocol
+from .protocol import PROTOCOL_V1, SEARCH_KINDS, BenchAttack, Protocol, budget_key, get_protocol
+from .report import write_outputs
 from .results import build_results
 from .store import ResultsFolder
 
-__all__ = ["distributed", "evaluate_image", "fingerprint", "is_black_box", "load_images",
-           "run_benchmark", "transfer_inputs"]
+__all__ = ["distributed", "evaluate_image", "fingerprint", "is_black_box", "is_randomized",
+           "load_images", "run_benchmark", "transfer_inputs"]
 
 
 def load_images(protocol: Protocol, max_images: int | None = None) -> list[Image]:
@@ -80,6 +85,24 @@ def is_black_box(model: nn.Module) -> bool:
     return not is_differentiable(model)
 
 
+def is_randomized(model: nn.Module) -> bool:
+    """Whether ``model`` is, or wraps, a module that declares test-time randomness with the
+    class (or instance) attribute ``randomized = True`` (random noise or transforms in its
+    forward). The one place the declaration is read: the benchmark then attacks the model
+    with EOT (each gradient the mean of the attack's ``eot`` passes, protocol v2).
+
+    Example:
+        >>> from torch import nn
+        >>> class Noisy(nn.Module):
+        ...     randomized = True
+        ...     def forward(self, x):
+        ...         return x + 0.01 * torch.randn_like(x)
+        >>> is_randomized(nn.Sequential(Noisy())), is_randomized(nn.Identity())
+        (True, False)
+    """
+    return any(getattr(m, "randomized", False) is True for m in model.modules())
+
+
 def _channels(model: nn.Module) -> int | None:
     return next((m.channels for m in model.modules()
                  if isinstance(getattr(m, "channels", None), int)), None)
@@ -108,11 +131,18 @@ class _LossRecorder:
         self.values.append(cost.detach())
         return cost
 
-    def increased(self, steps: int) -> bool:
-        """Whether the loss rose from the first to the last step of every run."""
-        values = torch.stack(self.values).cpu().tolist()
-        runs = [values[i:i + steps] for i in range(0, len(values), steps)]
-        return all(run[-1] > run[0] for run in runs)
+    def increased(self, steps: int, passes: int = 1) -> bool:
+        """Whether the loss rose from the first to the last step of every run (``passes``
+        values a step, with EOT: their mean)."""
+        values = torch.stack(self.values).cpu().view(-1, steps, passes).mean(dim=2).tolist()
+        return all(run[-1] > run[0] for run in values)
+
+
+def _search_increased(atk) -> bool:
+    """Auto-PGD's and Square's check: in every restart, the best loss rose above the
+    starting point's (their :attr:`last_losses` are the best so far)."""
+    losses = atk.last_losses
+    return bool((losses[:, -1] > losses[:, 0]).all())
 
 
 def _db(mse: torch.Tensor) -> float:
@@ -128,26 +158,34 @@ def _psnr(model: nn.Module, inputs: torch.Tensor, clean: torch.Tensor) -> float:
 def _white_box(model: nn.Module, noisy: torch.Tensor, clean: torch.Tensor, image: str,
                seed: int, protocol: Protocol, amp: str | None) -> tuple[dict, dict, list]:
     """White-box PSNR per attack, loss increase per multi-step attack, and per budget the
-    worst ``(eps, attack, psnr, input)`` of one :class:`WorstCase` ensemble."""
+    worst ``(eps, attack, psnr, input)`` of one :class:`WorstCase` ensemble. Black-box models
+    get the gradient-free attacks only; randomized ones get EOT."""
     psnrs, increased, worst = {}, {}, []
+    black_box, randomized = is_black_box(model), is_randomized(model)
     for eps in protocol.budgets:
-        group = [a for a in protocol.attacks_of("white-box") if a.eps == eps]
+        group = [a for a in protocol.attacks_of("white-box")
+                 if a.eps == eps and (a.gradient_free or not black_box)]
         if not group:
             continue
-        members, owners, recorders = [], [], {}
+        members, owners, built, recorders = [], [], {}, {}
         for attack in group:
-            recorders[attack.name] = _LossRecorder()
+            search = attack.kind in SEARCH_KINDS
+            recorders[attack.name] = None if search else _LossRecorder()
             atk = attack.build(model, attack_generator(seed, image, attack.seed_key),
-                               loss=recorders[attack.name], amp=amp)
-            runs = attack.restarts if atk.random_start else 1
+                               loss=recorders[attack.name], amp=amp, randomized=randomized)
+            runs = attack.runs if atk.random_start else 1
             members += [atk] * runs
             owners += [attack.name] * runs
+            built[attack.name] = atk
         result = WorstCase(members).detailed(noisy, clean)
         for attack in group:
             mine = [result.member_mse[i, 0] for i, o in enumerate(owners) if o == attack.name]
             psnrs[attack.name] = _db(torch.stack(mine).max())
-            if attack.steps > 1:
-                increased[attack.name] = recorders[attack.name].increased(attack.steps)
+            if attack.kind in SEARCH_KINDS:
+                increased[attack.name] = _search_increased(built[attack.name])
+            elif attack.steps > 1:
+                passes = getattr(built[attack.name], "eot_iter", 1)
+                increased[attack.name] = recorders[attack.name].increased(attack.steps, passes)
         worst.append((eps, owners[int(result.winner[0])], _db(result.mse[0]), result.adv))
     return psnrs, increased, worst
 
@@ -176,8 +214,7 @@ def evaluate_image(model: nn.Module, clean: torch.Tensor, image: str, seed: int,
     the white-box attacks' mixed precision (every score is a float32 forward)."""
     noisy = noisy_image(clean, protocol.sigma, seed, image)
     gauss = score(model, noisy, clean)
-    psnrs, increased, candidates = ({}, {}, []) if is_black_box(model) else _white_box(
-        model, noisy, clean, image, seed, protocol, amp)
+    psnrs, increased, candidates = _white_box(model, noisy, clean, image, seed, protocol, amp)
     for attack in protocol.attacks:
         if attack.threat == "white-box":
             continue
@@ -201,11 +238,6 @@ def evaluate_image(model: nn.Module, clean: torch.Tensor, image: str, seed: int,
     with torch.no_grad():
         output = model(headline[3]).float().clamp(0, 1).cpu()
     return row, output
-
-
-def budget_key(eps: float) -> str:
-    """A budget as a row key, in 8-bit levels: ``2/255 -> "2"``."""
-    return f"{eps * 255:g}"
 
 
 # ------------------------------------------------------------------------------ the run
@@ -335,13 +367,11 @@ def run_benchmark(
         if rank != 0:
             return None
         info = {label: {"fingerprint": prints[label], "black_box": is_black_box(m),
-                        **dict((model_info or {}).get(label, {}))}
+                        "randomized": is_randomized(m), **dict((model_info or {}).get(label, {}))}
                 for label, m in models.items()}
         results = build_results(folder, info, [n for n, _ in images], protocol,
                                 {"device": str(device), "world_size": world,
                                  "max_images": max_images, "amp": amp})
-        from .report import write_outputs
-
         write_outputs(results, folder, images, docs=docs, figures=figures)
         return results
     finally:

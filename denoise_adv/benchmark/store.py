@@ -12,8 +12,9 @@ Layout of ``out/``:
 - ``worst/MODEL/IMAGE-sSEED.png``: the denoised worst case of that row (headline budget).
 - ``cache/transfer/IMAGE-sSEED.pt``: the transfer inputs of an image, crafted once (per
   version of its pixels).
-- ``results.json``, ``leaderboard.md``, ``robust_vs_budget.png``, ``worst_case_strip.png``:
-  the merged results (written last, by process 0).
+- ``results.json``, ``leaderboard.md``, ``leaderboard.html`` (one self-contained page),
+  ``robust_vs_budget.png``, ``worst_case_strip.png``: the merged results (written last, by
+  process 0).
 - ``.denoise-adv.lock``: the lock of the run that writes the folder (:mod:`denoise_adv._lock`).
 
 One writer: :meth:`ResultsFolder.open` takes the folder's lock (process 0 under ``torchrun``)
@@ -121,7 +122,8 @@ class ResultsFolder:
         if not write:
             return
         self.path.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(self.path, ("protocol.json", "results.json", "leaderboard.md"))
+        remove_stale_temporaries(self.path, ("protocol.json", "results.json", "leaderboard.md",
+                                             "leaderboard.html"))
         if not (self.path / "protocol.json").is_file():
             _write_json(self.path / "protocol.json", self.meta)
         for label, print_ in models.items():

@@ -27,21 +27,28 @@ def add(sub: argparse._SubParsersAction) -> None:
         description="Score each model under a versioned protocol (v1: builtin:test, sigma "
         "25/255, PGD L-inf and per-pixel L2 at budgets 1, 2 and 4 (8-bit levels per pixel, "
         "2 = 2/255), ObsAtk, FGSM, transfer from zoo:dncnn-s25-normal, random noise of the "
-        "budgets' size): per image the Gaussian PSNR/SSIM, each attack's PSNR and the worst "
-        "case (robust PSNR), the gap and the random-noise drop; means with bootstrap intervals "
-        "and sanity checks against gradient masking. Writes OUT/results.json, "
-        "OUT/leaderboard.md and figures. Resumable: a rerun skips finished model/image rows. "
-        "Under torchrun --nproc_per_node N the images are shared among the processes. "
-        "bm3d and nlmeans are black-box: transfer and random inputs only.",
+        "budgets' size; v2: v1's attacks plus Auto-PGD L-inf and L2 with restarts and the "
+        "Square Attack (forward passes only) at every budget, EOT on models that declare "
+        "randomized = True): per image the Gaussian PSNR/SSIM, each attack's PSNR and the "
+        "worst case (robust PSNR), the gap and the random-noise drop; means with bootstrap "
+        "intervals, each model's robust PSNR minus the best model's with a paired bootstrap "
+        "interval (models whose interval contains 0 share a rank, shown =1), and sanity "
+        "checks against gradient masking. Writes OUT/results.json, OUT/leaderboard.md, "
+        "OUT/leaderboard.html (one self-contained page) and figures. Resumable: a rerun skips "
+        "finished model/image rows. Under torchrun --nproc_per_node N the images are shared "
+        "among the processes. bm3d and nlmeans are black-box: under v1 transfer and random "
+        "inputs only (an upper bound, not ranked); under v2 Square is their white-box attack "
+        "and they are ranked (slow on bm3d: one forward is seconds).",
     )
     p.add_argument("--model", nargs="+", action="extend", required=True,
                    help="models to score (repeat --model or list several), each " + MODEL_HELP)
     p.add_argument("--protocol", default="v1",
                    help=f"protocol version (this release knows {', '.join(PROTOCOLS)}; "
-                   "default: v1)")
+                   "default: v1) or a protocol .json file")
     p.add_argument("--quick", action="store_true",
-                   help="smoke run under the protocol's quick variant (v1-quick: 2 images of "
-                   "64x64, 3 steps); its results never mix with the full protocol's")
+                   help="smoke run under the protocol's quick variant (v1-quick, v2-quick: 2 "
+                   "images of 64x64, 3 steps; v2-quick: Auto-PGD 5 steps, Square 20 queries); "
+                   "its results never mix with the full protocol's")
     p.add_argument("--data", default=None,
                    help="your own test images (a folder or a file: Set12, BSD68, Kodak...) "
                    "instead of the protocol's; runs the protocol's attacks under the variant "
@@ -110,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     for label in results["leaderboard"]:
         for warning in results["summary"][label]["warnings"]:
             print(f"warning: {label}: {warning['message']}")
-    written = "results.json, leaderboard.md" + ("" if args.no_figures else
+    written = "results.json, leaderboard.md, leaderboard.html" + ("" if args.no_figures else
                                                 ", robust_vs_budget.png, worst_case_strip.png")
     print(f"wrote {written} to {out}" + (f" and {docs}" if docs else ""))
     return 0

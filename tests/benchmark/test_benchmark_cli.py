@@ -44,6 +44,7 @@ def test_help_states_units():
     out = subprocess.run([sys.executable, "-m", "denoise_adv", "benchmark", "--help"],
                          capture_output=True, text=True, check=True).stdout
     assert "8-bit" in out and "--model" in out and "--quick" in out
+    assert "v2" in out and "Square" in out and "leaderboard.html" in out and "=1" in out
 
 
 def test_end_to_end_with_docs_table_and_rerun(setup, tmp_path, capsys):

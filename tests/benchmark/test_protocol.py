@@ -88,8 +88,8 @@ def test_versions_and_files(tmp_path):
     assert get_protocol("v1") is PROTOCOL_V1
     assert get_protocol(PROTOCOL_V1_QUICK) is PROTOCOL_V1_QUICK
     assert get_protocol("v1-quick").version != PROTOCOL_V1.version
-    with pytest.raises(ValueError, match="unknown protocol version 'v2'; this release knows v1"):
-        get_protocol("v2")
+    with pytest.raises(ValueError, match="unknown protocol version 'v3'; this release knows v1"):
+        get_protocol("v3")
     path = tmp_path / "custom.json"
     custom = PROTOCOL_V1.derive("mine", crop=32)
     path.write_text(json.dumps(custom.as_dict()))
@@ -165,3 +165,76 @@ def test_random_noise_fills_the_budget(norm):
         assert delta.norm().item() == pytest.approx(4 / 255 * 128 ** 0.5, rel=1e-6)
     again = attack.random_delta(like, torch.Generator().manual_seed(0))
     assert torch.equal(delta, again)
+
+
+# ------------------------------------------------------------------------------ protocol v2
+def test_protocol_v2_extends_v1():
+    from denoise_adv.benchmark import PROTOCOL_V2, BenchAttackV2
+
+    assert get_protocol("v2") is PROTOCOL_V2 and get_protocol("v2-quick").crop == 64
+    v1 = {a.name: a for a in PROTOCOL_V1.attacks}
+    v2 = {a.name: a for a in PROTOCOL_V2.attacks}
+    # v1's white-box set (the same numbers, with EOT for randomized models), transfer and
+    # random inputs unchanged
+    for name, attack in v1.items():
+        same = {f: getattr(attack, f) for f in EXPECTED_V1["attacks"][0]}
+        assert {f: getattr(v2[name], f) for f in same} == same
+        if attack.threat != "white-box":
+            assert type(v2[name]) is BenchAttack
+    added = sorted(set(v2) - set(v1))
+    assert added == sorted(f"{k}-{n}-{b}" for k in ("apgd", "square") for n in ("linf", "l2")
+                           for b in (1, 2, 4))
+    for name in added:
+        attack = v2[name]
+        assert isinstance(attack, BenchAttackV2) and attack.threat == "white-box"
+        if attack.kind == "apgd":
+            assert attack.restarts >= 2 and attack.steps >= 10 and attack.eot > 1
+        else:
+            assert attack.queries >= 100 and attack.gradient_free and attack.steps == 0
+    assert PROTOCOL_V2.sigma == PROTOCOL_V1.sigma and PROTOCOL_V2.data == PROTOCOL_V1.data
+    record = PROTOCOL_V2.as_dict()
+    assert Protocol.from_dict(json.loads(json.dumps(record))) == PROTOCOL_V2
+    # v1's record has no v2 field: its stored protocol.json stays byte for byte what it was
+    assert "eot" not in json.dumps(PROTOCOL_V1.as_dict())
+    assert json.dumps(PROTOCOL_V1.as_dict()) == json.dumps(EXPECTED_V1)
+    with pytest.raises(ValueError, match="reserved"):
+        get_protocol(PROTOCOL_V2.derive("v2", bootstrap=5))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(kind="square", steps=3, queries=10), "a square attack is white-box, with queries"),
+    (dict(kind="square", queries=0), "queries must be >= 1"),
+    (dict(kind="apgd", alpha=0.01, steps=5), "alpha must be 0 for kind 'apgd'"),
+    (dict(kind="pgd", alpha=0.01, steps=5, queries=3), "queries is for kind 'square'"),
+    (dict(kind="pgd", alpha=0.01, steps=5, eot=0), "eot must be >= 1"),
+])
+def test_bad_v2_attacks(kwargs, match):
+    from denoise_adv.benchmark import BenchAttackV2
+
+    with pytest.raises(ValueError, match=match):
+        BenchAttackV2(**{**dict(name="x", threat="white-box", norm="linf", eps=0.01), **kwargs})
+
+
+def test_v1_attacks_refuse_the_v2_kinds():
+    with pytest.raises(ValueError, match="apgd and square are BenchAttackV2's"):
+        BenchAttack("x", "white-box", "apgd", "linf", 0.01, 0.0, 5)
+
+
+def test_v2_build_and_eot():
+    from denoise_adv.attacks import DenoiseAPGD, DenoiseSquare
+    from denoise_adv.benchmark import PROTOCOL_V2
+
+    model = DnCNN(depth=3, features=4)
+    attacks = {a.name: a for a in PROTOCOL_V2.attacks}
+    apgd, square = attacks["apgd-l2-2"], attacks["square-linf-4"]
+    built = apgd.build(model)
+    assert type(built) is DenoiseAPGD and built.per_pixel and built.norm == "L2"
+    assert (built.steps, built.n_restarts, built.eot_iter) == (apgd.steps, apgd.restarts, 1)
+    assert apgd.build(model, randomized=True).eot_iter == apgd.eot
+    assert attacks["pgd-linf-2"].build(model, randomized=True).eot_iter == apgd.eot
+    built = square.build(model)
+    assert type(built) is DenoiseSquare and built.n_queries == square.queries
+    assert built.eps == 4 / 255 and square.runs == 1 and apgd.runs == 1
+    assert apgd.iterations == apgd.steps * apgd.restarts
+    # v1's attacks build as they always did (no EOT, even on a randomized model)
+    assert PROTOCOL_V1.attacks[0].build(model, randomized=True).eot_iter == 1

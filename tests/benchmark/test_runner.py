@@ -288,3 +288,43 @@ def test_sanity_checks_count_loss_failures():
     warnings = sanity_checks(_consistent_drops(), {"pgd-l2-2": 2, "pgd-l2-4": 0}, 6, PROTOCOL_V1)
     assert warnings == [{"check": "loss", "message": "the loss of pgd-l2-2 did not rise over its "
                          "iterations on 2 of 6 images"}]
+
+
+def test_leaderboard_html_is_one_self_contained_page(bench):
+    import base64
+    from html.parser import HTMLParser
+
+    results, out = bench
+    page = (out / "leaderboard.html").read_text()
+
+    class Collect(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.open, self.refs, self.cells = [], [], []
+
+        def handle_starttag(self, tag, attrs):
+            if tag not in ("meta", "img", "br"):
+                self.open.append(tag)
+            self.refs += [v for k, v in attrs if k in ("src", "href")]
+
+        def handle_endtag(self, tag):
+            assert self.open.pop() == tag  # every element closed, in order
+
+        def handle_data(self, data):
+            self.cells.append(data)
+
+    parser = Collect()
+    parser.feed(page)
+    assert page.startswith("<!DOCTYPE html>") and parser.open == []
+    text = "".join(parser.cells)
+    for label in results["leaderboard"]:
+        assert label in text
+    assert "http://" not in page and "https://" not in page
+    assert parser.refs and all(r.startswith("data:image/png;base64,") for r in parser.refs)
+    pngs = [base64.b64decode(r.split(",", 1)[1]) for r in parser.refs]
+    assert all(p[:4] == b"\x89PNG" for p in pngs)
+    # two figures, then per image its clean image and each model's worst case
+    assert len(pngs) == 2 + len(results["images"]) * (1 + len(results["leaderboard"]))
+    assert (out / "robust_vs_budget.png").read_bytes() in pngs
+    row = _rows(results, "dncnn")[0]
+    assert f"{row['robust_psnr']:.2f} dB, {row['worst_attack']}" in text
