@@ -16,11 +16,10 @@ from typing import Any
 from .._amp import AMP_CHOICES
 from .._checks import check_int, check_real
 from ..data import MAX_PIXELS
+from ..noise import DEFAULT_SIGMA, DEFAULT_TS_ITERATIONS, LEVEL
 from .strategies import STRATEGIES
 
 __all__ = ["TrainConfig", "option"]
-
-LEVEL = 255.0
 
 
 def option(default: Any, help: str, *, unit: str | None = None, flag: str | None = None,
@@ -66,7 +65,7 @@ class TrainConfig:
                                      steers=False)
     channels: int = option(1, "image channels", choices=(1, 3))
     strategy: str = option("normal", "noise sampling strategy", choices=STRATEGIES)
-    sigma: float = option(25 / LEVEL, "noise level", unit="level")
+    sigma: float = option(DEFAULT_SIGMA, "noise level", unit="level")
     data: str = option("builtin:train", "folder of clean images, an image, or builtin:train")
     val_data: str | None = option("builtin:test", "validation images, or 'none'")
     val_crop: int | None = option(128, "centre crop of validation images, 0 for none")
@@ -83,7 +82,7 @@ class TrainConfig:
     milestones: tuple[int, ...] = option((30,), "epochs where the learning rate is multiplied "
                                          "by --gamma")
     gamma: float = option(0.1, "learning-rate decay factor, in (0, 1]")
-    ts_iterations: float = option(10.0, "TS strategies: iterations T")
+    ts_iterations: float = option(float(DEFAULT_TS_ITERATIONS), "TS strategies: iterations T")
     ts_method: str = option("exact", "TS strategies: sampler", choices=("exact", "screening"))
     blind: bool = option(False, "blind training: a noise level per sample, uniform in "
                          "--blind-range (normal, ts-pres, ts-def)")

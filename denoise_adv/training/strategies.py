@@ -3,14 +3,17 @@ one trains on."""
 
 from __future__ import annotations
 
+from ..noise import DEFAULT_TS_ITERATIONS
+
 __all__ = ["STRATEGIES", "strategy_noise"]
 
 #: Training strategies of the paper (sections 4.2-4.3) and the baselines.
 STRATEGIES = ("normal", "ts-pres", "ts-def", "mixed-25.5", "mixed-26", "blind", "adversarial")
 
 
-def strategy_noise(strategy: str, sigma: float | tuple[float, float], ts_iterations: float = 10,
-                   ts_method: str = "exact", blind_range: tuple[float, float] = (0.0, 55 / 255)):
+def strategy_noise(strategy: str, sigma: float | tuple[float, float],
+                   ts_iterations: float = DEFAULT_TS_ITERATIONS, ts_method: str = "exact",
+                   blind_range: tuple[float, float] = (0.0, 55 / 255)):
     """The noise transform of a training strategy.
 
     ``sigma`` may be a ``(low, high)`` range for blind training: ``normal``, ``ts-pres`` and
@@ -19,7 +22,8 @@ def strategy_noise(strategy: str, sigma: float | tuple[float, float], ts_iterati
 
     - ``normal`` and ``adversarial``: Gaussian at ``sigma`` (the adversarial strategy attacks
       the noisy batch inside the loop);
-    - ``ts-pres`` / ``ts-def``: :class:`~denoise_adv.transforms.TSNoise` with p = 1/3 / 1/2;
+    - ``ts-pres`` / ``ts-def``: :class:`~denoise_adv.transforms.TSNoise` with p = 1/3 / 1/2
+      (the presets of :class:`~denoise_adv.noise.NoiseSpec`);
     - ``mixed-25.5`` / ``mixed-26``: ``sigma`` mixed 1:1 with ``sigma + 0.5/255`` /
       ``sigma + 1/255`` (25 with 25.5 or 26 at the paper's sigma; the ratio is our
       reconstruction);
