@@ -109,9 +109,9 @@ def run(args: argparse.Namespace) -> int:
     from ..report import format_table, markdown_table
 
     attacks = white_box_attacks(args)
-    where, sigma = device(args.device), args.sigma / LEVEL
-    sigmas = args.sigmas if args.sigmas is not None else tuple(
-        args.sigma + k for k in range(-3, 4) if args.sigma + k > 0)
+    where, sigma = device(args.device), args.sigma
+    sigmas = args.sigmas if args.sigmas is not None else tuple(  # 8-bit levels, as --sigmas
+        sigma * LEVEL + k for k in range(-3, 4) if sigma * LEVEL + k > 0)
     if any(not 0 < s < 1 for s in args.scales) or any(s <= 0 for s in sigmas):
         raise ValueError(f"--scales must lie in (0, 1) and --sigmas above 0, got "
                          f"{list(args.scales)} and {list(sigmas)}")
@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     write_json(out / "report.json", {"protocol": protocol, "anatomy": {
         "summary": summary, "per_image": rows}, "noise_level": sensitivity}, default=str)
     with atomic_open(out / "report.md", "w") as f:
-        f.write(f"# Anatomy of {label} at sigma {args.sigma:g}/255\n\n"
+        f.write(f"# Anatomy of {label} at sigma {sigma * LEVEL:g}/255\n\n"
                 + "\n".join(markdown_table(t_rows, title=title, level=2) + "\n"
                             for title, t_rows in tables))
     for title, t_rows in tables:

@@ -144,8 +144,8 @@ def _attack_one(model, spec, name: str, image, sigma: float, seed: int, where, o
 
 def _print_table(args: argparse.Namespace, rows: list[dict]) -> None:
     work = f"{args.queries} queries" if args.attack == "square" else f"{args.steps} steps"
-    print(f"{ATTACK_NAMES[args.attack]} {args.norm}, eps {args.eps:g}/255, {work}, "
-          f"sigma {args.sigma:g}/255 (PSNR in dB)")
+    print(f"{ATTACK_NAMES[args.attack]} {args.norm}, eps {args.eps * LEVEL:g}/255, {work}, "
+          f"sigma {args.sigma * LEVEL:g}/255 (PSNR in dB)")
     print(f"{'image':<16}{'noisy':>9}{'denoised':>10}{'adv':>9}{'drop':>8}")
     for r in rows:
         print(f"{r['image']:<16}{r['psnr_noisy']:>9.2f}{r['psnr_denoised']:>10.2f}"
@@ -199,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
     spec = with_attack_choice(attack_spec(args, random_start=not args.no_random_start,
                                           clip=args.clip), args)
     where = device(args.device)
-    sigma = args.sigma / LEVEL
+    sigma = args.sigma
     old = _check_out(args)
     model, channels, meta = load_model(args.model, sigma, where)
     dataset = images(args, args.input, channels)

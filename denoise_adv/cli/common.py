@@ -1,4 +1,10 @@
-"""Helpers shared by the subcommands: units, devices, models, the attack options."""
+"""Helpers shared by the subcommands: units, devices, models, the attack options.
+
+Units: the command line takes noise levels and budgets in 8-bit levels (``--sigma 25``) and
+says so in ``--help``; the argparse type :func:`level` turns them into the [0, 1] units of the
+Python API once, as they are parsed (``args.sigma == 25 / LEVEL``), so no command divides by
+hand. :data:`LEVEL` is :data:`denoise_adv.noise.LEVEL`.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +18,7 @@ import torch
 from .._amp import AMP_CHOICES, check_amp, native_bf16
 from .._io import resolve_device, writable_file, writable_folder
 from ..data import MAX_PIXELS
-
-LEVEL = 255.0
+from ..noise import LEVEL
 
 
 def device(name: str) -> torch.device:
@@ -28,6 +33,18 @@ def positive_level(text: str) -> float:
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
     return value
+
+
+def level(text: str) -> float:
+    """argparse type: a level in 8-bit units (a finite number >= 0, ``25``), returned in the
+    [0, 1] units of the Python API (``25 / LEVEL``): the one conversion of the command line's
+    levels (``--sigma``, ``--eps``, ``--alpha``...).
+
+    Example:
+        >>> level("25") == 25 / 255
+        True
+    """
+    return positive_level(text) / LEVEL
 
 
 def pixel_count(text: str) -> int:
@@ -75,13 +92,13 @@ def nonnegative_levels(text: str) -> tuple[float, ...]:
 
 #: The options several commands share, each declared once (``add_options`` picks them).
 OPTIONS: dict[str, dict] = {
-    "--sigma": dict(type=positive_level, default=25.0,
+    "--sigma": dict(type=level, default="25",
                     help="Gaussian noise level in 8-bit levels (default: 25)"),
     "--norm": dict(choices=("linf", "l2"), default="linf", help="attack norm (default: linf)"),
-    "--eps": dict(type=positive_level, default=2.0,
+    "--eps": dict(type=level, default="2",
                   help="budget in 8-bit levels per pixel; for l2 the RMS per pixel, so the L2 "
                   "radius is eps/255*sqrt(C*H*W) (default: 2)"),
-    "--alpha": dict(type=positive_level, default=None,
+    "--alpha": dict(type=level, default=None,
                     help="step size in the units of --eps (default: eps/4)"),
     "--steps": dict(type=int, default=10, help="attack steps (default: 10)"),
     "--amp": dict(choices=(*AMP_CHOICES, "fp32"), default="fp32",
@@ -156,8 +173,9 @@ def amp_of(args: argparse.Namespace) -> str | None:
 
 def attack_spec(args: argparse.Namespace, random_start: bool = True, clip: bool = False,
                 norm: str | None = None):
-    """The :class:`~denoise_adv.attacks.AttackSpec` of the parsed options ([0, 1] units);
-    ``norm`` stands in for ``--norm`` (for commands without that option)."""
+    """The :class:`~denoise_adv.attacks.AttackSpec` of the parsed options (parsed in [0, 1]
+    units by :func:`level`); ``norm`` stands in for ``--norm`` (for commands without that
+    option)."""
     from ..attacks import MAX_BUDGET, AttackSpec
 
     if args.steps < 1:
@@ -166,10 +184,10 @@ def attack_spec(args: argparse.Namespace, random_start: bool = True, clip: bool 
     if alpha <= 0:
         raise ValueError("--alpha must be > 0 (with --eps 0 give --alpha explicitly)")
     for flag, value in (("--eps", args.eps), ("--alpha", alpha)):
-        if value / LEVEL > MAX_BUDGET:
+        if value > MAX_BUDGET:
             raise ValueError(f"{flag} must be at most {MAX_BUDGET * LEVEL:g} (8-bit levels), got "
-                             f"{value:g}")
-    return AttackSpec(norm=norm or args.norm, eps=args.eps / LEVEL, alpha=alpha / LEVEL,
+                             f"{value * LEVEL:g}")
+    return AttackSpec(norm=norm or args.norm, eps=args.eps, alpha=alpha,
                       steps=args.steps, random_start=random_start,
                       clip=(0.0, 1.0) if clip else None, amp=amp_of(args))
 
@@ -185,7 +203,7 @@ def white_box_attacks(args: argparse.Namespace, spec=None,
         allow_none: accept ``none`` (or nothing) for no attacks; else at least one is needed.
 
     Example:
-        >>> args = argparse.Namespace(attacks="l2, linf,l2", eps=2.0, alpha=None, steps=10,
+        >>> args = argparse.Namespace(attacks="l2, linf,l2", eps=2 / 255, alpha=None, steps=10,
         ...                           amp="fp32")
         >>> {k: (v.norm, v.steps) for k, v in white_box_attacks(args).items()}
         {'l2': ('l2', 10), 'linf': ('linf', 10)}
@@ -219,10 +237,10 @@ def load_model(spec: str | Path, sigma: float, where: torch.device, channels: in
     """``(denoiser, channels, meta)`` of a model spec (see
     :func:`~denoise_adv.models.load_model_spec`); noise-level models are fixed at sigma;
     ``channels`` is what the classical baselines are built for."""
-    from ..models import as_denoiser, load_model_spec
+    from ..models import as_denoiser, channels_of, load_model_spec
 
     model, meta = load_model_spec(spec, sigma, map_location=where, channels=channels)
-    return as_denoiser(model, sigma).to(where), getattr(model, "channels", 1), meta
+    return as_denoiser(model, sigma).to(where), channels_of(model, 1), meta
 
 
 def model_label(spec: str | Path) -> str:

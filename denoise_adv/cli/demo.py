@@ -169,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     from ..attacks import AttackSpec
     from ..report import format_table, write_csv, write_markdown
 
-    sigma, where = args.sigma / LEVEL, device(args.device)
+    sigma, where = args.sigma, device(args.device)
     output_folder(args.out, create=False)
     spec = args.model or (str(demo_model(sigma, args.seed, args.retrain, args.quiet))
                           if args.train else ZOO_MODEL)
@@ -187,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
     out = output_folder(args.out)
     write_csv(rows, out / "per_image.csv")
     write_csv(summary, out / "summary.csv")
-    title = (f"{label} at sigma {args.sigma:g}/255: Gaussian vs Denoising-PGD (L-inf 2/255, "
+    title = (f"{label} at sigma {sigma * LEVEL:g}/255: Gaussian vs Denoising-PGD (L-inf 2/255, "
              f"L2 2/255 RMS, 10 steps, crafted in {amp or 'fp32'}, white-box on {label}; "
              "references scored on the same inputs: transfer)")
     write_markdown(summary, out / "report.md", title=title)

@@ -74,7 +74,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     attacks = white_box_attacks(args, spec, allow_none=True)
     # --attack apgd/square: rows named apgd-linf, square-l2...
     attacks = {s.key: s for s in (with_attack_choice(v, args) for v in attacks.values())}
-    where, sigma = device(args.device), args.sigma / LEVEL
+    where, sigma = device(args.device), args.sigma
     per_image, summary, protocol_models = [], [], []
     for path, label in zip(args.model, _model_labels(args.model)):
         model, channels, meta = load_model(path, sigma, where)
@@ -102,7 +102,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     out = output_folder(args.out)
     write_csv(per_image, out / "per_image.csv")
     write_csv(summary, out / "summary.csv")
-    title = f"Robustness at sigma {args.sigma:g}/255 (PSNR dB, SSIM, MAE on 8-bit levels)"
+    title = f"Robustness at sigma {sigma * LEVEL:g}/255 (PSNR dB, SSIM, MAE on 8-bit levels)"
     write_markdown(summary, out / "report.md", title=title)
     protocol = {"sigma": sigma, "noise_seed": args.seed, "data": args.data,
                 "white_box_attacks": {k: v.as_dict() for k, v in attacks.items()},
@@ -166,14 +166,14 @@ def run_make_adv(args: argparse.Namespace) -> int:
     out = output_file(args.out)  # before the attack work, not after it
     with OutputLock(out, file=True):  # one writer of this file; refused while another runs
         remove_stale_temporaries(out.parent, (out.name,))  # owned by no live process now
-        where, sigma = device(args.device), args.sigma / LEVEL
+        where, sigma = device(args.device), args.sigma
         model, channels, meta = load_model(args.model, sigma, where)
         dataset = images(args, args.data, channels)
         path = make_adversarial_set(model, dataset, out, sigma, spec, args.seed, channels,
                                     meta={"source_model": str(args.model), "source_meta":
                                           json.dumps(meta, default=str), "data": str(args.data)},
                                     progress=not args.quiet)
-    print(f"wrote the {args.norm} adversarial set of {args.data} (sigma {args.sigma:g}/255, "
-          f"eps {args.eps:g}/255, {args.steps} steps, seed {args.seed}) made on {args.model} "
-          f"to {path}")
+    print(f"wrote the {args.norm} adversarial set of {args.data} (sigma {sigma * LEVEL:g}/255, "
+          f"eps {args.eps * LEVEL:g}/255, {args.steps} steps, seed {args.seed}) made on "
+          f"{args.model} to {path}")
     return 0

@@ -9,7 +9,6 @@ import torch
 
 from .._io import write_json
 from .common import (
-    LEVEL,
     NETWORK_HELP,
     add_noise_and_attack_options,
     add_options,
@@ -121,7 +120,7 @@ def run_neighborhood(args: argparse.Namespace) -> int:
     from ..seeding import generator
 
     spec = attack_spec(args)
-    where, sigma = device(args.device), args.sigma / LEVEL
+    where, sigma = device(args.device), args.sigma
     if args.angles < 4 or not args.radii:
         raise ValueError("--angles must be >= 4 and --radii non-empty")
     if args.sigma <= 0:
@@ -166,7 +165,7 @@ def run_patch(args: argparse.Namespace) -> int:
     from ..analysis import attack_generator, noisy_image, patch_attack, plot_patch_attack
 
     spec = attack_spec(args)
-    where, sigma = device(args.device), args.sigma / LEVEL
+    where, sigma = device(args.device), args.sigma
     output_folder(args.out, create=False)
     separate_output(args.out, args.input, "--input")
     model, channels, _ = load_model(args.model, sigma, where)

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from ..report import format_table, write_csv, write_markdown
 
     spec = attack_spec(args)
-    where, sigma = device(args.device), args.sigma / LEVEL
+    where, sigma = device(args.device), args.sigma
     names = args.names or [model_label(m) for m in args.models]
     if len(names) != len(args.models) or len(set(names)) != len(names):
         raise ValueError("--names must give one distinct label per model")
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     out = output_folder(args.out)
     write_csv(rows, out / "transfer.csv")
     title = (f"PSNR drop (dB) of target (columns) on attacks crafted on source (rows), "
-             f"{args.norm} eps {args.eps:g}/255, sigma {args.sigma:g}/255")
+             f"{args.norm} eps {args.eps * LEVEL:g}/255, sigma {sigma * LEVEL:g}/255")
     write_markdown(rows, out / "transfer.md", title=title)
     write_json(out / "transfer.json", {**result, "models": dict(zip(names, args.models)),
                                         "data": args.data, "sigma": sigma, "seed": args.seed})

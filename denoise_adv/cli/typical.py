@@ -6,7 +6,7 @@ import argparse
 
 import torch
 
-from .common import LEVEL, add_options, finite_float, output_folder, positive_level
+from .common import LEVEL, add_options, finite_float, level, output_folder
 
 #: Noise tensors :func:`~denoise_adv.analysis.nll_samples` holds at once besides one per TS
 #: T: Gaussian, two mixed, two worst cases, and two temporaries (float64 each).
@@ -28,9 +28,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--channels", type=int, choices=(1, 3), default=1, help="(default: 1)")
     p.add_argument("--eps", type=finite_float, default=0.05,
                    help="typical-set width eps, a plain number (default: 0.05)")
-    p.add_argument("--eps-linf", type=positive_level, default=2.0,
+    p.add_argument("--eps-linf", type=level, default="2",
                    help="L-inf budget in 8-bit levels (default: 2)")
-    p.add_argument("--eps-l2", type=positive_level, default=2.0,
+    p.add_argument("--eps-l2", type=level, default="2",
                    help="L2 budget, RMS per pixel in 8-bit levels (default: 2)")
     p.add_argument("--iterations", default="1,10,100",
                    help="comma-separated TS iterations T to show (default: 1,10,100)")
@@ -73,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
         output_folder(args.out, create=False)
     d = args.channels * args.patch**2
     _check_sample_budget(args, d, len(iterations))
-    sigma, eta_linf = args.sigma / LEVEL, args.eps_linf / LEVEL
-    eta_l2 = args.eps_l2 / LEVEL * math.sqrt(d)
+    sigma, eta_linf = args.sigma, args.eps_linf
+    eta_l2 = args.eps_l2 * math.sqrt(d)
     rows = typical_set_rows(d, sigma, args.eps, eta_linf, eta_l2, iterations)
     shape = (args.samples, args.channels, args.patch, args.patch)
     samples = nll_samples(shape, sigma, eta_linf, eta_l2, iterations,
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     h = entropy(sigma)
     stats = [{"noise": name, "mean NLL": v.mean().item(), "std NLL": v.std().item(),
               "mean e(n)": v.mean().item() - h} for name, v in samples.items()]
-    title = (f"Typical sets: sigma {args.sigma:g}/255, d = {d} "
+    title = (f"Typical sets: sigma {sigma * LEVEL:g}/255, d = {d} "
              f"({args.patch}x{args.patch}x{args.channels})")
     print(title)
     print(format_table(rows))
