@@ -29,6 +29,7 @@ from .contract import (
     default_level,
     fixed_level,
     is_differentiable,
+    is_randomized,
     takes_sigma,
 )
 from .dncnn import DnCNN
@@ -61,6 +62,7 @@ __all__ = [
     "default_level",
     "fixed_level",
     "is_differentiable",
+    "is_randomized",
     "takes_sigma",
     "load",
     "load_checkpoint",

@@ -19,16 +19,19 @@ attribute           if absent    meaning
                                  model's default (the published models of the zoo), a
                                  fixed-level model's own level where known (the classical
                                  baselines' argument; the shipped zoo's models, 25/255).
+``randomized``      ``False``    ``True``: its forward draws test-time randomness (noise,
+                                 random transforms); one submodule declaring it makes the
+                                 whole model so, and gradient attacks should average (EOT).
 ==================  ===========  ===============================================================
 
 Read them with :func:`takes_sigma`, :func:`fixed_level`, :func:`is_differentiable`,
-:func:`channels_of` and :func:`default_level`, never with ``getattr`` elsewhere. The adapters
+:func:`channels_of`, :func:`default_level` and :func:`is_randomized`, never with ``getattr``
+elsewhere. The adapters
 (:func:`~denoise_adv.models.as_denoiser`, :func:`~denoise_adv.models.as_prior`,
 :func:`denoise_adv.integrations.deepinv.as_deepinv_denoiser`) cross between the two call forms on
 this contract; a fixed-level model asked for another level through them warns once
 (:func:`warn_fixed_level`). deepinv's ``Denoiser`` (``forward(x, sigma)``) is the other
-library's form of :class:`NoiseLevelDenoiser`. No model of the package is randomized, so the
-contract has no such attribute (EOT averages gradients over the noise of a model that is).
+library's form of :class:`NoiseLevelDenoiser`. No model of the package is randomized.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ import torch
 from torch import nn
 
 __all__ = ["Denoiser", "NoiseLevelDenoiser", "channels_of", "default_level", "fixed_level",
-           "is_differentiable", "takes_sigma", "warn_fixed_level"]
+           "is_differentiable", "is_randomized", "takes_sigma", "warn_fixed_level"]
 
 
 @runtime_checkable
@@ -95,6 +98,21 @@ def is_differentiable(model: nn.Module) -> bool:
         (True, False)
     """
     return all(getattr(m, "differentiable", True) is not False for m in model.modules())
+
+
+def is_randomized(model: nn.Module) -> bool:
+    """Whether ``model`` is, or wraps, a module declaring ``randomized = True`` (test-time
+    randomness in its forward: gradient attacks then average passes, EOT).
+
+    Example:
+        >>> class Noisy(nn.Module):
+        ...     randomized = True
+        ...     def forward(self, x):
+        ...         return x + 0.01 * torch.randn_like(x)
+        >>> is_randomized(nn.Sequential(Noisy())), is_randomized(nn.Identity())
+        (True, False)
+    """
+    return any(getattr(m, "randomized", False) is True for m in model.modules())
 
 
 def channels_of(model: nn.Module, default: int | None = None) -> int | None:

@@ -15,6 +15,7 @@ from denoise_adv.models import (
     default_level,
     fixed_level,
     is_differentiable,
+    is_randomized,
     takes_sigma,
 )
 from denoise_adv.models.contract import Denoiser, NoiseLevelDenoiser, warn_fixed_level
@@ -34,6 +35,9 @@ def test_each_capability_is_read_from_the_declared_attributes():
     assert is_differentiable(dncnn) and default_level(nlmeans) == 0.1
     assert default_level(dncnn) is None and default_level(ffdnet) is None
     assert isinstance(dncnn, Denoiser) and isinstance(ffdnet, NoiseLevelDenoiser)
+    noisy = nn.Identity()
+    noisy.randomized = True  # an instance may declare it too
+    assert is_randomized(nn.Sequential(nn.Identity(), noisy)) and not is_randomized(dncnn)
     # the old import path of the readers still works
     from denoise_adv.models.adapters import is_differentiable as old
 
