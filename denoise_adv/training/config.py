@@ -65,7 +65,9 @@ class TrainConfig:
                                      steers=False)
     channels: int = option(1, "image channels", choices=(1, 3))
     strategy: str = option("normal", "noise sampling strategy", choices=STRATEGIES)
-    sigma: float = option(DEFAULT_SIGMA, "noise level", unit="level")
+    sigma: float = option(DEFAULT_SIGMA, "noise level; non-blind models (FFDNet) are told it as "
+                          "their noise map in training (TS and mixed noise included) and "
+                          "validation, or under --blind each sample's drawn level", unit="level")
     data: str = option("builtin:train", "folder of clean images, an image, or builtin:train")
     val_data: str | None = option("builtin:test", "validation images, or 'none'")
     val_crop: int | None = option(128, "centre crop of validation images, 0 for none")

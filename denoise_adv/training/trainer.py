@@ -174,9 +174,8 @@ class Trainer:
         config = self.config
         torch.manual_seed(config.seed)  # weight initialisation: the same on every rank
         model = build(config.model, channels=config.channels, **config.model_kwargs)
-        if self._source is not None and not self.resume:
+        if self._source is not None and not self.resume:  # (resuming: the checkpoint's)
             model.load_state_dict(self._source.state_dict())
-        self._source = None  # the weights are in the model (or come from the checkpoint)
         model = model.to(self.device)
         if config.channels_last:
             model = model.to(memory_format=torch.channels_last)

@@ -1,0 +1,60 @@
+"""experiments/ffdnet_study.py without training: the recipe's choice, the runs, and a report
+made from whatever has finished (the full smoke run, ``--quick``, takes minutes: by hand)."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).parents[2] / "experiments" / "ffdnet_study.py"
+
+
+@pytest.fixture(scope="module")
+def study():
+    spec = importlib.util.spec_from_file_location("ffdnet_study", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_snapshots_and_the_choice_of_learning_rate(study):
+    assert study.snapshot_steps(250, 100) == [100, 200, 250]
+    table = {"1e-05": {"100": {"psnr_change": 0.01}, "200": {"psnr_change": -0.015}},
+             "0.0001": {"100": {"psnr_change": -0.3}}}
+    assert study.choose(table, 0.02) == {"lr": 1e-5, "steps": 200, "psnr_change": -0.015,
+                                         "within_tolerance": True}
+    worse = {"1e-05": {"100": {"psnr_change": -0.05}}, "0.0001": {"100": {"psnr_change": -0.3}}}
+    assert study.choose(worse, 0.02) == {"lr": 1e-5, "steps": 100, "psnr_change": -0.05,
+                                         "within_tolerance": False}
+
+
+def test_runs_share_the_recipe_and_the_control_is_stronger(study, tmp_path):
+    opts = study.parse(["--out", str(tmp_path), "--lr", "3e-5", "--steps", "300"])
+    runs = study.study_runs(opts)
+    assert list(runs)[:6] == ["normal-s1", "ts-def-t10-s1", "ts-def-t4406-s1", "mixed-26-s1",
+                              "adversarial-s1", "control-s1"] and len(runs) == 12
+    assert {steps for name, (_, steps) in runs.items() if not name.startswith("control")} == {300}
+    args, steps = runs["control-s2"]
+    assert steps == 600 and args[args.index("--adv-steps") + 1] == "10"
+    assert args[args.index("--seed") + 1] == "2" and args[args.index("--lr") + 1] == "3e-05"
+    assert "--freeze-batchnorm" in study.recipe(opts) and study.SOURCE in study.recipe(opts)
+
+
+def test_report_from_partial_results(study, tmp_path):
+    opts = study.parse(["--quick", "--out", str(tmp_path), "--lr", "1e-5", "--steps", "2",
+                        "--seeds", "1", "2"])
+    text = study.report(opts).read_text()  # nothing has run: every cell says so
+    assert "none yet" in text and "has not run yet" in text
+    for seed, drop in ((1, 1.0), (2, 1.2)):  # two seeds of normal, fixed-set results only
+        folder = tmp_path / "train" / f"normal-s{seed}"
+        (folder / "snapshots").mkdir(parents=True)
+        (folder / "snapshots" / "step-2.pt").write_bytes(b"")
+        fixed = tmp_path / "eval" / f"normal-s{seed}" / "fixed" / "report.json"
+        fixed.parent.mkdir(parents=True)
+        fixed.write_text(json.dumps({"summary": [{"set": "gaussian", "psnr_drop": 0.0},
+                                                 {"set": "set-linf", "psnr_drop": drop}]}))
+    lines = study.report(opts).read_text().splitlines()
+    row = lines.index("   * - normal")
+    assert lines[row + 1] == "     - 1,2" and "     - 1.100 ± 0.100" in lines[row:row + 16]
+    assert (tmp_path / "ffdnet_study.rst").is_file() and not list(tmp_path.glob("docs"))
