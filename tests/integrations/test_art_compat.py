@@ -1,7 +1,7 @@
 """ART's own classes on :class:`denoise_adv.art.PyTorchDenoiser`, as the ART compatibility
-table of ``docs/usage.rst`` lists them: each one that works is run here (budget kept, denoised output
-made worse, defence applied), and each one that refuses is checked to refuse with the reason
-the table gives."""
+table of ``docs/usage.rst`` lists them: each one that works is run here (budget kept, denoised
+output made worse, defence applied), and each one that refuses is checked to refuse with the
+reason the table gives."""
 
 from __future__ import annotations
 
