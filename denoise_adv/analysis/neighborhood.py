@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._checks import check_real
 from ..attacks import AttackSpec
 from .common import score
 
@@ -74,6 +75,9 @@ def neighborhood_2d(
         (where the attack lies), "worst_angle_deg" (per radius, relative to the noise
         direction), "adversarial_fraction" (per radius)}``.
     """
+    threshold = check_real(threshold, "threshold")  # a NaN threshold would count nothing
+    if any(not math.isfinite(r) or r < 0 for r in radii):
+        raise ValueError(f"radii must be finite and >= 0, got {list(radii)}")
     e1, e2 = gram_schmidt(noise, delta)
     noisy = clean + noise
     base = score(model, noisy, clean)["psnr"]
@@ -137,6 +141,7 @@ def connected_set_check(model: nn.Module, clean: torch.Tensor, n1: torch.Tensor,
     base = score(model, noisy1, clean)["psnr"]
     if threshold is None:
         threshold = 0.5 * (base - score(model, noisy1 + d1, clean)["psnr"])
+    threshold = check_real(threshold, "threshold")
     ts = [0.5 * math.pi * k / (steps - 1) for k in range(steps)]
     rotated, combined = [], []
     for t in ts:

@@ -9,6 +9,7 @@ from torch import nn
 
 from .._checks import check_int, check_module, check_real
 from .adapters import as_prior
+from .contract import fixed_level, takes_sigma
 
 __all__ = ["PnPDenoiser"]
 
@@ -53,7 +54,9 @@ class PnPDenoiser(nn.Module):
                  sigma_max: float = 49 / 255, lam: float = 0.23) -> None:
         super().__init__()
         check_module(prior, "prior")
-        self.prior = as_prior(prior) if hasattr(prior, "takes_sigma") else prior
+        # one of ours (it declares its level contract) becomes prior(x, sigma); a foreign
+        # prior is taken to have that signature already
+        self.prior = as_prior(prior) if takes_sigma(prior) or fixed_level(prior) else prior
         self.sigma = check_real(sigma, "sigma", minimum=0.0, strict=True)
         self.iterations = check_int(iterations, "iterations", minimum=1)
         self.sigma_max = check_real(sigma_max, "sigma_max", minimum=0.0, strict=True)

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..models.contract import channels_of
 from .config import TrainConfig
 
 __all__ = ["InitSource", "read_init", "resolve_init"]
@@ -77,7 +78,7 @@ def read_init(spec: str, sigma: float = 25 / 255, map_location: str | torch.devi
                          f"or published weights), got {text!r} ({type(model).__name__})")
     sha = meta["sha256"] if text.startswith("zoo:") else file_sha256(Path(text))
     config = dict(model.config)
-    channels = int(config.pop("channels", getattr(model, "channels", 1)))
+    channels = int(config.pop("channels", channels_of(model, 1)))
     return model, InitSource(text, sha, name, config, channels)
 
 

@@ -95,3 +95,17 @@ def test_patch_attack_is_local(trained_dncnn, sample_images):
     with pytest.raises(ValueError, match="must lie inside the image"):
         patch_attack(trained_dncnn, clean, noisy, (50, 50, 32, 32))
     assert math.isfinite(result["gaussian"]["inside"])
+
+
+def test_non_finite_threshold_and_negative_radii_are_refused():
+    """A NaN threshold compares false everywhere: it would report 0% adversarial."""
+    from denoise_adv.analysis import neighborhood_2d
+    from denoise_adv.models import DnCNN
+
+    model = DnCNN(depth=2, features=4).eval()
+    clean = torch.rand(1, 1, 8, 8)
+    noise, delta = 0.1 * torch.randn_like(clean), 0.01 * torch.randn_like(clean)
+    with pytest.raises(ValueError, match="threshold"):
+        neighborhood_2d(model, clean, noise, delta, [1.0], angles=4, threshold=math.nan)
+    with pytest.raises(ValueError, match="radii"):
+        neighborhood_2d(model, clean, noise, delta, [-1.0], angles=4)
