@@ -96,7 +96,7 @@ def _models(specs: list[str], protocol, where) -> tuple[dict, dict]:
 
 def run(args: argparse.Namespace) -> int:
     from ..benchmark import distributed, run_benchmark
-    from ..benchmark.report import headline_column, leaderboard_rows
+    from ..benchmark.report import PAIRED_COLUMN, headline_column, leaderboard_rows
     from ..report import format_table
 
     protocol = _protocol(args)
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     if results is None:  # not process 0: it reports
         return 0
     columns = ("rank", "model", "threat", "Gaussian PSNR",
-               headline_column(protocol.headline_budget), "gap", "flags")
+               headline_column(protocol.headline_budget), PAIRED_COLUMN, "gap", "flags")
     print(f"protocol {protocol.version}, {len(results['images'])} images")
     print(format_table([{c: r[c] for c in columns} for r in leaderboard_rows(results)]))
     for label in results["leaderboard"]:

@@ -52,6 +52,7 @@ def test_end_to_end_with_docs_table_and_rerun(setup, tmp_path, capsys):
     assert main(_args(setup, out, "--model", "nlmeans", "--docs", str(docs))) == 0
     printed = capsys.readouterr().out
     assert "tiny" in printed and "nlmeans" in printed and "wrote results.json" in printed
+    assert "vs best (paired)" in printed and "leaderboard.html" in printed
     results = json.loads((out / "results.json").read_text())
     assert results["protocol"]["version"] == "cli-tiny" and results["images"] == ["a", "b"]
     assert list(results["models"]) == ["tiny", "nlmeans"]
