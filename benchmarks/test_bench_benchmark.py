@@ -1,0 +1,167 @@
+"""Protocol v2's cost per image against its floor, and its wall time per model (fp32, bf16).
+
+- ``test_v2_image_over_floor``: one row of ``PROTOCOL_V2``
+  (:func:`~denoise_adv.benchmark.evaluate_image`, every attack at v2's own numbers; the
+  transfer inputs are given: they are crafted once per image on the reference and shared by
+  every model) on a small DnCNN (the zoo's architecture: depth 10, 32 features) and a
+  128x128 crop of ``builtin:test``, against the least work its attacks need, run as raw
+  passes of the same model in the same run (:func:`floor_counts`): one forward+backward per
+  gradient iteration (PGD, ObsAtk, FGSM, Auto-PGD) and one forward per Square query, per
+  scoring of each candidate, per transfer and random input, for the Gaussian input and for
+  the output kept. Thread CPU time
+  on one thread, alternating the two (on a shared CPU, wall time mostly measures the other
+  jobs); one run of each (a row is ~6000 forwards: minutes). Prints the ratio, asserts
+  <= 1.10. At 64x64 the small model's forward is so cheap (~2 ms) that Square's fixed
+  per-query bookkeeping (~0.3 ms) costs 13-17% more than its forwards; at 128x128 3-4%.
+- ``test_v2_wall_time_per_model``: the wall time of one v2 row per model (the zoo's normal
+  DnCNN, NL-means; BM3D estimated from its forward time times the forwards Square makes) on a
+  64x64 crop of ``builtin:test``, with the attacks in float32 and in bfloat16 (``amp="bf16"``),
+  on this machine's threads. Prints a table; with ``DENOISE_ADV_RECORD_DOCS=1`` also writes
+  it to ``docs/_generated/v2_cost.rst``.
+
+Run with ``tox -e bench`` (or ``pytest benchmarks/test_bench_benchmark.py -s``).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from torchvision.transforms.v2.functional import center_crop
+
+from denoise_adv.analysis import noisy_image
+from denoise_adv.benchmark import (
+    PROTOCOL_V2,
+    PROTOCOL_V2_QUICK,
+    Protocol,
+    evaluate_image,
+    load_images,
+    transfer_inputs,
+)
+from denoise_adv.benchmark.results import _cpu_name
+from denoise_adv.models import BM3D, DnCNN, NLMeans
+
+SIZE, WALL_SIZE = 128, 64
+DOCS = Path(__file__).parents[1] / "docs" / "_generated" / "v2_cost.rst"
+
+
+def floor_counts(protocol: Protocol) -> tuple[int, int]:
+    """``(forward+backward passes, forwards)`` one row of ``protocol`` needs at least on a
+    deterministic differentiable model (see the module docstring)."""
+    backward = forward = 0
+    for a in protocol.attacks:
+        if a.threat != "white-box":
+            forward += 1  # its input scored
+        elif a.kind == "apgd":  # per restart: steps gradients, one forward scores the last point
+            backward += a.restarts * a.steps
+            forward += a.restarts + 1  # and the ensemble scores the result
+        elif a.kind == "square":
+            forward += a.restarts * a.queries + 1
+        else:
+            backward += a.runs * a.steps
+            forward += a.runs
+    return backward, forward + 2  # the Gaussian input; the worst case's output kept
+
+
+def _image(size: int) -> tuple[str, torch.Tensor]:
+    name, clean = load_images(PROTOCOL_V2)[0]
+    return name, center_crop(clean, size)[None]
+
+
+@pytest.fixture(scope="module")
+def small():
+    torch.manual_seed(0)
+    return DnCNN(depth=10, features=32).eval()
+
+
+def _row(model, image, protocol=PROTOCOL_V2, amp=None, reference=None):
+    """One row's work; the transfer inputs (crafted on ``reference``, default the model) are
+    made here, outside the timed call."""
+    name, clean = image
+    transfer = transfer_inputs(reference or model, clean, name, 0, protocol)
+    return lambda: evaluate_image(model, clean, name, 0, protocol, transfer, amp)
+
+
+def _floor(model, image, backward, forward):
+    name, clean = image
+    noisy = noisy_image(clean, PROTOCOL_V2.sigma, 0, name)
+
+    def run():
+        for _ in range(backward):
+            x = noisy.clone().requires_grad_(True)
+            loss = torch.nn.functional.mse_loss(model(x), clean)
+            torch.autograd.grad(loss, x)
+        with torch.no_grad():
+            for _ in range(forward):
+                model(noisy)
+
+    return run
+
+
+def _cpu_ratio(func, floor, warmup, repeats=1):
+    """Median thread CPU time of ``func`` over that of ``floor``, alternating, one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        warmup()
+        times = {func: [], floor: []}
+        for _ in range(repeats):
+            for run in (func, floor):
+                start = time.thread_time()
+                run()
+                times[run].append(time.thread_time() - start)
+    finally:
+        torch.set_num_threads(threads)
+    ours, base = statistics.median(times[func]), statistics.median(times[floor])
+    return ours / base, ours, base
+
+
+def test_v2_image_over_floor(small):
+    backward, forward, image = *floor_counts(PROTOCOL_V2), _image(SIZE)
+    ratio, ours, floor = _cpu_ratio(_row(small, image), _floor(small, image, backward, forward),
+                                    warmup=_row(small, image, PROTOCOL_V2_QUICK))
+    print(f"\nv2 row / its floor ({backward} forward+backward + {forward} forwards), DnCNN "
+          f"depth 10 x 32, {SIZE}x{SIZE}: {ratio:.3f} ({ours:.2f} s / {floor:.2f} s CPU, one "
+          "thread)")
+    assert ratio <= 1.10
+
+
+def _wall(run) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def test_v2_wall_time_per_model():
+    from denoise_adv.cli.common import load_model
+
+    image = _image(WALL_SIZE)
+    normal = load_model("zoo:dncnn-s25-normal", PROTOCOL_V2.sigma, torch.device("cpu"))[0]
+    models = {"dncnn-s25-normal": normal.eval(), "nlmeans": NLMeans(sigma=PROTOCOL_V2.sigma)}
+    lines = []
+    for label, model in models.items():
+        seconds = {}
+        for amp in (None, "bf16"):
+            seconds[amp] = _wall(_row(model, image, amp=amp, reference=normal))
+            print(f"{label} {amp or 'fp32'}: {seconds[amp]:.1f} s", flush=True)
+        lines.append(f"- {label}: {seconds[None]:.1f} s fp32, {seconds['bf16']:.1f} s bf16")
+    _, clean = image
+    bm3d = BM3D(sigma=PROTOCOL_V2.sigma)
+    one = min(_wall(lambda: bm3d(clean)) for _ in range(3))
+    square = sum(a.queries * a.restarts + 1 for a in PROTOCOL_V2.attacks if a.kind == "square")
+    others = len([a for a in PROTOCOL_V2.attacks if a.threat != "white-box"]) + 2
+    lines.append(f"- bm3d (estimated: {square + others} forwards x {one:.2f} s, its forward "
+                 f"here): {(square + others) * one:.0f} s (no autocast: not a network)")
+    text = "\n".join([
+        f"Wall time of one protocol v2 row (a {WALL_SIZE}x{WALL_SIZE} crop of builtin:test, "
+        f"transfer inputs given) per model on {_cpu_name()} with "
+        f"{torch.get_num_threads()} torch threads, attacks in float32 and bfloat16 "
+        "(``pytest benchmarks/test_bench_benchmark.py -s``):", "", *lines, ""])
+    print("\n" + text)
+    if os.environ.get("DENOISE_ADV_RECORD_DOCS") == "1":
+        DOCS.write_text(".. Generated by benchmarks/test_bench_benchmark.py; do not edit.\n\n"
+                        + text)
