@@ -430,7 +430,8 @@ class DenoiseAttack(Attack):
         finally:
             self._own_call = False
             for module, training in modes:
-                module.training = training
+                if module.training != training:  # nn.Module.__setattr__ is not free
+                    module.training = training
 
     def _change_model_mode(self, given_training: bool) -> None:
         # torchattacks containers (MultiAttack) switch their members' mode before running them;
