@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from .._checks import check_int, check_real
+from ._ball import BallAttack, check_norm, image_norms
 from .base import DenoiseAttack, Loss, _check_finite, mse_per_image
 
 __all__ = ["DenoiseAPGD", "apgd_checkpoints", "check_norm"]
-
-#: The norms of the step-size-free attacks, as AutoAttack and torchattacks spell them.
-NORMS = ("Linf", "L2")
-
-
-def check_norm(norm: object) -> str:
-    """``"Linf"`` or ``"L2"`` (any case, so ``"linf"`` and ``"l2"`` as :class:`AttackSpec`
-    writes them are accepted too).
-
-    Example:
-        >>> check_norm("linf"), check_norm("L2")
-        ('Linf', 'L2')
-    """
-    if not isinstance(norm, str):
-        raise TypeError(f"norm must be a string, 'Linf' or 'L2', got {type(norm).__name__}")
-    canonical = {n.lower(): n for n in NORMS}.get(norm.lower())
-    if canonical is None:
-        raise ValueError(f"norm must be 'Linf' or 'L2', got {norm!r}")
-    return canonical
-
 
 def apgd_checkpoints(steps: int) -> tuple[int, ...]:
     r"""The iterations at which Auto-PGD may halve its step size (Croce & Hein, 2020, sec. 3.2):
@@ -54,12 +33,8 @@ def apgd_checkpoints(steps: int) -> tuple[int, ...]:
     return tuple(points)
 
 
-def _norms(x: torch.Tensor) -> torch.Tensor:
-    """Per-image L2 norms, shaped (B, 1, 1, 1)."""
-    return x.flatten(1).norm(dim=1).view(-1, *([1] * (x.dim() - 1)))
 
-
-class DenoiseAPGD(DenoiseAttack):
+class DenoiseAPGD(BallAttack, DenoiseAttack):
     r"""Auto-PGD from 'Reliable Evaluation of Adversarial Robustness with an Ensemble of Diverse
     Parameter-free Attacks' (Croce & Hein, ICML 2020) [https://arxiv.org/abs/2003.01690] with
     the regression loss of the denoising attacks: no step size to tune.
@@ -165,43 +140,20 @@ class DenoiseAPGD(DenoiseAttack):
         self.seed = seed
         self._last_losses: torch.Tensor | None = None
 
-    @property
-    def last_losses(self) -> torch.Tensor | None:
-        """The last call's best loss so far after each step (the loss itself, not the
-        objective: targeted mode's decreases), per restart and image: (n_restarts, steps + 1, B),
-        on the CPU; ``None`` before the first call."""
-        return self._last_losses
-
-    @property
-    def deterministic(self) -> bool:
-        """Whether every call gives the same result (a fixed ``seed``)."""
-        return self.seed is not None
-
     # ----------------------------------------------------------------------------- geometry
-    def radius(self, x: torch.Tensor) -> float:
-        """The absolute radius of the ball for images shaped like ``x``."""
-        scale = math.sqrt(x[0].numel()) if self.per_pixel and self.norm == "L2" else 1.0
-        return self.eps * scale
-
     def _random_delta(self, noisy: torch.Tensor) -> torch.Tensor:
         if self.norm == "Linf":
             return (2 * self._random(noisy, "uniform") - 1) * self.eps
         direction = self._random(noisy, "normal")
-        direction = direction / _norms(direction).clamp_min(1e-12)
+        direction = direction / image_norms(direction).clamp_min(1e-12)
         return direction * self._random(noisy[:, :1, :1, :1], "uniform") * self.radius(noisy)
 
     def _direction(self, grad: torch.Tensor) -> torch.Tensor:
         """The steepest-ascent direction of the norm (zero where the gradient is zero)."""
         if self.norm == "Linf":
             return grad.sign()
-        norm = _norms(grad)
+        norm = image_norms(grad)
         return torch.where(norm > 0, grad / norm.clamp_min(torch.finfo(grad.dtype).tiny), 0.0)
-
-    def _project_ball(self, delta: torch.Tensor) -> torch.Tensor:
-        if self.norm == "Linf":
-            return delta.clamp(-self.eps, self.eps)
-        norm, radius = _norms(delta), self.radius(delta)
-        return delta * torch.where(norm > radius, radius / norm.clamp_min(1e-30), 1.0)
 
     def _step(self, x: torch.Tensor, previous: torch.Tensor, grad: torch.Tensor,
               eta: torch.Tensor, noisy: torch.Tensor, momentum: float) -> torch.Tensor:

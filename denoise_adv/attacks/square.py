@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .._checks import check_int, check_real
-from .apgd import check_norm
+from ._ball import BallAttack, check_norm, image_norms
 from .base import DenoiseAttack, Loss, _check_finite, _check_output, mse_per_image
 
 __all__ = ["DenoiseSquare", "p_schedule"]
@@ -52,11 +52,8 @@ def _window(pos: torch.Tensor, size: int, length: int) -> torch.Tensor:
     return (index >= pos[:, None]) & (index < pos[:, None] + size)
 
 
-def _norms(x: torch.Tensor) -> torch.Tensor:
-    return x.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
 
-
-class DenoiseSquare(DenoiseAttack):
+class DenoiseSquare(BallAttack, DenoiseAttack):
     r"""The Square Attack from 'Square Attack: a query-efficient black-box adversarial attack
     via random search' (Andriushchenko et al., ECCV 2020) [https://arxiv.org/abs/1912.00049],
     maximising the denoised output's loss (per-image MSE to the clean image by default).
@@ -157,29 +154,6 @@ class DenoiseSquare(DenoiseAttack):
                 raise ValueError("give seed or generator, not both")
         self.seed = seed
         self._last_losses: torch.Tensor | None = None
-
-    @property
-    def last_losses(self) -> torch.Tensor | None:
-        """The last call's best loss so far after each query (the loss itself, not the
-        objective: targeted mode's decreases), per restart and image: (n_restarts, n_queries, B),
-        on the CPU; ``None`` before the first call."""
-        return self._last_losses
-
-    @property
-    def deterministic(self) -> bool:
-        """Whether every call gives the same result (a fixed ``seed``)."""
-        return self.seed is not None
-
-    def radius(self, x: torch.Tensor) -> float:
-        """The absolute radius of the ball for images shaped like ``x``."""
-        scale = math.sqrt(x[0].numel()) if self.per_pixel and self.norm == "L2" else 1.0
-        return self.eps * scale
-
-    def _project_ball(self, delta: torch.Tensor) -> torch.Tensor:
-        if self.norm == "Linf":
-            return delta.clamp(-self.eps, self.eps)
-        norm, radius = _norms(delta), self.radius(delta)
-        return delta * torch.where(norm > radius, radius / norm.clamp_min(1e-30), 1.0)
 
     # ------------------------------------------------------------------------ the search
     def _objective(self, noisy: torch.Tensor, delta: torch.Tensor, reference: torch.Tensor,
@@ -296,7 +270,7 @@ class DenoiseSquare(DenoiseAttack):
         delta = torch.zeros_like(noisy)
         top, left = (h - nh * side) // 2, (w - nw * side) // 2
         delta[:, :, top:top + nh * side, left:left + nw * side] = tiles
-        return delta / _norms(delta).clamp_min(1e-12) * self.radius(noisy)
+        return delta / image_norms(delta).clamp_min(1e-12) * self.radius(noisy)
 
     def _pattern(self, delta: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
                  side: int) -> torch.Tensor:
@@ -321,10 +295,10 @@ class DenoiseSquare(DenoiseAttack):
         mask1, mask2 = self._mask(delta, r1, c1, side), self._mask(delta, r2, c2, side)
         sq = lambda t: t.pow(2).sum(dim=(2, 3), keepdim=True)  # noqa: E731
         window1 = torch.where(mask1, delta, 0.0)
-        norm_image = _norms(delta)
-        norm_windows = _norms(torch.where(mask1 | mask2, delta, 0.0))
+        norm_image = image_norms(delta)
+        norm_windows = image_norms(torch.where(mask1 | mask2, delta, 0.0))
         new = self._pattern(delta, r1, c1, side) + window1 / (sq(window1).sqrt() + 1e-12)
         budget = (self.radius(delta) ** 2 - norm_image ** 2).clamp_min(0) / c + norm_windows ** 2
         new = new / (sq(new).sqrt() + 1e-12) * budget.sqrt()
         delta = torch.where(mask1, new, torch.where(mask2, 0.0, delta))
-        return delta / _norms(delta).clamp_min(1e-12) * self.radius(delta)
+        return delta / image_norms(delta).clamp_min(1e-12) * self.radius(delta)
