@@ -6,6 +6,8 @@ import statistics
 import time
 from collections.abc import Callable
 
+import torch
+
 
 def interleaved_ratio(func: Callable[[], object], floor: Callable[[], object],
                       repeats: int = 7, warmup: int = 2) -> tuple[float, float, float]:
@@ -25,3 +27,28 @@ def interleaved_ratio(func: Callable[[], object], floor: Callable[[], object],
     f, fl = statistics.median(times_f), statistics.median(times_floor)
     return f / fl, f, fl
 
+
+
+def noisy_batch(size: int, channels: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(noisy, clean)``: one seeded random ``size`` x ``size`` image and its sigma-25 noise."""
+    g = torch.Generator().manual_seed(0)
+    clean = torch.rand(1, channels, size, size, generator=g)
+    return clean + 25 / 255 * torch.randn(clean.shape, generator=g), clean
+
+
+def floor_passes(model, noisy: torch.Tensor, clean: torch.Tensor, passes: int = 1,
+          forwards: int = 0) -> Callable[[], object]:
+    """The floor of a gradient attack: ``passes`` forward+backward passes to the input (MSE to
+    ``clean``) and ``forwards`` forward passes, the least work its steps and scores can do."""
+
+    def run():
+        grad = None
+        for _ in range(passes):
+            x = noisy.clone().requires_grad_(True)
+            grad = torch.autograd.grad(torch.nn.functional.mse_loss(model(x), clean), x)[0]
+        with torch.no_grad():
+            for _ in range(forwards):
+                model(noisy)
+        return grad
+
+    return run

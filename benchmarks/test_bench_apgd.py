@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import interleaved_ratio
+from conftest import floor_passes, interleaved_ratio, noisy_batch
 
 from denoise_adv import DenoiseAPGD, DenoiseSquare
 from denoise_adv.models import DnCNN
@@ -29,25 +29,6 @@ def model():
     return DnCNN().eval()  # DnCNN-S: 17 layers, 64 features
 
 
-def _batch(size):
-    g = torch.Generator().manual_seed(0)
-    clean = torch.rand(1, 1, size, size, generator=g)
-    return clean + 25 / 255 * torch.randn(clean.shape, generator=g), clean
-
-
-def _forward_backward(model, noisy, clean, passes, forwards=0):
-    def run():
-        for _ in range(passes):
-            x = noisy.clone().requires_grad_(True)
-            loss = torch.nn.functional.mse_loss(model(x), clean)
-            torch.autograd.grad(loss, x)
-        with torch.no_grad():
-            for _ in range(forwards):
-                model(noisy)
-
-    return run
-
-
 def _apgd(model, noisy, clean):
     atk = DenoiseAPGD(model, eps=2 / 255, steps=STEPS, seed=0)
     return lambda: atk(noisy, clean)
@@ -61,22 +42,22 @@ def _square(model, noisy, clean):
 @pytest.mark.parametrize("size", SIZES)
 def test_apgd_run(benchmark, model, size):
     benchmark.group = f"APGD DnCNN-17 {size}x{size}, {STEPS} steps"
-    benchmark(_apgd(model, *_batch(size)))
+    benchmark(_apgd(model, *noisy_batch(size)))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_apgd_floor(benchmark, model, size):
     benchmark.group = f"APGD DnCNN-17 {size}x{size}, {STEPS} steps"
-    benchmark(_forward_backward(model, *_batch(size), STEPS))
+    benchmark(floor_passes(model, *noisy_batch(size), STEPS))
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_apgd_iteration_over_forward_backward(model, size):
-    noisy, clean = _batch(size)
+def test_apgd_iteration_over_floor(model, size):
+    noisy, clean = noisy_batch(size)
     ratio, run, floor = interleaved_ratio(_apgd(model, noisy, clean),
-                                          _forward_backward(model, noisy, clean, STEPS))
+                                          floor_passes(model, noisy, clean, STEPS))
     exact, _, exact_floor = interleaved_ratio(_apgd(model, noisy, clean),
-                                              _forward_backward(model, noisy, clean, STEPS, 1))
+                                              floor_passes(model, noisy, clean, STEPS, 1))
     print(f"\nAPGD iteration / forward+backward at {size}x{size}: {ratio:.3f} "
           f"({run / STEPS * 1e3:.2f} ms / {floor / STEPS * 1e3:.2f} ms); over its exact floor "
           f"({STEPS} forward+backward + 1 forward): {exact:.3f}")
@@ -86,21 +67,21 @@ def test_apgd_iteration_over_forward_backward(model, size):
 @pytest.mark.parametrize("size", SIZES)
 def test_square_run(benchmark, model, size):
     benchmark.group = f"Square DnCNN-17 {size}x{size}, {QUERIES} queries"
-    benchmark(_square(model, *_batch(size)))
+    benchmark(_square(model, *noisy_batch(size)))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_square_floor(benchmark, model, size):
-    noisy, _ = _batch(size)
+    noisy, _ = noisy_batch(size)
     benchmark.group = f"Square DnCNN-17 {size}x{size}, {QUERIES} queries"
-    benchmark(_forward_backward(model, noisy, None, 0, QUERIES))
+    benchmark(floor_passes(model, noisy, None, 0, QUERIES))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_square_query_over_forward(model, size):
-    noisy, clean = _batch(size)
+    noisy, clean = noisy_batch(size)
     ratio, run, floor = interleaved_ratio(_square(model, noisy, clean),
-                                          _forward_backward(model, noisy, clean, 0, QUERIES))
+                                          floor_passes(model, noisy, clean, 0, QUERIES))
     print(f"\nSquare query / forward at {size}x{size}: {ratio:.3f} "
           f"({run / QUERIES * 1e3:.2f} ms / {floor / QUERIES * 1e3:.2f} ms)")
     assert ratio <= 1.10

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import interleaved_ratio
+from conftest import floor_passes, interleaved_ratio, noisy_batch
 
 from denoise_adv import DenoisePGD
 from denoise_adv._amp import native_bf16
@@ -36,21 +36,6 @@ def model_channels_last(model):
     return twin.to(memory_format=torch.channels_last)
 
 
-def _batch(size):
-    g = torch.Generator().manual_seed(0)
-    clean = torch.rand(1, 1, size, size, generator=g)
-    return clean + 25 / 255 * torch.randn(clean.shape, generator=g), clean
-
-
-def _floor(model, noisy, clean):
-    def run():
-        x = noisy.clone().requires_grad_(True)
-        loss = torch.nn.functional.mse_loss(model(x), clean)
-        return torch.autograd.grad(loss, x)[0]
-
-    return run
-
-
 def _attack_step(model, noisy, clean, amp=None):
     atk = DenoisePGD(model, eps=2 / 255, alpha=0.5 / 255, steps=1, random_start=True, amp=amp)
     return lambda: atk(noisy, clean)
@@ -59,20 +44,20 @@ def _attack_step(model, noisy, clean, amp=None):
 @pytest.mark.parametrize("size", SIZES)
 def test_floor_forward_backward(benchmark, model, size):
     benchmark.group = f"DnCNN-17 {size}x{size}"
-    benchmark(_floor(model, *_batch(size)))
+    benchmark(floor_passes(model, *noisy_batch(size)))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_denoise_pgd_step(benchmark, model, size):
     benchmark.group = f"DnCNN-17 {size}x{size}"
-    benchmark(_attack_step(model, *_batch(size)))
+    benchmark(_attack_step(model, *noisy_batch(size)))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_step_over_floor_ratio(model, size):
-    noisy, clean = _batch(size)
+    noisy, clean = noisy_batch(size)
     ratio, step, floor = interleaved_ratio(_attack_step(model, noisy, clean),
-                                           _floor(model, noisy, clean))
+                                           floor_passes(model, noisy, clean))
     print(f"\nDenoisePGD step / floor at {size}x{size}: {ratio:.3f} "
           f"({step * 1e3:.1f} ms / {floor * 1e3:.1f} ms)")
     assert ratio <= 1.10
@@ -81,18 +66,18 @@ def test_step_over_floor_ratio(model, size):
 @pytest.mark.parametrize("size", SIZES)
 def test_denoise_pgd_step_bf16(benchmark, model_channels_last, size):
     benchmark.group = f"DnCNN-17 {size}x{size}"
-    benchmark(_attack_step(model_channels_last, *_batch(size), amp="bf16"))
+    benchmark(_attack_step(model_channels_last, *noisy_batch(size), amp="bf16"))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_bf16_step_speedup_over_float32_floor(model, model_channels_last, size):
-    noisy, clean = _batch(size)
-    ratio, floor, step = interleaved_ratio(_floor(model, noisy, clean),
+    noisy, clean = noisy_batch(size)
+    ratio, floor, step = interleaved_ratio(floor_passes(model, noisy, clean),
                                            _attack_step(model_channels_last, noisy, clean, "bf16"))
     print(f"\nfloat32 floor / bf16 DenoisePGD step at {size}x{size}: {ratio:.2f}x "
           f"({floor * 1e3:.1f} ms / {step * 1e3:.1f} ms)")
-    layout, _, floor_channels_last = interleaved_ratio(_floor(model, noisy, clean),
-                                                       _floor(model_channels_last, noisy, clean))
+    layout, _, floor_channels_last = interleaved_ratio(
+        floor_passes(model, noisy, clean), floor_passes(model_channels_last, noisy, clean))
     print(f"float32 floor / float32 channels_last floor at {size}x{size}: {layout:.2f}x "
           f"(so bf16 itself: {floor_channels_last / step:.2f}x)")
     if native_bf16("cpu"):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import interleaved_ratio
+from conftest import floor_passes, interleaved_ratio, noisy_batch
 
 from denoise_adv import DenoisePGD
 from denoise_adv.benchmark import PROTOCOL_V1, evaluate_image, transfer_inputs
@@ -28,35 +28,12 @@ def model():
     return pretrained("ffdnet-ipol-gray")
 
 
-def _batch(size):
-    g = torch.Generator().manual_seed(0)
-    clean = torch.rand(1, 1, size, size, generator=g)
-    return clean + 25 / 255 * torch.randn(clean.shape, generator=g), clean
-
-
-def _floor(model, noisy, clean):
-    def run():
-        x = noisy.clone().requires_grad_(True)
-        loss = torch.nn.functional.mse_loss(model(x), clean)
-        return torch.autograd.grad(loss, x)[0]
-
-    return run
-
-
-def _forward(model, noisy):
-    def run():
-        with torch.no_grad():
-            return model(noisy)
-
-    return run
-
-
 @pytest.mark.parametrize("size", [64, 256])
 def test_pgd_step_over_floor(model, size):
-    noisy, clean = _batch(size)
+    noisy, clean = noisy_batch(size)
     atk = DenoisePGD(model, eps=2 / 255, alpha=0.5 / 255, steps=1)
     ratio, step, floor = interleaved_ratio(lambda: atk(noisy, clean),
-                                           _floor(model, noisy, clean), repeats=9)
+                                           floor_passes(model, noisy, clean), repeats=9)
     print(f"\nDenoisePGD step on ffdnet-ipol-gray / floor at {size}x{size}: {ratio:.3f} "
           f"({step * 1e3:.1f} ms / {floor * 1e3:.1f} ms)")
     assert ratio <= 1.05
@@ -70,14 +47,7 @@ def test_v1_row_over_its_attacks_floors(model):
     n_grad = sum(a.steps * a.restarts for a in protocol.attacks_of("white-box"))
     n_fwd = len(protocol.attacks) + 2  # each attack's score or input, the Gaussian, the output
     noisy = clean + 25 / 255 * torch.randn_like(clean)
-    grad, fwd = _floor(model, noisy, clean), _forward(model, noisy)
-
-    def floors():
-        for _ in range(n_grad):
-            grad()
-        for _ in range(n_fwd):
-            fwd()
-
+    floors = floor_passes(model, noisy, clean, passes=n_grad, forwards=n_fwd)
     ratio, row, floor = interleaved_ratio(
         lambda: evaluate_image(model, clean, "camera", 0, protocol, transfer), floors,
         repeats=3, warmup=1)
