@@ -42,6 +42,7 @@ class BallAttack:
     eps: float
     per_pixel: bool
     seed: int | None
+    n_restarts: int
     _last_losses: torch.Tensor | None
 
     @property
@@ -67,3 +68,21 @@ class BallAttack:
             return delta.clamp(-self.eps, self.eps)
         norm, radius = image_norms(delta), self.radius(delta)
         return delta * torch.where(norm > radius, radius / norm.clamp_min(1e-30), 1.0)
+
+    def _best_of_restarts(self, noisy: torch.Tensor, reference: torch.Tensor,
+                          sign: float) -> torch.Tensor:
+        """``n_restarts`` runs of ``_single_run`` (each ``(delta, objective (B,), history)``),
+        the best delta kept per image; records the histories in :attr:`last_losses`."""
+        best_delta = best = None
+        history = []
+        for _ in range(self.n_restarts):
+            delta, loss, losses = self._single_run(noisy, reference, sign)
+            history.append(losses)
+            if best is None:
+                best_delta, best = delta, loss
+                continue
+            better = loss > best
+            best_delta = torch.where(better.view(-1, 1, 1, 1), delta, best_delta)
+            best = torch.where(better, loss, best)
+        self._last_losses = sign * torch.stack(history).cpu()
+        return (noisy + best_delta).detach()

@@ -176,20 +176,8 @@ class DenoiseAPGD(BallAttack, DenoiseAttack):
         return sign * self._per_image(total / self.eot_iter, len(noisy))
 
     def _run(self, noisy: torch.Tensor, reference: torch.Tensor, sign: float) -> torch.Tensor:
-        best_delta = best = None
-        history = []
         with self._seeded(self.seed):
-            for _ in range(self.n_restarts):
-                delta, loss, losses = self._single_run(noisy, reference, sign)
-                history.append(losses)
-                if best is None:
-                    best_delta, best = delta, loss
-                    continue
-                better = loss > best
-                best_delta = torch.where(better.view(-1, 1, 1, 1), delta, best_delta)
-                best = torch.where(better, loss, best)
-        self._last_losses = sign * torch.stack(history).cpu()
-        return (noisy + best_delta).detach()
+            return self._best_of_restarts(noisy, reference, sign)
 
     def _single_run(self, noisy: torch.Tensor, reference: torch.Tensor, sign: float
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -171,20 +171,8 @@ class DenoiseSquare(BallAttack, DenoiseAttack):
         if min(noisy.shape[-2:]) < 2:
             raise ValueError(f"{self.attack} needs images of at least 2x2 pixels, got "
                              f"{tuple(noisy.shape[-2:])}")
-        best_delta = best = None
-        history = []
         with self._seeded(self.seed), torch.no_grad():
-            for _ in range(self.n_restarts):
-                delta, loss, losses = self._single_run(noisy, reference, sign)
-                history.append(losses)
-                if best is None:
-                    best_delta, best = delta, loss
-                    continue
-                better = loss > best
-                best_delta = torch.where(better.view(-1, 1, 1, 1), delta, best_delta)
-                best = torch.where(better, loss, best)
-        self._last_losses = sign * torch.stack(history).cpu()
-        return (noisy + best_delta).detach()
+            return self._best_of_restarts(noisy, reference, sign)
 
     def _single_run(self, noisy: torch.Tensor, reference: torch.Tensor, sign: float
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -198,7 +198,7 @@ class BenchAttackV2(BenchAttack):
 
     Args:
         eot: on a model that declares itself randomized (a module with ``randomized = True``,
-            see :func:`~denoise_adv.benchmark.runner.is_randomized`), each gradient is the
+            see :func:`~denoise_adv.models.contract.is_randomized`), each gradient is the
             mean of ``eot`` forward+backward passes (Expectation over Transformation,
             Athalye et al. 2018); deterministic models get one pass. Gradient kinds only.
         queries: the Square Attack's forward passes per restart (``kind="square"``, which

@@ -12,8 +12,8 @@ Per image, model and noise seed (one *row*):
   random inputs come from the ``"baseline"`` stream. Black-box models (``differentiable =
   False``: BM3D, NL-means) get the gradient-free white-box attacks (v2's Square), the
   transfer and the random rows only (under v1: transfer and random only). A model that
-  declares itself randomized (:func:`is_randomized`) is attacked with EOT (each gradient the
-  mean of the attack's ``eot`` passes);
+  declares itself randomized (:func:`~denoise_adv.models.contract.is_randomized`) is
+  attacked with EOT (each gradient the mean of the attack's ``eot`` passes);
 - ``robust_psnr_by_budget[b]``: the worst case over every input of budget <= b (L-inf inputs
   count at their eps: the L-inf ball lies inside the per-pixel L2 ball);
 - ``robust_psnr``, ``worst_attack``: that worst case at the protocol's headline budget;
@@ -48,6 +48,7 @@ from ..analysis.common import Image, attack_generator, load_dataset, noisy_image
 from ..attacks import WorstCase
 from ..metrics import psnr
 from ..models import is_differentiable
+from ..models.contract import is_randomized
 from .protocol import PROTOCOL_V1, SEARCH_KINDS, BenchAttack, Protocol, budget_key, get_protocol
 from .report import write_outputs
 from .results import build_results
@@ -83,24 +84,6 @@ def is_black_box(model: nn.Module) -> bool:
     """Whether ``model`` is, or wraps, a module with ``differentiable = False`` (see
     :func:`denoise_adv.models.is_differentiable`)."""
     return not is_differentiable(model)
-
-
-def is_randomized(model: nn.Module) -> bool:
-    """Whether ``model`` is, or wraps, a module that declares test-time randomness with the
-    class (or instance) attribute ``randomized = True`` (random noise or transforms in its
-    forward). The one place the declaration is read: the benchmark then attacks the model
-    with EOT (each gradient the mean of the attack's ``eot`` passes, protocol v2).
-
-    Example:
-        >>> from torch import nn
-        >>> class Noisy(nn.Module):
-        ...     randomized = True
-        ...     def forward(self, x):
-        ...         return x + 0.01 * torch.randn_like(x)
-        >>> is_randomized(nn.Sequential(Noisy())), is_randomized(nn.Identity())
-        (True, False)
-    """
-    return any(getattr(m, "randomized", False) is True for m in model.modules())
 
 
 def _channels(model: nn.Module) -> int | None:
