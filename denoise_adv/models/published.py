@@ -24,6 +24,8 @@ always means the weights that were measured.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -96,7 +98,7 @@ def published_info(name: str) -> dict[str, Any]:
     """
     spec = PUBLISHED[_name(name)]
     recorded = _record()["models"].get(spec.name, {})
-    return json.loads(json.dumps({**spec.__dict__, **recorded}))
+    return copy.deepcopy({**dataclasses.asdict(spec), **recorded})
 
 
 def published_file(name: str) -> tuple[Path, str]:

@@ -19,6 +19,7 @@ accepts (:func:`~denoise_adv.models.load_model_spec`) are told in one module,
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -91,7 +92,7 @@ def shipped_file(name: str) -> tuple[Path, dict[str, Any]]:
         raise FileNotFoundError(f"zoo model {name} is missing from the installation: {path}")
     if file_sha256(path) != models[name]["sha256"]:
         raise ValueError(f"zoo model file {path} does not match its manifest (sha256)")
-    entry = zoo_manifest()["models"][name]
+    entry = copy.deepcopy(models[name])  # callers may edit theirs
     return path, {"sigma": entry.get("config", {}).get("sigma", _manifest()["protocol"]["sigma"]),
                   **entry}
 

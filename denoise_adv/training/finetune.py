@@ -76,7 +76,7 @@ def read_init(spec: str, sigma: float = 25 / 255, map_location: str | torch.devi
                                                          for p in model.parameters()):
         raise ValueError(f"init must be a model with trainable weights (a checkpoint, zoo:NAME "
                          f"or published weights), got {text!r} ({type(model).__name__})")
-    sha = meta["sha256"] if text.startswith("zoo:") else file_sha256(Path(text))
+    sha = meta.get("sha256") or file_sha256(Path(text))  # the loader hashed the file already
     config = dict(model.config)
     channels = int(config.pop("channels", channels_of(model, 1)))
     return model, InitSource(text, sha, name, config, channels)

@@ -2,7 +2,8 @@
 exception", SIGABRT) after training had finished. The trainer never destroyed the gloo process
 group it created, so its C++ worker threads were torn down during interpreter finalization,
 racing the other rank's exit. The trainer now leaves the group it joined once every rank has
-passed the final barrier; a group the caller created is left alone."""
+passed the final barrier. (That a group the caller created is left alone is the trainer's
+rule too, but no test here starts a group before train().)"""
 
 from __future__ import annotations
 

