@@ -38,6 +38,7 @@ __all__ = [
     "iter_images",
     "load_image",
     "pixel_sha256",
+    "pixels_of",
     "save_png",
     "to_tensor",
     "unit_range",
@@ -495,6 +496,17 @@ def pixel_sha256(image: torch.Tensor) -> str:
     digest = hashlib.sha256(f"float32{tuple(image.shape)}".encode())
     digest.update(values.tobytes())
     return digest.hexdigest()
+
+
+def pixels_of(images) -> dict[str, str]:
+    """``{name: pixel_sha256(image)}`` of ``[(name, image)]``: a set of images' identity by
+    content (what results record and compare, never a path).
+
+    Example:
+        >>> list(pixels_of([("a", torch.zeros(1, 2, 2))]))
+        ['a']
+    """
+    return {name: pixel_sha256(image) for name, image in images}
 
 
 class NoisyPairs(torch.utils.data.Dataset):

@@ -42,7 +42,7 @@ import torch
 
 from .._io import atomic_open, atomic_torch_save, load_weights, remove_stale_temporaries
 from .._lock import OutputLock
-from ..data import pixel_sha256, save_png
+from ..data import pixels_of, save_png
 from .protocol import Protocol
 
 __all__ = ["SCHEMA_VERSION", "ResultsFolder"]
@@ -90,7 +90,7 @@ class ResultsFolder:
 
         Every process of a ``torchrun`` group must call it (process 0 with ``write``).
         """
-        self.pixels = {name: pixel_sha256(image) for name, image in images}
+        self.pixels = pixels_of(images)
         self._check(models)  # before the lock: a refused run leaves nothing behind
         self._lock.acquire_on_main(write)
         try:

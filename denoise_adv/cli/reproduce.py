@@ -37,6 +37,7 @@ from typing import Any
 
 from .._io import atomic_open, file_sha256, remove_stale_temporaries
 from .._lock import OutputLock
+from ..data import pixels_of
 from .common import LEVEL, add_options, device, images, output_folder
 
 TARGETS = ("table2",)
@@ -143,13 +144,6 @@ def build_protocol(args: argparse.Namespace, configs: dict[str, Any], attacks: d
             "metrics": "PSNR peak 1, SSIM skimage-compatible (11x11 Gaussian, sigma 1.5), "
                        "MAE x255, outputs clamped to [0, 1]",
             "paper_table2": PAPER_TABLE2}
-
-
-def pixels_of(dataset: list) -> dict[str, str]:
-    """``{name: pixel_sha256}`` of ``[(name, image)]``: the images' identity by content."""
-    from ..data import pixel_sha256
-
-    return {name: pixel_sha256(image) for name, image in dataset}
 
 
 def _check_protocol(out: Path, protocol: dict[str, Any]) -> None:
