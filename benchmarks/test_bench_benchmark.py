@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import floor_passes
 from torchvision.transforms.v2.functional import center_crop
 
 from denoise_adv.analysis import noisy_image
@@ -89,17 +90,7 @@ def _row(model, image, protocol=PROTOCOL_V2, amp=None, reference=None):
 def _floor(model, image, backward, forward):
     name, clean = image
     noisy = noisy_image(clean, PROTOCOL_V2.sigma, 0, name)
-
-    def run():
-        for _ in range(backward):
-            x = noisy.clone().requires_grad_(True)
-            loss = torch.nn.functional.mse_loss(model(x), clean)
-            torch.autograd.grad(loss, x)
-        with torch.no_grad():
-            for _ in range(forward):
-                model(noisy)
-
-    return run
+    return floor_passes(model, noisy, clean, passes=backward, forwards=forward)
 
 
 def _cpu_ratio(func, floor, warmup, repeats=1):
@@ -108,6 +99,7 @@ def _cpu_ratio(func, floor, warmup, repeats=1):
     torch.set_num_threads(1)
     try:
         warmup()
+        floor()  # warm both sides: a cold floor would flatter the ratio
         times = {func: [], floor: []}
         for _ in range(repeats):
             for run in (func, floor):
