@@ -24,6 +24,7 @@ Run with ``tox -e bench`` (or ``pytest benchmarks/test_bench_benchmark.py -s``).
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import time
@@ -122,10 +123,10 @@ def test_v2_image_over_floor(small):
     assert ratio <= 1.10
 
 
-def _wall(run) -> float:
+def _wall(run) -> tuple[float, object]:
     start = time.perf_counter()
-    run()
-    return time.perf_counter() - start
+    result = run()
+    return time.perf_counter() - start, result
 
 
 def test_v2_wall_time_per_model():
@@ -138,12 +139,15 @@ def test_v2_wall_time_per_model():
     for label, model in models.items():
         seconds = {}
         for amp in (None, "bf16"):
-            seconds[amp] = _wall(_row(model, image, amp=amp, reference=normal))
+            seconds[amp], (row, _) = _wall(_row(model, image, amp=amp, reference=normal))
+            # the timed row is a whole v2 row: every attack scored, every score finite
+            assert set(row["psnr"]) == {a.name for a in PROTOCOL_V2.attacks}
+            assert all(math.isfinite(v) for v in row["psnr"].values())
             print(f"{label} {amp or 'fp32'}: {seconds[amp]:.1f} s", flush=True)
         lines.append(f"- {label}: {seconds[None]:.1f} s fp32, {seconds['bf16']:.1f} s bf16")
     _, clean = image
     bm3d = BM3D(sigma=PROTOCOL_V2.sigma)
-    one = min(_wall(lambda: bm3d(clean)) for _ in range(3))
+    one = min(_wall(lambda: bm3d(clean))[0] for _ in range(3))
     square = sum(a.queries * a.restarts + 1 for a in PROTOCOL_V2.attacks if a.kind == "square")
     others = len([a for a in PROTOCOL_V2.attacks if a.threat != "white-box"]) + 2
     lines.append(f"- bm3d (estimated: {square + others} forwards x {one:.2f} s, its forward "
