@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import torch
 
-from .._io import atomic_open
+from .._io import atomic_open, write_json
 from ..analysis.common import Image
 from ..data import load_image
 from ..report import new_figure, save_figure
@@ -329,8 +328,7 @@ def write_outputs(results: Mapping[str, Any], folder, images: Sequence[Image], *
                   docs: str | os.PathLike | None = None, figures: bool = True) -> None:
     """``results.json``, ``leaderboard.md``, the figures, ``leaderboard.html`` (which embeds
     them) and (``docs``) the reST table."""
-    with atomic_open(folder.path / "results.json", "w") as f:
-        json.dump(results, f, indent=1)
+    write_json(folder.path / "results.json", results, indent=1)
     write_leaderboard_md(results, folder.path / "leaderboard.md")
     if docs is not None:
         write_leaderboard_rst(results, docs)

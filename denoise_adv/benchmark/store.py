@@ -57,6 +57,9 @@ def safe_name(text: str) -> str:
 
 
 def _write_json(path: Path, value: Any) -> None:
+    """The store's own files (rows, caches): read back only by the store, whose Python
+    ``json`` reads a non-finite PSNR back as it was written (``results.json``, for other
+    readers, is strict: :func:`~denoise_adv._io.write_json`)."""
     with atomic_open(path, "w") as f:
         json.dump(value, f, indent=1)
 

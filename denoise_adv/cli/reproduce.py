@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_open, file_sha256, remove_stale_temporaries
+from .._io import atomic_open, file_sha256, remove_stale_temporaries, write_json
 from .._lock import OutputLock
 from ..data import pixels_of
 from .common import LEVEL, add_options, device, images, output_folder
@@ -156,8 +156,7 @@ def _check_protocol(out: Path, protocol: dict[str, Any]) -> None:
             raise ValueError(f"{out} holds a run with another protocol ({', '.join(changed)} "
                              "differ); use another --out")
     out.mkdir(parents=True, exist_ok=True)
-    with atomic_open(path, "w") as f:
-        json.dump(protocol, f, indent=2)
+    write_json(path, protocol)
 
 
 def train_stage(config) -> tuple[dict[str, Any], str]:
@@ -247,7 +246,7 @@ def evaluate_stage(model_path: Path, sets: dict[str, list[Path]], dataset: list,
     white_box = evaluate_robustness(model, dataset, sigma, attacks, seed, progress=progress)
     rows += [{**r, "set": f"wb-{r['set']}"} for r in white_box if r["set"] != "gaussian"]
     cache.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_open(cache, "w") as f:
+    with atomic_open(cache, "w") as f:  # our own cache: Python's json reads its Infinity back
         json.dump({"key": key, "rows": rows}, f, indent=2)
     return rows, f"evaluated in {time.monotonic() - started:.1f} s"
 
@@ -314,11 +313,11 @@ def write_report(out: Path, protocol: dict[str, Any], training: dict[str, Any],
     with atomic_open(out / "table2.md", "w") as f:
         f.write(_table2_markdown(protocol, training, table))
     write_csv(per_image, out / "per_image.csv")
-    with atomic_open(out / "report.json", "w") as f:
-        json.dump({"protocol": protocol, "training": training, "table2": table,
-                   "summary": summaries, "per_image": per_image, "timings_s": timings,
-                   "versions": {"denoise_adv": __version__, "torch": torch.__version__}},
-                  f, indent=2, default=str)
+    write_json(out / "report.json",
+               {"protocol": protocol, "training": training, "table2": table,
+                "summary": summaries, "per_image": per_image, "timings_s": timings,
+                "versions": {"denoise_adv": __version__, "torch": torch.__version__}},
+               default=str)
     return table
 
 

@@ -52,12 +52,12 @@ from tqdm.auto import tqdm
 from .. import seeding
 from .._amp import autocast
 from .._io import (
-    atomic_open,
     atomic_torch_save,
     load_weights,
     remove_stale_temporaries,
     resolve_device,
     writable_folder,
+    write_json,
 )
 from .._lock import OutputLock
 from ..data import PatchDataset, iter_images
@@ -446,8 +446,7 @@ class Trainer:
                     "train_seconds": result["seconds"], "device": result["device"],
                     "config": json.dumps(config.to_dict())}
             save_checkpoint(self.model, self.out / FINAL, meta)
-            with atomic_open(self.out / "log.json", "w") as f:
-                json.dump(result, f, indent=2)
+            write_json(self.out / "log.json", result)
         if self.world > 1:
             dist.barrier()
         self.model.eval()

@@ -35,8 +35,11 @@ def test_runs_share_the_recipe_and_the_control_is_stronger(study, tmp_path):
     assert list(runs)[:6] == ["normal-s1", "ts-def-t10-s1", "ts-def-t4406-s1", "mixed-26-s1",
                               "adversarial-s1", "control-s1"] and len(runs) == 12
     assert {steps for name, (_, steps) in runs.items() if not name.startswith("control")} == {300}
-    args, steps = runs["control-s2"]
-    assert steps == 600 and args[args.index("--adv-steps") + 1] == "10"
+    args, steps = runs["control-s2"]  # twice the evaluation's 2/255 ball, alpha eps/2
+    assert steps == 300 and args[args.index("--adv-eps") + 1] == "4"
+    assert args[args.index("--adv-alpha") + 1] == "2" and args[args.index("--adv-steps") + 1] == "3"
+    branch = runs["adversarial-s2"][0]
+    assert branch[branch.index("--adv-eps") + 1] == "2"
     assert args[args.index("--seed") + 1] == "2" and args[args.index("--lr") + 1] == "3e-05"
     assert "--freeze-batchnorm" in study.recipe(opts) and study.SOURCE in study.recipe(opts)
 
