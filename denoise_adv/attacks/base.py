@@ -77,11 +77,12 @@ NO_GRADIENT_HINT = ("gradient attacks cannot run on it: attack it with DenoiseSq
 
 def _check_differentiable(model: nn.Module) -> None:
     """Refuse a model that is (or wraps) a module with ``differentiable = False``."""
-    for module in model.modules():
-        if getattr(module, "differentiable", True) is False:
-            name = type(module).__name__
-            raise ValueError(f"{name} is not differentiable (differentiable = False): "
-                             f"{NO_GRADIENT_HINT}")
+    from ..models.contract import not_differentiable_part
+
+    part = not_differentiable_part(model)
+    if part is not None:
+        raise ValueError(f"{type(part).__name__} is not differentiable (differentiable = "
+                         f"False): {NO_GRADIENT_HINT}")
 
 
 def _no_gradient(cause: str) -> ValueError:

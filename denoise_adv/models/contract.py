@@ -44,7 +44,8 @@ import torch
 from torch import nn
 
 __all__ = ["Denoiser", "NoiseLevelDenoiser", "channels_of", "default_level", "fixed_level",
-           "is_differentiable", "is_randomized", "takes_sigma", "warn_fixed_level"]
+           "is_differentiable", "is_randomized", "not_differentiable_part", "takes_sigma",
+           "warn_fixed_level"]
 
 
 @runtime_checkable
@@ -97,7 +98,20 @@ def is_differentiable(model: nn.Module) -> bool:
         >>> is_differentiable(DnCNN(depth=2, features=4)), is_differentiable(NLMeans(0.1))
         (True, False)
     """
-    return all(getattr(m, "differentiable", True) is not False for m in model.modules())
+    return not_differentiable_part(model) is None
+
+
+def not_differentiable_part(model: nn.Module) -> nn.Module | None:
+    """The first module of ``model`` (itself included) that declares ``differentiable =
+    False``, or ``None`` when white-box attacks can use its gradients.
+
+    Example:
+        >>> from denoise_adv.models import NLMeans
+        >>> type(not_differentiable_part(nn.Sequential(NLMeans(0.1)))).__name__
+        'NLMeans'
+    """
+    return next((m for m in model.modules() if getattr(m, "differentiable", True) is False),
+                None)
 
 
 def is_randomized(model: nn.Module) -> bool:
