@@ -10,23 +10,33 @@ import torch
 
 
 def interleaved_ratio(func: Callable[[], object], floor: Callable[[], object],
-                      repeats: int = 7, warmup: int = 2) -> tuple[float, float, float]:
+                      repeats: int = 7, warmup: int | Callable[[], object] = 2
+                      ) -> tuple[float, float, float]:
     """Median time of ``func`` over median time of ``floor``, timed alternately so that drift in
-    the machine's speed hits both alike. Returns ``(ratio, func_seconds, floor_seconds)``."""
-    for _ in range(warmup):
-        func()
-        floor()
-    times_f, times_floor = [], []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        func()
-        times_f.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        floor()
-        times_floor.append(time.perf_counter() - t)
-    f, fl = statistics.median(times_f), statistics.median(times_floor)
+    the machine's speed hits both alike. Time is this thread's CPU time on one torch thread:
+    on a CPU shared with other jobs, wall time mostly measures them. ``warmup``: runs of each
+    before timing, or a function to run first (then one run of ``floor`` warms it: a cold floor
+    would flatter the ratio). Returns ``(ratio, func_seconds, floor_seconds)``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        if callable(warmup):
+            warmup()
+            floor()
+        else:
+            for _ in range(warmup):
+                func()
+                floor()
+        times: dict[Callable[[], object], list[float]] = {func: [], floor: []}
+        for _ in range(repeats):
+            for run in (func, floor):
+                start = time.thread_time()
+                run()
+                times[run].append(time.thread_time() - start)
+    finally:
+        torch.set_num_threads(threads)
+    f, fl = statistics.median(times[func]), statistics.median(times[floor])
     return f / fl, f, fl
-
 
 
 def noisy_batch(size: int, channels: int = 1) -> tuple[torch.Tensor, torch.Tensor]:

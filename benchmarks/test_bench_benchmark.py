@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import math
 import os
-import statistics
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import floor_passes
+from conftest import floor_passes, interleaved_ratio
 from torchvision.transforms.v2.functional import center_crop
 
 from denoise_adv.analysis import noisy_image
@@ -94,29 +93,11 @@ def _floor(model, image, backward, forward):
     return floor_passes(model, noisy, clean, passes=backward, forwards=forward)
 
 
-def _cpu_ratio(func, floor, warmup, repeats=1):
-    """Median thread CPU time of ``func`` over that of ``floor``, alternating, one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        warmup()
-        floor()  # warm both sides: a cold floor would flatter the ratio
-        times = {func: [], floor: []}
-        for _ in range(repeats):
-            for run in (func, floor):
-                start = time.thread_time()
-                run()
-                times[run].append(time.thread_time() - start)
-    finally:
-        torch.set_num_threads(threads)
-    ours, base = statistics.median(times[func]), statistics.median(times[floor])
-    return ours / base, ours, base
-
-
 def test_v2_image_over_floor(small):
     backward, forward, image = *floor_counts(PROTOCOL_V2), _image(SIZE)
-    ratio, ours, floor = _cpu_ratio(_row(small, image), _floor(small, image, backward, forward),
-                                    warmup=_row(small, image, PROTOCOL_V2_QUICK))
+    ratio, ours, floor = interleaved_ratio(_row(small, image),
+                                           _floor(small, image, backward, forward), repeats=1,
+                                           warmup=_row(small, image, PROTOCOL_V2_QUICK))
     print(f"\nv2 row / its floor ({backward} forward+backward + {forward} forwards), DnCNN "
           f"depth 10 x 32, {SIZE}x{SIZE}: {ratio:.3f} ({ours:.2f} s / {floor:.2f} s CPU, one "
           "thread)")

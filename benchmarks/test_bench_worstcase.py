@@ -11,11 +11,9 @@ Run with ``tox -e bench`` (or ``pytest benchmarks``); prints the ratio, asserts 
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import pytest
 import torch
+from conftest import interleaved_ratio
 
 from denoise_adv import DenoiseFGSM, DenoisePGD, DenoisePGDL2, WorstCase
 from denoise_adv.models import DnCNN
@@ -67,26 +65,9 @@ def test_worstcase(benchmark, model, batch):
     benchmark(_ensemble(model, *batch))
 
 
-def _cpu_ratio(func, floor, repeats=5):
-    """Median thread CPU time of ``func`` over that of ``floor``, alternating, on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        func(), floor()  # warm-up
-        times = {func: [], floor: []}
-        for _ in range(repeats):
-            for run in (func, floor):
-                start = time.thread_time()
-                run()
-                times[run].append(time.thread_time() - start)
-    finally:
-        torch.set_num_threads(threads)
-    ours, base = statistics.median(times[func]), statistics.median(times[floor])
-    return ours / base, ours, base
-
-
 def test_worstcase_over_floor_ratio(model, batch):
-    ratio, ours, floor = _cpu_ratio(_ensemble(model, *batch), _floor(model, *batch))
+    ratio, ours, floor = interleaved_ratio(_ensemble(model, *batch), _floor(model, *batch),
+                                           repeats=5, warmup=1)
     print(f"\nWorstCase(PGD-10, PGDL2-10, FGSM) / {PASSES} forward+backward at {SIZE}x{SIZE}: "
           f"{ratio:.3f} ({ours * 1e3:.1f} ms / {floor * 1e3:.1f} ms CPU, one thread)")
     assert ratio <= 1.10

@@ -125,10 +125,12 @@ class DenoiseAPGD(BallAttack, DenoiseAttack):
         *,
         amp: str | None = None,
     ) -> None:
-        # alpha is unused (the step size is automatic); the base class checks the rest.
-        super().__init__("DenoiseAPGD", model, eps, 1.0, steps, True, clip,
-                         loss if loss is not None else mse_per_image, generator, amp, eot_iter)
-        del self.alpha
+        # no alpha: the step size is automatic
+        self._init_ball("DenoiseAPGD", model, eps, clip,
+                        loss if loss is not None else mse_per_image, generator, amp)
+        self.steps = check_int(steps, "steps", minimum=1)
+        self.eot_iter = check_int(eot_iter, "eot_iter", minimum=1)
+        self.random_start = True
         self.norm = check_norm(norm)
         self.n_restarts = check_int(n_restarts, "n_restarts", minimum=1)
         self.per_pixel = bool(per_pixel)

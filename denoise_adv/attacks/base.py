@@ -195,13 +195,20 @@ class DenoiseAttack(Attack):
         amp: str | None = None,
         eot_iter: int = 1,
     ) -> None:
-        self._init_attack(name, model)
-        self.amp = check_amp(amp)
+        self._init_ball(name, model, eps, clip, loss, generator, amp)
         self.eot_iter = check_int(eot_iter, "eot_iter", minimum=1)
-        self.eps = check_budget(eps, "eps")
         self.alpha = check_budget(alpha, "alpha", strict=True)
         self.steps = check_int(steps, "steps", minimum=1)
         self.random_start = bool(random_start)
+
+    def _init_ball(self, name: str, model: nn.Module, eps: float,
+                   clip: tuple[float, float] | None, loss: Loss | None,
+                   generator: torch.Generator | None, amp: str | None) -> None:
+        """What every attack in a ball holds: model, budget, clip, loss, random generator and
+        precision (attacks without a fixed step, Auto-PGD and Square, call this alone)."""
+        self._init_attack(name, model)
+        self.amp = check_amp(amp)
+        self.eps = check_budget(eps, "eps")
         self.clip = check_clip(clip)
         if loss is not None and not callable(loss):
             raise TypeError(f"loss must be callable, got {type(loss).__name__}")

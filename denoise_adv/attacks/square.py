@@ -140,9 +140,10 @@ class DenoiseSquare(BallAttack, DenoiseAttack):
         *,
         amp: str | None = None,
     ) -> None:
-        super().__init__("DenoiseSquare", model, eps, 1.0, 1, True, clip,
-                         loss if loss is not None else mse_per_image, generator, amp)
-        del self.alpha, self.steps, self.eot_iter  # a random search: no steps, no gradients
+        # a random search: no step, no iterations of gradients
+        self._init_ball("DenoiseSquare", model, eps, clip,
+                        loss if loss is not None else mse_per_image, generator, amp)
+        self.random_start = True
         self.norm = check_norm(norm)
         self.n_queries = check_int(n_queries, "n_queries", minimum=1)
         self.n_restarts = check_int(n_restarts, "n_restarts", minimum=1)
