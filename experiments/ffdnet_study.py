@@ -436,6 +436,105 @@ def measure_rows(opts: argparse.Namespace) -> tuple[list[list[str]], str]:
     return rows, text
 
 
+# ------------------------------------------------------------------- matched Gaussian PSNR
+def normal_line(opts: argparse.Namespace) -> dict[str, float] | None:
+    """The trade-off of fine-tuning on Gaussian noise alone: the least-squares line
+    ``drop = a + b * psnr`` (crop PSNR, white-box L-inf drop) through the untouched model and
+    every snapshot of the measure stage's runs and of the ``normal`` branch, with the sd of
+    its residuals. Fine-tuning moves Gaussian PSNR, and the drop moves with it: a branch is
+    read by how far it lies off this line, not by its raw drop."""
+    import numpy as np
+
+    paths = [*(opts.out / "curves").glob("measure-lr-*.json"),
+             *(opts.out / "curves").glob("normal-s*.json")]
+    points = [(v["psnr"], v["drop_linf"]) for path in paths
+              for v in (read_json(path) or {}).values() if "drop_linf" in v]
+    base = read_json(opts.out / "curves" / "untouched.json")
+    points += [(base["psnr"], base["drop_linf"])] if base else []
+    if len(points) < 3:
+        return None
+    psnr, drop = np.array(points).T
+    b, a = np.polyfit(psnr, drop, 1)
+    residual = drop - (a + b * psnr)
+    return {"a": float(a), "b": float(b), "sd": float(residual.std(ddof=2)),
+            "points": len(points)}
+
+
+def off_line(opts: argparse.Namespace, line: dict[str, float]) -> dict[str, list[float]]:
+    """``{branch: [final snapshot's drop minus the normal line at its PSNR, per seed]}``."""
+    done = finished(opts)
+    out: dict[str, list[float]] = {}
+    for name in done:
+        scores = read_json(opts.out / "curves" / f"{name}.json") or {}
+        if scores:
+            last = scores[max(scores, key=int)]
+            if "drop_linf" in last:
+                out.setdefault(name.rsplit("-s", 1)[0], []).append(
+                    last["drop_linf"] - (line["a"] + line["b"] * last["psnr"]))
+    return out
+
+
+def matched_rows(opts: argparse.Namespace) -> tuple[list[list[str]], str]:
+    line = normal_line(opts)
+    if line is None:
+        return [], "The trade-off line needs the crop curves (evaluate stage)."
+    text = (f"Normal line (crop PSNR -> white-box L∞ drop, {line['points']} points: the "
+            f"untouched model, the measure runs and the normal branch): drop = {line['a']:.3f} "
+            f"+ {line['b']:.3f} x PSNR, residual sd {line['sd']:.3f} dB.")
+    rows = [[branch, str(len(v)), _cell((sum(v) / len(v), (max(v) - min(v)) / 2, len(v)))]
+            for branch, v in off_line(opts, line).items()]
+    return rows, text
+
+
+def _change(stats: dict, branch: str, key: str) -> tuple[float, float] | None:
+    """(branch minus normal, the two seed half-ranges summed) of one measure."""
+    mine, normal = stats.get(branch, {}).get(key), stats.get("normal", {}).get(key)
+    if mine is None or normal is None:
+        return None
+    return mine[0] - normal[0], mine[1] + normal[1]
+
+
+def _verdict(change: tuple[float, float] | None, what: str) -> str:
+    if change is None:
+        return f"{what}: not measured yet"
+    delta, spread = change
+    side = ("narrows it" if delta < 0 else "widens it") if abs(delta) > spread else "moves it"
+    where = "beyond" if abs(delta) > spread else "within"
+    return f"{what} {side} by {delta:+.3f} dB ({where} the seeds' spread of {spread:.3f})"
+
+
+def reading(opts: argparse.Namespace) -> str:
+    """The study's reading in two sentences, computed from the tables (never typed): the v1
+    gap of TS-Def. and of the positive control against ``normal``, then the matched-PSNR
+    view and the Gaussian cost."""
+    bench = read_json(opts.out / "eval" / "benchmark" / "results.json")
+    done = finished(opts)
+    stats = {branch: aggregate([model_values(opts, n, str(p), bench) for n, p in done.items()
+                                if n.rsplit("-s", 1)[0] == branch])
+             for branch in [*BRANCHES, "control"]}
+    untouched = model_values(opts, "untouched", SOURCE, bench)
+    first = ("On the published FFDNet, against the normal fine-tune's protocol-v1 gap, "
+             + "; ".join(_verdict(_change(stats, b, "v1_gap"), label) for b, label in (
+                 ("ts-def-t10", "TS-Def. T = 10"), ("ts-def-t4406", "TS-Def. T = 4406"),
+                 ("adversarial", "adversarial fine-tuning at 2/255"),
+                 ("control", "the positive control (adversarial at 4/255)"))) + ".")
+    line, cost = normal_line(opts), _change(stats, "ts-def-t4406", "v1_psnr")
+    away = off_line(opts, line) if line else {}
+    mean = {k: f"{sum(v) / len(v):+.3f} dB" for k, v in away.items()}
+    second = "At matched Gaussian PSNR" + (
+        f", the white-box L∞ drop lies {mean.get('ts-def-t4406', '(not measured)')} off "
+        f"the normal fine-tunes' line for TS-Def. T = 4406 and "
+        f"{mean.get('control', '(not measured)')} for the control (normal itself "
+        f"{mean.get('normal', '(not measured)')}; the line's residual sd "
+        f"{line['sd']:.3f} dB)" if line else " (not measured yet)")
+    if cost and "v1_psnr" in untouched and "v1_psnr" in stats.get("normal", {}):
+        tuning = stats["normal"]["v1_psnr"][0] - untouched["v1_psnr"]
+        second += (f"; TS-Def. T = 4406 costs {cost[0]:+.3f} dB of Gaussian PSNR against "
+                   f"normal, and fine-tuning itself {tuning:+.3f} dB against the untouched "
+                   "model")
+    return f"**Reading.** {first} {second}."
+
+
 def report(opts: argparse.Namespace) -> Path:
     """Stage 4: the generated reStructuredText tables, from whatever has finished."""
     lines = [".. generated by experiments/ffdnet_study.py; do not edit", ""]
@@ -453,12 +552,23 @@ def report(opts: argparse.Namespace) -> Path:
                         f"{opts.eval_data}, white-box L∞ PGD-{opts.eval_steps} 2/255): compare "
                         "branches at matched PSNR",
                         ["branch", "step", "seeds", "crop PSNR", "L∞ drop"], curve_rows(opts))
-    path = opts.out / "ffdnet_study.rst" if opts.quick else DOCS_TABLE
+    rows, text = matched_rows(opts)
+    lines += [text, ""]
+    if rows:
+        lines += list_table("Final snapshot's white-box L∞ drop minus the normal line at its "
+                            f"crop PSNR (dB; {size} crops): below 0 is more robust than "
+                            "fine-tuning on Gaussian noise at the same Gaussian PSNR",
+                            ["branch", "seeds", "off the normal line"], rows)
+    folder = opts.out if opts.quick else DOCS_TABLE.parent
     from denoise_adv._io import atomic_open
 
+    with atomic_open(folder / "ffdnet_reading.rst", "w") as f:
+        f.write(".. generated by experiments/ffdnet_study.py; do not edit\n\n"
+                + reading(opts) + "\n")
+    path = folder / DOCS_TABLE.name
     with atomic_open(path, "w") as f:
         f.write("\n".join(lines))
-    print(f"wrote {path}", flush=True)
+    print(f"wrote {path} and {folder / 'ffdnet_reading.rst'}", flush=True)
     return path
 
 

@@ -61,3 +61,28 @@ def test_report_from_partial_results(study, tmp_path):
     row = lines.index("   * - normal")
     assert lines[row + 1] == "     - 1,2" and "     - 1.100 ± 0.100" in lines[row:row + 16]
     assert (tmp_path / "ffdnet_study.rst").is_file() and not list(tmp_path.glob("docs"))
+
+
+def test_matched_psnr_reads_branches_off_the_normal_line(study, tmp_path):
+    opts = study.parse(["--quick", "--out", str(tmp_path), "--lr", "1e-5", "--steps", "2",
+                        "--seeds", "1", "2"])
+    curves = tmp_path / "curves"
+    curves.mkdir(parents=True)
+    # normal fine-tunes on the line drop = 1 + 0.1 * psnr, but for +-0.01 of noise
+    on_line = {str(i): {"psnr": 30.0 + i, "drop_linf": 1 + 0.1 * (30.0 + i) + 0.01 * (-1) ** i}
+               for i in range(1, 5)}
+    (curves / "measure-lr-1e-05.json").write_text(json.dumps(on_line))
+    (curves / "untouched.json").write_text(json.dumps({"psnr": 30.0, "drop_linf": 4.0}))
+    line = study.normal_line(opts)
+    assert line["b"] == pytest.approx(0.1, abs=0.01) and line["points"] == 5
+    assert line["sd"] == pytest.approx(0.011, abs=0.003)
+    for name, drop in (("ts-def-t10-s1", 3.5), ("ts-def-t10-s2", 3.7)):
+        (tmp_path / "train" / name / "snapshots").mkdir(parents=True)
+        (tmp_path / "train" / name / "snapshots" / "step-2.pt").write_bytes(b"")
+        (curves / f"{name}.json").write_text(json.dumps({
+            "1": {"psnr": 33.0, "drop_linf": 9.9}, "2": {"psnr": 30.0, "drop_linf": drop}}))
+    away = study.off_line(opts, {"a": 1.0, "b": 0.1})  # the last snapshot, per seed
+    assert away == {"ts-def-t10": [pytest.approx(-0.5), pytest.approx(-0.3)]}
+    assert study._verdict((-0.4, 0.1), "x") == ("x narrows it by -0.400 dB (beyond the seeds' "
+                                                "spread of 0.100)")
+    assert "within" in study._verdict((0.05, 0.1), "x")
