@@ -311,7 +311,8 @@ COLUMNS = [("v1_psnr", "v1 Gaussian PSNR"), ("v1_robust", "v1 robust PSNR"),
            ("wb_l2_full", "white-box L2 drop"), ("wb_l2_radial", "radial"),
            ("wb_l2_orthogonal", "orthogonal"), ("psnr_26.6", "PSNR σ26.6"),
            ("penalty", "off-shell penalty s=0.08"), ("fixed_linf", "fixed-set L∞ drop"),
-           ("fixed_l2", "fixed-set L2 drop")]
+           ("fixed_l2", "fixed-set L2 drop"),
+           ("seconds_per_100", "training s per 100 steps")]
 
 
 def _benchmark_values(results: dict | None, spec: str) -> dict[str, float]:
@@ -348,12 +349,25 @@ def _fixed_values(report: dict | None) -> dict[str, float]:
             for r in report["summary"] if r["set"] != "gaussian"}
 
 
+def _time_values(folder: Path) -> dict[str, float]:
+    """Wall seconds per 100 training steps: the median gap between consecutive snapshots
+    (written as each chunk ends; on a CPU shared with the other runs, an upper bound)."""
+    import statistics
+
+    found = snapshots(folder)
+    steps, times = list(found), [p.stat().st_mtime for p in found.values()]
+    gaps = [100 * (t1 - t0) / (s1 - s0)
+            for s0, s1, t0, t1 in zip(steps, steps[1:], times, times[1:])]
+    return {"seconds_per_100": statistics.median(gaps)} if gaps else {}
+
+
 def model_values(opts: argparse.Namespace, name: str, spec: str, bench: dict | None) -> dict:
     """Whatever numbers exist for one model (missing parts are left out, never guessed)."""
     folder, row = opts.out / "eval" / name, {}
     for part in ((lambda: _benchmark_values(bench, spec)),
                  (lambda: _anatomy_values(read_json(folder / "anatomy" / "report.json"))),
-                 (lambda: _fixed_values(read_json(folder / "fixed" / "report.json")))):
+                 (lambda: _fixed_values(read_json(folder / "fixed" / "report.json"))),
+                 (lambda: _time_values(opts.out / "train" / name))):
         try:
             row.update(part())
         except (KeyError, TypeError, ValueError) as exc:  # a report of another layout
