@@ -27,15 +27,17 @@ def interleaved_ratio(func: Callable[[], object], floor: Callable[[], object],
             for _ in range(warmup):
                 func()
                 floor()
-        times: dict[Callable[[], object], list[float]] = {func: [], floor: []}
+        times: tuple[list[float], list[float]] = ([], [])
         for _ in range(repeats):
-            for run in (func, floor):
+            for run, kept in zip((func, floor), times):
                 start = time.thread_time()
                 run()
-                times[run].append(time.thread_time() - start)
+                kept.append(time.thread_time() - start)
     finally:
         torch.set_num_threads(threads)
-    f, fl = statistics.median(times[func]), statistics.median(times[floor])
+    f, fl = statistics.median(times[0]), statistics.median(times[1])
+    if fl <= 0:
+        raise RuntimeError("the floor took no measurable CPU time: give it more work")
     return f / fl, f, fl
 
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from ._io import atomic_open, atomic_write
 
-__all__ = ["format_table", "markdown_table", "new_figure", "save_figure", "write_csv",
-           "write_markdown"]
+__all__ = ["format_table", "markdown_table", "new_figure", "rst_list_table", "save_figure",
+           "write_csv", "write_markdown"]
 
 
 def _cell(value: Any, floatfmt: str) -> str:
@@ -68,6 +68,27 @@ def markdown_table(rows: Sequence[dict[str, Any]], floatfmt: str = ".3f",
     lines.append("|" + "|".join("---" for _ in columns) + "|")
     lines += ["| " + " | ".join(_cell(r[c], floatfmt) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def rst_list_table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """A reStructuredText ``list-table`` (one header row) as lines, ending with a blank one:
+    the tables of ``docs/_generated``.
+
+    Example:
+        >>> print("\\n".join(rst_list_table("PSNR", ["model", "dB"], [["a", "30.0"]])))
+        .. list-table:: PSNR
+           :header-rows: 1
+        <BLANKLINE>
+           * - model
+             - dB
+           * - a
+             - 30.0
+        <BLANKLINE>
+    """
+    lines = [f".. list-table:: {title}", "   :header-rows: 1", ""]
+    for row in [header, *rows]:
+        lines += [f"   {'*' if j == 0 else ' '} - {cell}" for j, cell in enumerate(row)]
+    return [*lines, ""]
 
 
 def write_markdown(rows: Sequence[dict[str, Any]], path: str | os.PathLike,

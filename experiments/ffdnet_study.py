@@ -62,6 +62,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from denoise_adv.report import rst_list_table
+
 LEVEL = 255.0
 SIGMA = 25 / LEVEL
 SOURCE = "zoo:ffdnet-ipol-gray"
@@ -258,16 +260,34 @@ def train(opts: argparse.Namespace) -> None:
                            opts.snapshot_every)
 
 
-def finished(opts: argparse.Namespace) -> dict[str, Path]:
-    """``{run: model.pt}`` of the runs trained to their last step."""
+def finished(opts: argparse.Namespace, say_missing: bool = True) -> dict[str, Path]:
+    """``{run: model.pt}`` of the runs trained to their last step (none before the recipe
+    is chosen)."""
+    try:
+        runs = study_runs(opts)
+    except SystemExit:  # no learning rate chosen yet: nothing trained
+        return {}
     done = {}
-    for name, (_, steps) in study_runs(opts).items():
+    for name, (_, steps) in runs.items():
         folder = opts.out / "train" / name
         if (folder / "snapshots" / f"step-{steps}.pt").is_file():
             done[name] = folder / "model.pt"
-        else:
+        elif say_missing:
             print(f"{name}: not trained yet", flush=True)
     return done
+
+
+def branch_of(run: str) -> str:
+    """The branch of a run name: ``"ts-def-t10-s2"`` -> ``"ts-def-t10"``."""
+    return run.rsplit("-s", 1)[0]
+
+
+def branch_stats(opts: argparse.Namespace, bench: dict | None) -> dict[str, dict]:
+    """``{branch: aggregate of its finished seeds' values}`` (see :func:`aggregate`)."""
+    done = finished(opts, say_missing=False)
+    return {branch: aggregate([model_values(opts, n, str(p), bench) for n, p in done.items()
+                               if branch_of(n) == branch])
+            for branch in [*BRANCHES, "control"]}
 
 
 def transfer_sets(opts: argparse.Namespace) -> list[str]:
@@ -350,15 +370,12 @@ def _fixed_values(report: dict | None) -> dict[str, float]:
 
 
 def _time_values(folder: Path) -> dict[str, float]:
-    """Wall seconds per 100 training steps: the median gap between consecutive snapshots
-    (written as each chunk ends; on a CPU shared with the other runs, an upper bound)."""
-    import statistics
-
-    found = snapshots(folder)
-    steps, times = list(found), [p.stat().st_mtime for p in found.values()]
-    gaps = [100 * (t1 - t0) / (s1 - s0)
-            for s0, s1, t0, t1 in zip(steps, steps[1:], times, times[1:])]
-    return {"seconds_per_100": statistics.median(gaps)} if gaps else {}
+    """Seconds per 100 training steps: the trainer's own training time over every chunk of
+    the run (``log.json``; on a CPU shared with the other runs)."""
+    log = read_json(folder / "log.json")
+    if not log or not log.get("steps"):
+        return {}
+    return {"seconds_per_100": 100 * log["seconds"] / log["steps"]}
 
 
 def model_values(opts: argparse.Namespace, name: str, spec: str, bench: dict | None) -> dict:
@@ -392,27 +409,15 @@ def _cell(stat: tuple[float, float, int] | None) -> str:
     return f"{mean:.3f}" if count == 1 else f"{mean:.3f} ± {half:.3f}"
 
 
-def list_table(title: str, header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = [f".. list-table:: {title}", "   :header-rows: 1", ""]
-    for row in [header, *rows]:
-        lines += [f"   {'*' if j == 0 else ' '} - {cell}" for j, cell in enumerate(row)]
-    return [*lines, ""]
-
-
 def strategy_rows(opts: argparse.Namespace) -> list[list[str]]:
     """Main table rows: the untouched model, then each branch over its finished seeds."""
     bench = read_json(opts.out / "eval" / "benchmark" / "results.json")
     rows = [["untouched (published)", "–", *[_cell(aggregate([model_values(
         opts, "untouched", SOURCE, bench)]).get(k)) for k, _ in COLUMNS]]]
-    try:
-        done = finished(opts)
-    except SystemExit:  # no recipe yet: nothing trained
-        done = {}
-    for branch in [*BRANCHES, "control"]:
-        seeds = {name: path for name, path in done.items() if name.rsplit("-s", 1)[0] == branch}
-        stats = aggregate([model_values(opts, n, str(p), bench) for n, p in seeds.items()])
-        seed_list = ",".join(n.rsplit("-s", 1)[1] for n in seeds) or "none yet"
-        rows.append([branch, seed_list, *[_cell(stats.get(k)) for k, _ in COLUMNS]])
+    done = finished(opts)
+    for branch, stats in branch_stats(opts, bench).items():
+        seed_list = ",".join(n.rsplit("-s", 1)[1] for n in done if branch_of(n) == branch)
+        rows.append([branch, seed_list or "none yet", *[_cell(stats.get(k)) for k, _ in COLUMNS]])
     return rows
 
 
@@ -424,7 +429,7 @@ def curve_rows(opts: argparse.Namespace) -> list[list[str]]:
         rows.append(["untouched", "0", "–", f"{base['psnr']:.3f}", f"{base['drop_linf']:.3f}"])
     by_branch: dict[tuple[str, int], list[dict]] = {}
     for path in sorted((opts.out / "curves").glob("*-s*.json")):
-        branch = path.stem.rsplit("-s", 1)[0]
+        branch = branch_of(path.stem)
         for step, scores in (read_json(path) or {}).items():
             by_branch.setdefault((branch, int(step)), []).append(scores)
     for (branch, step), values in sorted(by_branch.items()):
@@ -454,13 +459,13 @@ def measure_rows(opts: argparse.Namespace) -> tuple[list[list[str]], str]:
 def normal_line(opts: argparse.Namespace) -> dict[str, float] | None:
     """The trade-off of fine-tuning on Gaussian noise alone: the least-squares line
     ``drop = a + b * psnr`` (crop PSNR, white-box L-inf drop) through the untouched model and
-    every snapshot of the measure stage's runs and of the ``normal`` branch, with the sd of
-    its residuals. Fine-tuning moves Gaussian PSNR, and the drop moves with it: a branch is
-    read by how far it lies off this line, not by its raw drop."""
+    every snapshot of the measure stage's runs (``normal`` noise at four learning rates), with
+    the sd of its residuals. Fine-tuning moves Gaussian PSNR, and the drop moves with it: a
+    branch is read by how far it lies off this line, not by its raw drop. (The ``normal``
+    branch's seed 1 repeats the measure run at the chosen rate; seed 2 is out of sample.)"""
     import numpy as np
 
-    paths = [*(opts.out / "curves").glob("measure-lr-*.json"),
-             *(opts.out / "curves").glob("normal-s*.json")]
+    paths = sorted((opts.out / "curves").glob("measure-lr-*.json"))
     points = [(v["psnr"], v["drop_linf"]) for path in paths
               for v in (read_json(path) or {}).values() if "drop_linf" in v]
     base = read_json(opts.out / "curves" / "untouched.json")
@@ -475,46 +480,52 @@ def normal_line(opts: argparse.Namespace) -> dict[str, float] | None:
 
 
 def off_line(opts: argparse.Namespace, line: dict[str, float]) -> dict[str, list[float]]:
-    """``{branch: [final snapshot's drop minus the normal line at its PSNR, per seed]}``."""
-    done = finished(opts)
-    out: dict[str, list[float]] = {}
-    for name in done:
-        scores = read_json(opts.out / "curves" / f"{name}.json") or {}
-        if scores:
-            last = scores[max(scores, key=int)]
-            if "drop_linf" in last:
-                out.setdefault(name.rsplit("-s", 1)[0], []).append(
-                    last["drop_linf"] - (line["a"] + line["b"] * last["psnr"]))
+    """``{branch: [final snapshot's drop minus the normal line at its PSNR, per seed]}`` of
+    the runs whose final snapshot has been scored."""
+    runs, out = study_runs(opts), {}
+    for name in finished(opts, say_missing=False):
+        last = (read_json(opts.out / "curves" / f"{name}.json") or {}).get(str(runs[name][1]))
+        if last and "drop_linf" in last:
+            out.setdefault(branch_of(name), []).append(
+                last["drop_linf"] - (line["a"] + line["b"] * last["psnr"]))
     return out
 
 
 def matched_rows(opts: argparse.Namespace) -> tuple[list[list[str]], str]:
+    """The matched-PSNR table's rows (branch, seeds, distance off the normal line) and the
+    sentence that gives the line."""
     line = normal_line(opts)
     if line is None:
-        return [], "The trade-off line needs the crop curves (evaluate stage)."
+        return [], "The trade-off line needs the crop curves (measure stage)."
     text = (f"Normal line (crop PSNR -> white-box L∞ drop, {line['points']} points: the "
-            f"untouched model, the measure runs and the normal branch): drop = {line['a']:.3f} "
+            f"untouched model and every snapshot of the measure runs): drop = {line['a']:.3f} "
             f"+ {line['b']:.3f} x PSNR, residual sd {line['sd']:.3f} dB.")
-    rows = [[branch, str(len(v)), _cell((sum(v) / len(v), (max(v) - min(v)) / 2, len(v)))]
+    rows = [[branch, str(len(v)), _cell(aggregate([{"d": x} for x in v])["d"])]
             for branch, v in off_line(opts, line).items()]
     return rows, text
 
 
-def _change(stats: dict, branch: str, key: str) -> tuple[float, float] | None:
-    """(branch minus normal, the two seed half-ranges summed) of one measure."""
+def _change(stats: dict, branch: str, key: str) -> tuple[float, float, int] | None:
+    """(branch minus normal, the two seed half-ranges summed, the fewer seeds of the two)
+    of one measure; ``None`` when either is missing."""
     mine, normal = stats.get(branch, {}).get(key), stats.get("normal", {}).get(key)
     if mine is None or normal is None:
         return None
-    return mine[0] - normal[0], mine[1] + normal[1]
+    return mine[0] - normal[0], mine[1] + normal[1], min(mine[2], normal[2])
 
 
-def _verdict(change: tuple[float, float] | None, what: str) -> str:
+def _verdict(change: tuple[float, float, int] | None, what: str) -> str:
+    """``what`` narrows/widens/moves the gap by delta, read against the seed spread: beyond
+    it when |delta| exceeds the two half-ranges summed (two seeds or more each)."""
     if change is None:
         return f"{what}: not measured yet"
-    delta, spread = change
-    side = ("narrows it" if delta < 0 else "widens it") if abs(delta) > spread else "moves it"
-    where = "beyond" if abs(delta) > spread else "within"
-    return f"{what} {side} by {delta:+.3f} dB ({where} the seeds' spread of {spread:.3f})"
+    delta, spread, seeds = change
+    if seeds < 2:
+        return f"{what} moves it by {delta:+.3f} dB (one seed: no spread to read it against)"
+    beyond = abs(delta) > spread
+    side = ("narrows it" if delta < 0 else "widens it") if beyond else "moves it"
+    return (f"{what} {side} by {delta:+.3f} dB ({'beyond' if beyond else 'within'} the seed "
+            f"spread, the two half-ranges summed: {spread:.3f})")
 
 
 def reading(opts: argparse.Namespace) -> str:
@@ -522,60 +533,59 @@ def reading(opts: argparse.Namespace) -> str:
     gap of TS-Def. and of the positive control against ``normal``, then the matched-PSNR
     view and the Gaussian cost."""
     bench = read_json(opts.out / "eval" / "benchmark" / "results.json")
-    done = finished(opts)
-    stats = {branch: aggregate([model_values(opts, n, str(p), bench) for n, p in done.items()
-                                if n.rsplit("-s", 1)[0] == branch])
-             for branch in [*BRANCHES, "control"]}
+    stats = branch_stats(opts, bench)
     untouched = model_values(opts, "untouched", SOURCE, bench)
     first = ("On the published FFDNet, against the normal fine-tune's protocol-v1 gap, "
              + "; ".join(_verdict(_change(stats, b, "v1_gap"), label) for b, label in (
                  ("ts-def-t10", "TS-Def. T = 10"), ("ts-def-t4406", "TS-Def. T = 4406"),
-                 ("adversarial", "adversarial fine-tuning at 2/255"),
+                 ("mixed-26", "mixed-26"), ("adversarial", "adversarial fine-tuning at 2/255"),
                  ("control", "the positive control (adversarial at 4/255)"))) + ".")
     line, cost = normal_line(opts), _change(stats, "ts-def-t4406", "v1_psnr")
     away = off_line(opts, line) if line else {}
     mean = {k: f"{sum(v) / len(v):+.3f} dB" for k, v in away.items()}
     second = "At matched Gaussian PSNR" + (
-        f", the white-box L∞ drop lies {mean.get('ts-def-t4406', '(not measured)')} off "
-        f"the normal fine-tunes' line for TS-Def. T = 4406 and "
-        f"{mean.get('control', '(not measured)')} for the control (normal itself "
-        f"{mean.get('normal', '(not measured)')}; the line's residual sd "
-        f"{line['sd']:.3f} dB)" if line else " (not measured yet)")
-    if cost and "v1_psnr" in untouched and "v1_psnr" in stats.get("normal", {}):
+        f", the final white-box L∞ drop lies off the Gaussian fine-tunes' trade-off line by "
+        f"{mean.get('ts-def-t4406', 'an unmeasured amount')} for TS-Def. T = 4406 and "
+        f"{mean.get('control', 'an unmeasured amount')} for the control (the normal branch "
+        f"{mean.get('normal', 'unmeasured')}; the line's residual sd {line['sd']:.3f} dB)"
+        if line else " (not measured yet)")
+    if cost:
+        second += (f"; against normal, TS-Def. T = 4406 changes Gaussian PSNR (protocol v1) by "
+                   f"{cost[0]:+.3f} dB")
+    if "v1_psnr" in untouched and "v1_psnr" in stats.get("normal", {}):
         tuning = stats["normal"]["v1_psnr"][0] - untouched["v1_psnr"]
-        second += (f"; TS-Def. T = 4406 costs {cost[0]:+.3f} dB of Gaussian PSNR against "
-                   f"normal, and fine-tuning itself {tuning:+.3f} dB against the untouched "
-                   "model")
+        second += f", and normal fine-tuning itself by {tuning:+.3f} dB against the untouched model"
     return f"**Reading.** {first} {second}."
 
 
 def report(opts: argparse.Namespace) -> Path:
-    """Stage 4: the generated reStructuredText tables, from whatever has finished."""
-    lines = [".. generated by experiments/ffdnet_study.py; do not edit", ""]
+    """Stage 4: the generated reStructuredText tables and reading, from whatever has
+    finished."""
     size = f"{opts.crop}x{opts.crop}"
-    lines += list_table("FFDNet study (dB): mean over the seeds listed ± half their range; "
-                        "v1 = protocol v1 (builtin:test 256x256); drops from anatomy "
-                        "(white-box PGD, 2/255) and fixed sets crafted on zoo:dncnn-s25-normal",
-                        ["model", "seeds", *[t for _, t in COLUMNS]], strategy_rows(opts))
+    lines = [".. generated by experiments/ffdnet_study.py; do not edit", "", *rst_list_table(
+        "FFDNet study (dB; training time in s): mean over the seeds listed ± half their range; "
+        "v1 = protocol v1 (builtin:test 256x256); drops from anatomy (white-box PGD, 2/255) "
+        "and fixed sets crafted on zoo:dncnn-s25-normal",
+        ["model", "seeds", *[t for _, t in COLUMNS]], strategy_rows(opts))]
     rows, text = measure_rows(opts)
     lines += [text, ""]
     if rows:
-        lines += list_table(f"Learning-rate measurement (normal branch, seed 1; {size} crops)",
-                            ["lr", "step", "PSNR change", "L∞ PGD-10 drop"], rows)
-    lines += list_table(f"Trade-off curves over snapshots ({size} centre crops of "
-                        f"{opts.eval_data}, white-box L∞ PGD-{opts.eval_steps} 2/255): compare "
-                        "branches at matched PSNR",
-                        ["branch", "step", "seeds", "crop PSNR", "L∞ drop"], curve_rows(opts))
+        lines += rst_list_table(f"Learning-rate measurement (normal branch, seed 1; {size} "
+                                "crops)", ["lr", "step", "PSNR change", "L∞ PGD-10 drop"], rows)
+    lines += rst_list_table(
+        f"Trade-off curves over snapshots ({size} centre crops of {opts.eval_data}, white-box "
+        f"L∞ PGD-{opts.eval_steps} 2/255): compare branches at matched PSNR",
+        ["branch", "step", "seeds", "crop PSNR", "L∞ drop"], curve_rows(opts))
     rows, text = matched_rows(opts)
     lines += [text, ""]
     if rows:
-        lines += list_table("Final snapshot's white-box L∞ drop minus the normal line at its "
-                            f"crop PSNR (dB; {size} crops): below 0 is more robust than "
-                            "fine-tuning on Gaussian noise at the same Gaussian PSNR",
-                            ["branch", "seeds", "off the normal line"], rows)
-    folder = opts.out if opts.quick else DOCS_TABLE.parent
+        lines += rst_list_table(
+            f"Final snapshot's white-box L∞ drop minus the normal line at its crop PSNR (dB; "
+            f"{size} crops): below 0 is more robust than fine-tuning on Gaussian noise at the "
+            "same Gaussian PSNR", ["branch", "seeds", "off the normal line"], rows)
     from denoise_adv._io import atomic_open
 
+    folder = opts.out if opts.quick else DOCS_TABLE.parent
     with atomic_open(folder / "ffdnet_reading.rst", "w") as f:
         f.write(".. generated by experiments/ffdnet_study.py; do not edit\n\n"
                 + reading(opts) + "\n")

@@ -83,6 +83,7 @@ def test_matched_psnr_reads_branches_off_the_normal_line(study, tmp_path):
             "1": {"psnr": 33.0, "drop_linf": 9.9}, "2": {"psnr": 30.0, "drop_linf": drop}}))
     away = study.off_line(opts, {"a": 1.0, "b": 0.1})  # the last snapshot, per seed
     assert away == {"ts-def-t10": [pytest.approx(-0.5), pytest.approx(-0.3)]}
-    assert study._verdict((-0.4, 0.1), "x") == ("x narrows it by -0.400 dB (beyond the seeds' "
-                                                "spread of 0.100)")
-    assert "within" in study._verdict((0.05, 0.1), "x")
+    assert study._verdict((-0.4, 0.1, 2), "x") == (
+        "x narrows it by -0.400 dB (beyond the seed spread, the two half-ranges summed: 0.100)")
+    assert "within" in study._verdict((0.05, 0.1, 2), "x")
+    assert "one seed" in study._verdict((-0.4, 0.0, 1), "x")
