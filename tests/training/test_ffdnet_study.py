@@ -1,21 +1,15 @@
 """experiments/ffdnet_study.py without training: the recipe's choice, the runs, and a report
 made from whatever has finished (the full smoke run, ``--quick``, takes minutes: by hand)."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).parents[2] / "experiments" / "ffdnet_study.py"
+from conftest import load_experiment
 
 
 @pytest.fixture(scope="module")
 def study():
-    spec = importlib.util.spec_from_file_location("ffdnet_study", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment("ffdnet_study")
 
 
 def test_snapshots_and_the_choice_of_learning_rate(study):

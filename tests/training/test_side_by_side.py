@@ -1,20 +1,13 @@
 """experiments/side_by_side.py: the three tables read from generated pages, changes against
 each source's own normal model."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).parents[2] / "experiments" / "side_by_side.py"
+from conftest import load_experiment
 
 
 @pytest.fixture(scope="module")
 def sbs():
-    spec = importlib.util.spec_from_file_location("side_by_side", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment("side_by_side")
 
 
 def test_first_list_table_and_changes(sbs, tmp_path):
