@@ -304,11 +304,14 @@ def transfer_sets(opts: argparse.Namespace) -> list[str]:
 
 def evaluate(opts: argparse.Namespace) -> None:
     """Stage 3: protocol v1, anatomy and fixed-set transfer of the untouched model and every
-    finished run; crop curves of every snapshot."""
+    finished run; crop curves of every snapshot (``--parts``: either half)."""
     models = {"untouched": SOURCE, **{k: str(v) for k, v in finished(opts).items()}}
     quick = ["--quick"] if opts.quick else []
-    cli("benchmark", "--model", *models.values(), "--out", opts.out / "eval" / "benchmark",
-        "--amp", "bf16", "--no-figures", "--quiet", *quick)
+    if "benchmark" in opts.parts:
+        cli("benchmark", "--model", *models.values(), "--out", opts.out / "eval" / "benchmark",
+            "--amp", "bf16", "--no-figures", "--quiet", *quick)
+    if "analysis" not in opts.parts:
+        return
     sets = transfer_sets(opts)
     for name, spec in models.items():
         folder = opts.out / "eval" / name
@@ -616,6 +619,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--stage", default="all",
                    choices=("all", "measure", "train", "evaluate", "report"))
     p.add_argument("--only", nargs="+", help="train only these runs (NAME-sSEED)")
+    p.add_argument("--parts", nargs="+", choices=("benchmark", "analysis"),
+                   default=["benchmark", "analysis"], help="evaluate stage: protocol v1, and/or "
+                   "anatomy, fixed sets and crop curves (two processes can share the work)")
     p.add_argument("--quick", action="store_true", help="smoke run: a few steps, tiny crops")
     p.add_argument("--seeds", type=int, nargs="+", help="default: 1 2 (--quick: 1)")
     p.add_argument("--lrs", type=float, nargs="+",
