@@ -73,9 +73,10 @@ def test_matched_psnr_reads_branches_off_the_normal_line(study, tmp_path):
     for name, drop in (("ts-def-t10-s1", 3.5), ("ts-def-t10-s2", 3.7)):
         (tmp_path / "train" / name / "snapshots").mkdir(parents=True)
         (tmp_path / "train" / name / "snapshots" / "step-2.pt").write_bytes(b"")
-        (curves / f"{name}.json").write_text(json.dumps({
-            "1": {"psnr": 33.0, "drop_linf": 9.9}, "2": {"psnr": 30.0, "drop_linf": drop}}))
-    away = study.off_line(opts, {"a": 1.0, "b": 0.1})  # the last snapshot, per seed
+        (curves / f"{name}.json").write_text(json.dumps({  # run of 2 steps: 1 and 2 count
+            "1": {"psnr": 33.0, "drop_linf": 4.3 + drop - 4.0}, "2": {"psnr": 30.0,
+                                                                     "drop_linf": drop}}))
+    away = study.off_line(opts, {"a": 1.0, "b": 0.1})  # the second half's mean, per seed
     assert away == {"ts-def-t10": [pytest.approx(-0.5), pytest.approx(-0.3)]}
     assert study._verdict((-0.4, 0.1, 2), "x") == (
         "x narrows it by -0.400 dB (beyond the seed spread, the two half-ranges summed: 0.100)")
