@@ -260,7 +260,10 @@ def _contains_zero(interval: Mapping[str, float]) -> bool:
 
 def rank_with_ties(summary: dict[str, dict[str, Any]], robust: Mapping[str, Sequence[float]],
                    protocol: Protocol) -> list[str]:
-    """Rank the models of ``summary`` in place and return the leaderboard order.
+    """Rank the models of ``summary`` in place and return the leaderboard order: the rank
+    groups in rank order (each by robust PSNR, best first), then the unranked models in
+    :func:`rank_models`' order. (A group's member can have a lower mean than a model of the
+    next group: ties need not be transitive, and the board keeps each group together.)
 
     ``robust``: per model, its per-image robust PSNR (the same images in the same order).
     Ranked models (unflagged, not upper bounds) each get ``paired_vs_best``: the
@@ -299,7 +302,8 @@ def rank_with_ties(summary: dict[str, dict[str, Any]], robust: Mapping[str, Sequ
                                   rank_label=f"={rank}" if len(group) > 1 else str(rank))
         rank += len(group)
         remaining = [m for m in remaining if m not in group]
-    return order
+    unranked = len(order)
+    return sorted(order, key=lambda m: (summary[m]["rank"] or unranked, order.index(m)))
 
 
 def _versions() -> dict[str, str]:

@@ -98,5 +98,20 @@ def test_groups_below_the_first_are_formed_against_their_own_leader():
     rank_with_ties(summary, robust, PROTOCOL)
     assert [summary[m]["rank_label"] for m in "abcd"] == ["1", "=2", "=2", "4"]
     assert summary["c"]["rank_leader"] == "b"
+    assert summary["c"]["rank_leader"] == "b"
     assert summary["c"]["paired_vs_leader"]["leader"] == "b"
     assert summary["c"]["paired_vs_leader"]["low"] <= 0 <= summary["c"]["paired_vs_leader"]["high"]
+
+
+def test_the_board_keeps_each_rank_group_together():
+    # a leads; b is tied with a (a noisy copy), c is clearly below a but its mean is above
+    # b's: the board lists a's group (a, b) before c, not by mean alone
+    a = np.array([30.0, 31.0, 29.0, 32.0, 30.5, 29.5])
+    b = a + np.array([1.5, -2.0, 1.0, -1.5, 0.5, -0.6])
+    c = a - 0.1
+    robust = {"a": a.tolist(), "b": b.tolist(), "c": c.tolist()}
+    summary = _summary(**robust)
+    assert summary["c"]["robust_psnr"]["mean"] > summary["b"]["robust_psnr"]["mean"]
+    order = rank_with_ties(summary, robust, PROTOCOL)
+    assert [summary[m]["rank_label"] for m in order] == ["=1", "=1", "3"]
+    assert order == ["a", "b", "c"]
