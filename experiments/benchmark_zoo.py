@@ -13,9 +13,13 @@ the same command after an interruption); under ``torchrun --nproc_per_node N`` t
 shared among N processes.
 
     python experiments/benchmark_zoo.py [--protocol v1|v1-color|v2] [--out DIR] [--quick]
-                                        [--no-bm3d]
+                                        [--no-bm3d] [--amp bf16] [--crop N]
 
 ``--quick`` runs the smoke variant (v1-quick, v1-color-quick) instead; the table then says so.
+``--crop N`` runs the protocol's attacks and numbers on the NxN centre crops of builtin:test
+(its custom-data variant, ``VERSION-custom``, in ``runs/bench-VERSION-cropN``, page
+``..._cropN.rst``): the docs' v2 board is ``--protocol v2 --crop 64 --amp bf16``, since a whole
+v2 board costs hours on a CPU.
 """
 
 from __future__ import annotations
