@@ -17,6 +17,7 @@ import torch
 from denoise_adv.data import save_png
 
 SCRIPT = textwrap.dedent("""
+    import os
     import sys
     import torch.distributed as dist
     from denoise_adv.training import TrainConfig, train
@@ -27,7 +28,9 @@ SCRIPT = textwrap.dedent("""
                          device="cpu", progress=False)
     result = train(config)
     assert result["world_size"] == 2
-    print("group left:", not dist.is_initialized(), flush=True)
+    # one file per rank: two ranks printing to one pipe can interleave mid-line
+    with open(f"{sys.argv[1]}/left-{os.environ['RANK']}.txt", "w") as f:
+        f.write(str(not dist.is_initialized()))
 """)
 
 
@@ -41,6 +44,7 @@ def test_trainer_leaves_the_process_group_it_joined(tmp_path):
     result = subprocess.run(argv, capture_output=True, text=True, timeout=300,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("group left: True") == 2, result.stdout + result.stderr
+    left = [(tmp_path / "out" / f"left-{rank}.txt").read_text() for rank in (0, 1)]
+    assert left == ["True", "True"], result.stdout + result.stderr
     assert "terminate called" not in result.stderr
     assert (tmp_path / "out" / "model.pt").is_file()
