@@ -38,6 +38,7 @@ __all__ = [
     "iter_images",
     "load_image",
     "pixel_sha256",
+    "png_bytes",
     "pixels_of",
     "save_png",
     "to_tensor",
@@ -455,6 +456,20 @@ def save_png(image: torch.Tensor, path: str | os.PathLike) -> Path:
 
     Values outside [0, 1] are clipped (PNG previews of unclipped noisy images).
     """
+    data = png_bytes(image)
+    return atomic_write(path, lambda f: f.write(data))
+
+
+def png_bytes(image: torch.Tensor) -> bytes:
+    """A (C, H, W) or (1, C, H, W) image in [0, 1] encoded as an 8-bit PNG (values outside
+    [0, 1] clipped): what :func:`save_png` writes, for pages that embed images.
+
+    Example:
+        >>> png_bytes(torch.zeros(1, 2, 2))[:4]
+        b'\\x89PNG'
+    """
+    import io
+
     from PIL import Image
 
     x = image.detach().cpu()
@@ -465,8 +480,9 @@ def save_png(image: torch.Tensor, path: str | os.PathLike) -> Path:
     if x.dim() != 3 or x.shape[0] not in (1, 3):
         raise ValueError(f"image must have shape (C, H, W) with C in (1, 3), got {tuple(x.shape)}")
     array = (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    pil = Image.fromarray(array[..., 0] if array.shape[2] == 1 else array)
-    return atomic_write(path, lambda f: pil.save(f, format="PNG"))
+    buffer = io.BytesIO()
+    Image.fromarray(array[..., 0] if array.shape[2] == 1 else array).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def pixel_sha256(image: torch.Tensor) -> str:

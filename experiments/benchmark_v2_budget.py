@@ -299,7 +299,10 @@ def main() -> int:
     else:
         args.images = args.images or 6
         text, page = measure_flag(args), DOCS / "v2_adversarial_flag.rst"
-    page.write_text(text)
+    from denoise_adv._io import atomic_open
+
+    with atomic_open(page, "w") as f:
+        f.write(text)
     print(text)
     return 0
 

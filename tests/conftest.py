@@ -62,6 +62,13 @@ def sample_images() -> list[torch.Tensor]:
     return [camera[:, 100:164, 200:264], camera[:, 300:364, 100:164], moon[:, 200:264, 200:264]]
 
 
+@pytest.fixture(scope="module")
+def tiny_images(sample_images):
+    """Two small crops of the sample images (32x32), named as builtin:test's (the benchmark
+    runner's tests)."""
+    return [("top", sample_images[0][:, :32, :32]), ("moon", sample_images[2][:, 16:48, :32])]
+
+
 @pytest.fixture(scope="session")
 def trained_dncnn() -> DnCNN:
     """A 5-layer, 16-feature DnCNN trained for a few seconds at sigma 25 by the package's own

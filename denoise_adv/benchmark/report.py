@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from .._io import atomic_open, write_json
 from ..analysis.common import Image
-from ..data import load_image
+from ..data import load_image, png_bytes
 from ..report import new_figure, rst_list_table, save_figure
 from .protocol import budget_key
+from .results import is_upper_bound
 
 __all__ = ["headline_column", "leaderboard_rows", "plot_robust_vs_budget", "plot_worst_case_strip",
            "write_leaderboard_html", "write_leaderboard_md", "write_leaderboard_rst",
@@ -177,7 +175,7 @@ def plot_robust_vs_budget(results: Mapping[str, Any], path: str | os.PathLike) -
         y = [p[1]["mean"] for p in points]
         err = [[p[1]["mean"] - p[1]["low"] for p in points],
                [p[1]["high"] - p[1]["mean"] for p in points]]
-        bound = s.get("upper_bound", s["threat"] == "black-box")
+        bound = is_upper_bound(s)
         style = "--" if s["threat"] == "black-box" else "-"
         marker = _MARKERS[i % len(_MARKERS)]
         line = ax.errorbar(x, y, yerr=err, fmt=style + marker, capsize=3, ms=5,
@@ -240,17 +238,6 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _png_of(image: torch.Tensor) -> bytes:
-    """A (C, H, W) image in [0, 1] as PNG bytes."""
-    from PIL import Image as PILImage
-
-    array = (image.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
-    array = array.permute(1, 2, 0).numpy()
-    buffer = io.BytesIO()
-    PILImage.fromarray(array[..., 0] if array.shape[2] == 1 else array).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
 def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]],
                 classes: Sequence[str] = ()) -> list[str]:
     """A table whose cells are escaped, except cells that start with ``<img`` (ours)."""
@@ -272,7 +259,7 @@ def _worst_cases_html(results: Mapping[str, Any], folder, images: Sequence[Image
     body = []
     for name, clean in images:
         cells = [name, f'<img class="thumb" alt="{html.escape(name)} clean" '
-                       f'src="{_data_uri(_png_of(clean))}">']
+                       f'src="{_data_uri(png_bytes(clean))}">']
         for label in labels:
             row, path = rows.get((label, name)), folder.worst_path(label, name, seed)
             if row is None or not path.is_file():

@@ -243,12 +243,18 @@ def _order_checks(drop: Mapping[str, float], attacks: Sequence[BenchAttack], tol
     return warnings
 
 
+def is_upper_bound(summary: Mapping[str, Any]) -> bool:
+    """Whether a model summary's robust PSNR is only an upper bound (no white-box row);
+    summaries written before ``upper_bound`` was recorded: black-box models."""
+    return summary.get("upper_bound", summary["threat"] == "black-box")
+
+
 def rank_models(summary: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """The labels in leaderboard order: unflagged models with a white-box row by robust PSNR
     (best first), then flagged ones, then upper bounds (black-box models under v1)."""
     def key(label: str) -> tuple:
         s = summary[label]
-        group = 2 if s.get("upper_bound", s["threat"] == "black-box") else int(s["flagged"])
+        group = 2 if is_upper_bound(s) else int(s["flagged"])
         return (group, -s["robust_psnr"]["mean"])
 
     return sorted(summary, key=key)
@@ -277,7 +283,7 @@ def rank_with_ties(summary: dict[str, dict[str, Any]], robust: Mapping[str, Sequ
     """
     order = rank_models(summary)
     ranked = [m for m in order if not summary[m]["flagged"]
-              and not summary[m].get("upper_bound", summary[m]["threat"] == "black-box")]
+              and not is_upper_bound(summary[m])]
     for label in order:
         summary[label].update(rank=None, rank_label="--", rank_leader=None)
     if not ranked:
@@ -343,9 +349,10 @@ def build_results(folder, info: Mapping[str, Mapping[str, Any]], images: Sequenc
     """
     from .store import SCHEMA_VERSION
 
-    rows, timing = [], {}
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    timing: dict[str, Any] = {}
     for label in info:
-        seconds, mine = 0.0, []
+        seconds, mine = 0.0, by_model.setdefault(label, [])
         for image in images:
             for seed in protocol.noise_seeds:
                 record = folder.load_row(label, image, seed)
@@ -353,16 +360,15 @@ def build_results(folder, info: Mapping[str, Mapping[str, Any]], images: Sequenc
                     raise RuntimeError(f"row of {label} / {image} / seed {seed} is missing")
                 mine.append(record["row"])
                 seconds += record["seconds"]
-        rows += mine
         timing[label] = {"seconds": seconds, "rows": len(mine), "images_per_s": len(mine) /
                          seconds if seconds > 0 else float("nan")}
     transfer = [folder.transfer_seconds(i, s) for i in images for s in protocol.noise_seeds]
     timing["transfer_inputs"] = {"seconds": sum(t for t in transfer if t is not None),
                                  "images": sum(t is not None for t in transfer)}
-    summary = {label: summarize_model([r for r in rows if r["model"] == label], protocol,
-                                      info[label]["black_box"]) for label in info}
-    robust = {label: [_per_image([r for r in rows if r["model"] == label and r["image"] == i],
-                                 "robust_psnr")[0] for i in images] for label in info}
+    summary = {label: summarize_model(by_model[label], protocol, info[label]["black_box"])
+               for label in info}
+    # rows were read image by image, so _per_image gives the images in the same order
+    robust = {label: _per_image(by_model[label], "robust_psnr") for label in info}
     order = rank_with_ties(summary, robust, protocol)
     return {"schema_version": SCHEMA_VERSION, "protocol": protocol.as_dict(),
             "seeds": {"noise_seeds": list(protocol.noise_seeds),
@@ -375,4 +381,5 @@ def build_results(folder, info: Mapping[str, Mapping[str, Any]], images: Sequenc
             "models": {k: dict(v) for k, v in info.items()},
             "reference": {"spec": protocol.reference,
                           "fingerprint": folder.meta["reference_fingerprint"]},
-            "leaderboard": order, "summary": summary, "timing": timing, "per_image": rows}
+            "leaderboard": order, "summary": summary, "timing": timing,
+            "per_image": [r for label in info for r in by_model[label]]}

