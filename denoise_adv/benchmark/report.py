@@ -5,7 +5,6 @@ per-image worst-case strip)."""
 from __future__ import annotations
 
 import base64
-import html
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -220,17 +219,69 @@ def plot_worst_case_strip(results: Mapping[str, Any], folder, images: Sequence[I
 
 
 # ------------------------------------------------------------------------------- HTML
-_CSS = """
+#: Captions of the figures the page embeds, by file name (a figure it does not know is
+#: captioned by its name, escaped like every other string).
+FIGURE_CAPTIONS = {
+    "robust_vs_budget.png": "Robust PSNR against the attack budget (left: means with their "
+                            "intervals; right: each model's drop from its own Gaussian PSNR).",
+}
+
+#: The page: a jinja2 template with autoescaping on, so every string that reaches it (model
+#: labels and image names come from file names) is text, never markup. Images are ``data:``
+#: URIs the code made itself (:func:`_data_uri`).
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Robustness leaderboard, protocol {{ version }}</title>
+<style>
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 78em; color: #222; }
+.scroll { overflow-x: auto; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; }
 tr.tie td:first-child { font-weight: bold; }
+tr.upper-bound td { color: #666; font-style: italic; background: #fafafa; }
 figure { margin: 1em 0; }
 img.figure { max-width: 100%; }
 img.thumb { width: 128px; image-rendering: pixelated; display: block; }
 .note { color: #555; font-size: 0.9em; }
+</style>
+</head>
+<body>
+<h1>Robustness leaderboard, protocol {{ version }}</h1>
+<p>{{ description }}</p>
+<div class="scroll"><table>
+<tr>{% for c in columns %}<th>{{ c }}</th>{% endfor %}</tr>
+{% for row in rows %}<tr{% if row.css %} class="{{ row.css }}"{% endif %}>
+{%- for c in row.cells %}<td>{{ c }}</td>{% endfor %}</tr>
+{% endfor %}</table></div>
+{% if bounds %}<p class="note">Rows in grey italics are upper bounds, not ranks: {{ bounds }}
+</p>{% endif %}
+{% for f in figures %}<figure><img class="figure" alt="{{ f.caption }}" src="{{ f.uri }}">
+<figcaption>{{ f.caption }}</figcaption></figure>
+{% endfor %}<h2>Per-image worst cases</h2>
+<p class="note">The denoised worst case of each image at the headline budget, its PSNR and
+the attack that produced it (first noise seed).</p>
+<div class="scroll"><table>
+<tr><th>image</th><th>clean</th>{% for m in models %}<th>{{ m }}</th>{% endfor %}</tr>
+{% for image in worst %}<tr><td>{{ image.name }}</td>
+<td><img class="thumb" alt="{{ image.name }}, clean" src="{{ image.uri }}"></td>
+{%- for cell in image.cells %}<td>{% if cell %}<img class="thumb" alt="{{ cell.alt }}"
+ src="{{ cell.uri }}">{{ cell.text }}{% else %}--{% endif %}</td>{% endfor %}</tr>
+{% endfor %}</table></div>
+<h2>Warnings</h2>
+<ul>{% for w in warnings %}<li>{{ w }}</li>{% else %}<li>none</li>{% endfor %}</ul>
+<h2>Time</h2>
+<ul>{% for t in times %}<li>{{ t }}</li>{% endfor %}</ul>
+</body>
+</html>
 """
+
+UPPER_BOUND_REASON = ("the model has no white-box row under this protocol (it is not "
+                      "differentiable and the protocol runs no score-based attack), so its "
+                      "robust PSNR comes from transfer and random inputs only: an attack that "
+                      "could use its own outputs would do at least as much damage.")
 
 
 def _data_uri(png: bytes) -> str:
@@ -238,74 +289,57 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]],
-                classes: Sequence[str] = ()) -> list[str]:
-    """A table whose cells are escaped, except cells that start with ``<img`` (ours)."""
-    cell = lambda c: c if c.startswith("<img") else html.escape(c)  # noqa: E731
-    lines = ["<table>", "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"]
-    for i, row in enumerate(rows):
-        cls = f' class="{classes[i]}"' if i < len(classes) and classes[i] else ""
-        lines.append(f"<tr{cls}>" + "".join(f"<td>{cell(c)}</td>" for c in row) + "</tr>")
-    return lines + ["</table>"]
-
-
-def _worst_cases_html(results: Mapping[str, Any], folder, images: Sequence[Image]
-                      ) -> list[str]:
-    """Per image (rows) and model (columns): the denoised worst case at the headline budget
-    with its PSNR and attack (first noise seed), beside the clean image."""
+def _worst_cases(results: Mapping[str, Any], folder, images: Sequence[Image]) -> list[dict]:
+    """Per image: its clean thumbnail and, per model, the denoised worst case at the headline
+    budget with its PSNR and attack (first noise seed; ``None`` where there is none)."""
     seed = results["protocol"]["noise_seeds"][0]
     rows = {(r["model"], r["image"]): r for r in results["per_image"] if r["noise_seed"] == seed}
-    labels = results["leaderboard"]
-    body = []
+    out = []
     for name, clean in images:
-        cells = [name, f'<img class="thumb" alt="{html.escape(name)} clean" '
-                       f'src="{_data_uri(png_bytes(clean))}">']
-        for label in labels:
+        cells = []
+        for label in results["leaderboard"]:
             row, path = rows.get((label, name)), folder.worst_path(label, name, seed)
-            if row is None or not path.is_file():
-                cells.append("--")
-                continue
-            cells.append(f'<img class="thumb" alt="{html.escape(label)} on {html.escape(name)}" '
-                         f'src="{_data_uri(path.read_bytes())}">'
-                         f'{row["robust_psnr"]:.2f} dB, {html.escape(row["worst_attack"])}')
-        body.append(cells)
-    return _html_table(["image", "clean", *labels], body)
+            cells.append(None if row is None or not path.is_file() else {
+                "alt": f"{label} on {name}", "uri": _data_uri(path.read_bytes()),
+                "text": f"{row['robust_psnr']:.2f} dB, {row['worst_attack']}"})
+        out.append({"name": name, "uri": _data_uri(png_bytes(clean)), "cells": cells})
+    return out
+
+
+def render_leaderboard_html(results: Mapping[str, Any], folder, images: Sequence[Image],
+                            figures: Sequence[str | os.PathLike] = ()) -> str:
+    """The page :func:`write_leaderboard_html` writes, as a string (see there)."""
+    import jinja2
+
+    rows = leaderboard_rows(results)
+    bounds = [is_upper_bound(results["summary"][label]) for label in results["leaderboard"]]
+    css = ["upper-bound" if bound else "tie" if r["rank"].startswith("=") else ""
+           for r, bound in zip(rows, bounds)]
+    shown = [Path(f) for f in figures if Path(f).is_file()]
+    page = jinja2.Environment(autoescape=True).from_string(_PAGE)
+    return page.render(
+        version=str(results["protocol"]["version"]), description=_describe(results),
+        columns=list(rows[0]), rows=[{"css": c, "cells": list(r.values())}
+                                     for r, c in zip(rows, css)],
+        bounds=UPPER_BOUND_REASON if any(bounds) else "",
+        figures=[{"caption": FIGURE_CAPTIONS.get(f.name, f.name),
+                  "uri": _data_uri(f.read_bytes())} for f in shown],
+        models=list(results["leaderboard"]), worst=_worst_cases(results, folder, images),
+        warnings=_warnings(results), times=[t.removeprefix("- ") for t in _time_lines(results)])
 
 
 def write_leaderboard_html(results: Mapping[str, Any], folder, images: Sequence[Image],
                            path: str | os.PathLike,
                            figures: Sequence[str | os.PathLike] = ()) -> Path:
-    """One self-contained page (inline CSS, every image a base64 ``data:`` URI, no link to
-    anything outside it): the leaderboard table, the figures (``figures``: PNG files), the
-    per-image worst cases and the warnings and timing; written atomically. A reader opens it
-    in a browser; it travels as one file."""
-    rows = leaderboard_rows(results)
-    columns = list(rows[0])
-    version = html.escape(str(results["protocol"]["version"]))
-    ties = ["tie" if r["rank"].startswith("=") else "" for r in rows]
-    lines = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-             f"<title>Robustness leaderboard, protocol {version}</title>",
-             f"<style>{_CSS}</style>", "</head>", "<body>",
-             f"<h1>Robustness leaderboard, protocol {version}</h1>",
-             f"<p>{html.escape(_describe(results))}</p>"]
-    lines += _html_table(columns, [[r[c] for c in columns] for r in rows], ties)
-    for figure in figures:
-        figure = Path(figure)
-        if figure.is_file():
-            lines += ["<figure>", f'<img class="figure" alt="{html.escape(figure.stem)}" '
-                      f'src="{_data_uri(figure.read_bytes())}">',
-                      f"<figcaption>{html.escape(figure.name)}</figcaption>", "</figure>"]
-    lines += ["<h2>Per-image worst cases</h2>",
-              '<p class="note">The denoised worst case of each image at the headline budget, '
-              "its PSNR and the attack that produced it.</p>"]
-    lines += _worst_cases_html(results, folder, images)
-    lines += ["<h2>Warnings</h2>", "<ul>"]
-    lines += [f"<li>{html.escape(w)}</li>" for w in _warnings(results)] or ["<li>none</li>"]
-    lines += ["</ul>", "<h2>Time</h2>", "<ul>"]
-    lines += [f"<li>{html.escape(t.removeprefix('- '))}</li>" for t in _time_lines(results)]
-    lines += ["</ul>", "</body>", "</html>"]
+    """One self-contained page (inline CSS, every image a base64 ``data:`` URI the code made
+    itself, no link to anything outside it): the leaderboard table (upper bounds set apart,
+    with the reason), the figures (``figures``: PNG files, captioned), each image's worst case
+    once and the warnings and timing; written atomically. It is rendered by jinja2 with
+    autoescaping on: a model or image name is text, never markup (names come from files).
+
+    A reader opens it in a browser; it travels as one file."""
     with atomic_open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write(render_leaderboard_html(results, folder, images, figures))
     return Path(path)
 
 
@@ -318,8 +352,7 @@ def write_outputs(results: Mapping[str, Any], folder, images: Sequence[Image], *
     if docs is not None:
         write_leaderboard_rst(results, docs)
     made = []
-    if figures:
+    if figures:  # the strip stays a file of its own; the page shows each worst case once
         made.append(plot_robust_vs_budget(results, folder.path / "robust_vs_budget.png"))
-        made.append(plot_worst_case_strip(results, folder, images,
-                                          folder.path / "worst_case_strip.png"))
+        plot_worst_case_strip(results, folder, images, folder.path / "worst_case_strip.png")
     write_leaderboard_html(results, folder, images, folder.path / "leaderboard.html", made)

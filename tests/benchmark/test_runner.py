@@ -283,8 +283,75 @@ def test_leaderboard_html_is_one_self_contained_page(bench):
     assert parser.refs and all(r.startswith("data:image/png;base64,") for r in parser.refs)
     pngs = [base64.b64decode(r.split(",", 1)[1]) for r in parser.refs]
     assert all(p[:4] == b"\x89PNG" for p in pngs)
-    # two figures, then per image its clean image and each model's worst case
-    assert len(pngs) == 2 + len(results["images"]) * (1 + len(results["leaderboard"]))
+    # one figure (the strip is a file of its own: each worst case is shown once), then per
+    # image its clean image and each model's worst case
+    assert len(pngs) == 1 + len(results["images"]) * (1 + len(results["leaderboard"]))
     assert (out / "robust_vs_budget.png").read_bytes() in pngs
     row = rows_of(results, "dncnn")[0]
     assert f"{row['robust_psnr']:.2f} dB, {row['worst_attack']}" in text
+    # NL-means has no white-box row under v1: its row is set apart, with the reason
+    assert page.count('class="upper-bound"') == 1 and "upper bounds, not ranks" in text
+    assert "Robust PSNR against the attack budget" in text  # a caption, not a file name
+
+
+HOSTILE = ['<img src=x onerror=alert(1)>', "<script>alert('x')</script>", '"quoted" & \'single\'']
+
+
+def _relabel(results, names, images):
+    """``results`` with its model labels and image names replaced by hostile strings."""
+    import copy
+
+    new = copy.deepcopy(results)
+    labels = dict(zip(results["leaderboard"], names))
+    renamed = dict(zip((n for n, _ in images), reversed(names)))
+    new["leaderboard"] = [labels[k] for k in results["leaderboard"]]
+    new["summary"] = {labels[k]: v for k, v in results["summary"].items()}
+    for row in new["per_image"]:
+        row["model"], row["image"] = labels[row["model"]], renamed.get(row["image"], row["image"])
+    return new, [(renamed[n], x) for n, x in images]
+
+
+def test_leaderboard_html_shows_hostile_names_as_text(bench, tiny_images):
+    """Model labels and image names come from file names: on the page they are text, never
+    markup (issue 31: a file named ``<img src=x onerror=...>`` ran a script)."""
+    from html.parser import HTMLParser
+
+    from denoise_adv.benchmark.report import render_leaderboard_html
+
+    results, out = bench
+    results, images = _relabel(results, HOSTILE, list(tiny_images)[:3])
+
+    class Folder:
+        path = out
+
+        @staticmethod
+        def worst_path(label, name, seed):
+            return out / "absent.png"
+
+    page = render_leaderboard_html(results, Folder, images, [out / "robust_vs_budget.png"])
+
+    class Collect(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.attrs, self.text = set(), [], []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.add(tag)
+            self.attrs += attrs
+
+        def handle_data(self, data):
+            self.text.append(data)
+
+    parser = Collect()
+    parser.feed(page)
+    assert parser.tags <= {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p",
+                           "div", "table", "tr", "th", "td", "img", "figure", "figcaption",
+                           "ul", "li"}
+    assert "script" not in parser.tags
+    assert {k for k, _ in parser.attrs} <= {"lang", "charset", "class", "alt", "src"}
+    srcs = [v for k, v in parser.attrs if k == "src"]
+    assert srcs and all(v.startswith("data:image/png;base64,") for v in srcs)
+    text = "".join(parser.text)
+    for name in HOSTILE:  # shown, as text, in the table and (images) the worst-case rows
+        assert name in text
+    assert "&amp;" in page and "&lt;img" in page and "&#34;quoted&#34;" in page
