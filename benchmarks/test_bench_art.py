@@ -14,7 +14,7 @@ from art.attacks.evasion import ProjectedGradientDescent
 from conftest import interleaved_ratio
 
 from denoise_adv import DenoisePGD
-from denoise_adv.art import PyTorchDenoiser
+from denoise_adv.integrations.art import PyTorchDenoiser
 from denoise_adv.models import DnCNN
 
 EPS = 2 / 255

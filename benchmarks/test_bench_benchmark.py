@@ -43,8 +43,8 @@ from denoise_adv.benchmark import (
     load_images,
     transfer_inputs,
 )
-from denoise_adv.benchmark.results import _cpu_name
-from denoise_adv.models import BM3D, DnCNN, NLMeans
+from denoise_adv.evaluation.results import _cpu_name
+from denoise_adv.models import BM3D, DnCNN, NLMeans, load_denoiser
 
 SIZE, WALL_SIZE = 128, 64
 DOCS = Path(__file__).parents[1] / "docs" / "_generated" / "v2_cost.rst"
@@ -111,10 +111,8 @@ def _wall(run) -> tuple[float, object]:
 
 
 def test_v2_wall_time_per_model():
-    from denoise_adv.cli.common import load_model
-
     image = _image(WALL_SIZE)
-    normal = load_model("zoo:dncnn-s25-normal", PROTOCOL_V2.sigma, torch.device("cpu"))[0]
+    normal = load_denoiser("zoo:dncnn-s25-normal", PROTOCOL_V2.sigma).model
     models = {"dncnn-s25-normal": normal.eval(), "nlmeans": NLMeans(sigma=PROTOCOL_V2.sigma)}
     lines = []
     for label, model in models.items():

@@ -6,6 +6,7 @@ Attacks are :class:`torchattacks.Attack` subclasses used exactly like ``torchatt
     adv_noisy = DenoisePGD(model, eps=2/255, alpha=0.5/255, steps=10)(noisy, clean)
 """
 
+from ._amp import native_bf16
 from .attacks import (
     DenoiseAPGD,
     DenoiseAttack,
@@ -34,4 +35,5 @@ __all__ = [
     "WorstCase",
     "__version__",
     "as_denoiser",
+    "native_bf16",
 ]

@@ -10,11 +10,12 @@ the same.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from pathlib import Path
 
 import torch
 
-__all__ = ["AMP_CHOICES", "autocast", "check_amp", "native_bf16"]
+__all__ = ["AMP_CHOICES", "autocast", "check_amp", "native_bf16", "warn_if_emulated"]
 
 #: The values ``amp`` accepts besides ``None``.
 AMP_CHOICES = ("bf16",)
@@ -52,7 +53,33 @@ def autocast(amp: str | None, device: torch.device | str) -> contextlib.Abstract
     """
     if check_amp(amp) is None:
         return contextlib.nullcontext()
-    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+    device = torch.device(device)
+    warn_if_emulated(device)
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+#: The device types already warned about (the warning comes once a process).
+_WARNED: set[str] = set()
+
+
+def warn_if_emulated(device: torch.device | str = "cpu") -> bool:
+    """Warn once a process when bf16 is asked for on a device that only emulates it (a CPU
+    without AVX512-BF16 or AMX: oneDNN then runs bf16 about 25x slower than float32);
+    returns whether it is emulated there.
+
+    Example:
+        >>> isinstance(warn_if_emulated("cpu"), bool)
+        True
+    """
+    device = torch.device(device)
+    emulated = not native_bf16(device)
+    if emulated and device.type not in _WARNED:
+        _WARNED.add(device.type)
+        warnings.warn(f"amp='bf16' on {device.type}, which has no native bfloat16 (no "
+                      "AVX512-BF16 or AMX on this CPU): it is emulated, many times slower than "
+                      "float32; use amp=None (the command line's --amp fp32, or --amp auto)",
+                      RuntimeWarning, stacklevel=3)
+    return emulated
 
 
 def native_bf16(device: torch.device | str = "cpu") -> bool:

@@ -8,8 +8,10 @@ inside a convolution.
 from __future__ import annotations
 
 import math
+import reprlib
 from numbers import Integral, Real
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -27,6 +29,7 @@ __all__ = [
     "check_sigma",
     "check_image_batch",
     "check_int",
+    "check_iterations",
     "check_module",
     "check_real",
     "check_same_shape",
@@ -161,10 +164,24 @@ def check_clip(clip: object) -> tuple[float, float] | None:
 
 
 def check_flag(value: object, name: str) -> bool:
-    """Return ``value`` if it is a bool, else raise :class:`TypeError` naming ``name``."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-    return value
+    """Return ``value`` as a bool if it is one (Python's or NumPy's), else raise
+    :class:`TypeError` naming ``name``: the one check of every boolean option.
+
+    A string, a number or ``None`` is refused, never converted: ``bool("no")`` is ``True``,
+    and a flag such as ``per_pixel`` multiplies a budget.
+
+    Example:
+        >>> check_flag(np.bool_(False), "per_pixel")
+        False
+        >>> check_flag("no", "per_pixel")
+        Traceback (most recent call last):
+        ...
+        TypeError: per_pixel must be a bool (True or False), got str 'no'
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool (True or False), got {type(value).__name__} "
+                        f"{reprlib.repr(value)}")
+    return bool(value)
 
 
 def check_channels(channels: object, name: str = "channels") -> int:
@@ -188,6 +205,10 @@ SECONDS_PER_CALL = 5e-6
 #: ... and of one element it touches (10 G elements per second): what time estimates without
 #: a measurement assume, so that they stay lower bounds.
 SECONDS_PER_ELEMENT = 1e-10
+#: Optimistic cost of one pass of an iterative attack (a step, a query, an EOT sample): the
+#: model's forward (and backward), the loss, its checks and the update take at least ten
+#: tensor operations, whatever the model and the image size.
+SECONDS_PER_PASS = 10 * SECONDS_PER_CALL
 
 
 def available_memory(device: torch.device | str | None = None) -> int | None:
@@ -268,3 +289,47 @@ limit of 1 h for one request; ask for less
     if seconds > max_seconds:
         raise ValueError(f"{name}: {what} would take at least {_duration(seconds)}, more than "
                          f"the limit of {_duration(max_seconds)} for one request; {advice}")
+
+
+def check_iterations(name: str, count: object, *, passes_each: float = 1.0,
+                     seconds_per_pass: float = SECONDS_PER_PASS, minimum: int = 1,
+                     max_seconds: float = MAX_SECONDS) -> int:
+    """Return the iteration count ``count`` (steps, queries, restarts, EOT samples) as an int
+    ``>= minimum``, refusing before any work a count that would run past ``max_seconds``.
+
+    The one budget check of iteration counts, through :func:`check_budget`: the attacks'
+    constructors, :class:`~denoise_adv.attacks.AttackSpec` (protocol files) and the command
+    line all call it. Nested counts are checked from the inside out, each with the passes one
+    of its units costs: ``eot_iter``, then ``steps`` with ``passes_each=eot_iter``, then
+    ``n_restarts`` with ``passes_each=steps * eot_iter``; so the argument named is the first
+    whose total would not fit.
+
+    Args:
+        name: the argument (or option) that sets the count, named in the message.
+        count: the count (an integer; a bool is refused).
+        passes_each: passes of the model one unit of ``count`` costs. (Default: 1)
+        seconds_per_pass: a lower bound of one pass's time. (Default:
+            :data:`SECONDS_PER_PASS`, 50 microseconds: no model is faster)
+        minimum: the smallest count accepted. (Default: 1)
+        max_seconds: the time limit. (Default: :data:`MAX_SECONDS`, one hour)
+
+    Raises:
+        TypeError: ``count`` is not an integer.
+        ValueError: ``count`` is below ``minimum``, or its time estimate is over the limit.
+
+    Example:
+        >>> check_iterations("steps", 20, passes_each=20)
+        20
+        >>> check_iterations("steps", 10**12)
+        Traceback (most recent call last):
+        ...
+        ValueError: steps: 1000000000000 (1e+12 passes of the model) would take at least 1.58 \
+years, more than the limit of 1 h for one request; lower steps
+    """
+    count = check_int(count, name, minimum=minimum)
+    passes_each = check_real(passes_each, "passes_each", minimum=0.0)
+    passes = count * passes_each
+    check_budget(name, f"{count} ({passes:.3g} passes of the model)",
+                 seconds=passes * seconds_per_pass, max_seconds=max_seconds,
+                 advice=f"lower {name}")
+    return count

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 __all__ = ["atomic_open", "atomic_torch_save", "atomic_write", "file_sha256", "load_weights",
-           "plain_values", "remove_stale_temporaries", "resolve_device", "strict_json",
-           "writable_file", "writable_folder", "write_json"]
+           "plain_values", "read_json", "remove_stale_temporaries", "resolve_device",
+           "strict_json", "writable_file", "writable_folder", "write_json"]
 
 
 def _plain_open_mode(path: Path) -> int:
@@ -88,7 +88,28 @@ def load_weights(path: str | os.PathLike, what: str,
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # pickle/zip errors carry no file name
-        raise ValueError(f"cannot read {what} {path}: {_load_error(exc)}") from exc
+        reason = _not_a_torch_file(path) or _load_error(exc)
+        raise ValueError(f"cannot read {what} {path}: {reason}") from exc
+
+
+def _not_a_torch_file(path: Path) -> str | None:
+    """Why ``path`` cannot be a file :func:`torch.save` wrote (a zip archive, or a pickle in
+    the legacy format), or ``None`` when it looks like one. A text file otherwise fails with
+    ``KeyError: '101'`` (its bytes read as pickle opcodes)."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if head.startswith((b"PK\x03\x04", b"\x80")):
+        return None
+    expected = "a PyTorch checkpoint (a zip archive written by torch.save)"
+    if not head:
+        return f"the file is empty, not {expected}"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = ""
+    if not text.strip() or not all(c.isprintable() or c.isspace() for c in text):
+        return f"it is not {expected}"
+    return f"it is a text file (starting {text.strip().splitlines()[0][:30]!r}), not {expected}"
 
 
 def _load_error(exc: Exception) -> str:
@@ -236,6 +257,47 @@ def write_json(path: str | os.PathLike, value: Any, *, indent: int | None = 2,
         json.dump(value, f, indent=indent, allow_nan=False)
         f.write("\n")
     return Path(path)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"a bare {name} (strict JSON has none)")
+
+
+def _restore(value: Any, pointer: str, number: float) -> None:
+    """Put ``number`` back at the JSON pointer ``pointer`` of ``value`` (in place)."""
+    *parents, last = [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:]]
+    for token in parents:
+        value = value[int(token) if isinstance(value, list) else token]
+    value[int(last) if isinstance(value, list) else last] = number
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a file :func:`write_json` wrote: strict JSON (a bare ``NaN`` or ``Infinity`` is
+    refused), with the non-finite numbers its ``"non_finite"`` entry lists put back in place
+    (and that entry removed).
+
+    Raises:
+        ValueError: the file is not strict JSON, or its ``"non_finite"`` entry points nowhere.
+
+    Example:
+        >>> import tempfile, os
+        >>> target = os.path.join(tempfile.mkdtemp(), "r.json")
+        >>> read_json(write_json(target, {"psnr": [1.0, float("nan")]}))
+        {'psnr': [1.0, nan]}
+    """
+    try:
+        value = json.loads(Path(path).read_text(), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{path} is not strict JSON: {exc}") from None
+    if isinstance(value, dict) and NON_FINITE_KEY in value:
+        replaced = value.pop(NON_FINITE_KEY)
+        numbers = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+        try:
+            for pointer, name in dict(replaced).items():
+                _restore(value, pointer, numbers[name])
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: a broken {NON_FINITE_KEY!r} entry ({exc!r})") from None
+    return value
 
 
 def _existing_ancestor(path: Path) -> Path:

@@ -18,13 +18,20 @@ Because every writer holds the lock, a temporary file of :func:`denoise_adv._io.
 found in a locked folder belongs to no live process: the commands delete such stale
 temporaries only after they hold the lock, never before.
 
+Every writing command of the command line takes its output's lock in one place, before it
+runs (:meth:`OutputLock.for_command`, called by ``denoise_adv.cli.main`` for every command
+whose parser declares an output): the locks a command's library code takes on the same output
+while the command holds it (a results folder, a training run) are then nested and free.
+
 Under ``torchrun``, only process 0 takes the lock (the other processes work for the same run);
 :meth:`OutputLock.acquire_on_main` shares its outcome so every process stops together.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -34,6 +41,11 @@ __all__ = ["LOCK_NAME", "OutputInUseError", "OutputLock"]
 
 #: Name of the lock file inside a locked folder.
 LOCK_NAME = ".denoise-adv.lock"
+
+
+#: The lock files held by the running command (:meth:`OutputLock.for_command`): a lock of
+#: the same file inside that command is nested (held already), not a second writer.
+_COMMAND_HELD: set[str] = set()
 
 
 class OutputInUseError(ValueError):
@@ -67,11 +79,46 @@ class OutputLock:
         self.lock_path = (self.path.parent / f".{self.path.name}{LOCK_NAME}" if self.file
                           else self.path / LOCK_NAME)
         self._lock = filelock.FileLock(os.fspath(self.lock_path), timeout=0)
+        self._nested = False
+
+    @property
+    def _key(self) -> str:
+        return os.path.realpath(self.lock_path)
+
+    @classmethod
+    @contextlib.contextmanager
+    def for_command(cls, path: str | os.PathLike, file: bool = False) -> Iterator[OutputLock]:
+        """Hold the lock of a command's output for the whole command (see the module
+        docstring). A folder (or lock file) this made for a command that then fails is
+        removed again when nothing else was written there, so a refused command leaves
+        nothing behind.
+
+        Example:
+            >>> import tempfile
+            >>> folder = tempfile.mkdtemp()
+            >>> with OutputLock.for_command(folder):
+            ...     with OutputLock(folder) as inner:  # the command's own code: nested
+            ...         inner.held
+            True
+        """
+        lock = cls(path, file)
+        made = [p for p in (lock.lock_path, lock.lock_path.parent) if not p.exists()]
+        lock.acquire()
+        _COMMAND_HELD.add(lock._key)
+        failed = True
+        try:
+            yield lock
+            failed = False
+        finally:
+            _COMMAND_HELD.discard(lock._key)
+            lock.release()
+            if failed:
+                _remove_if_untouched(made)
 
     @property
     def held(self) -> bool:
-        """Whether this object holds the lock."""
-        return bool(self._lock.is_locked)
+        """Whether this object holds the lock (or the running command does, for it)."""
+        return self._nested or bool(self._lock.is_locked)
 
     def acquire(self) -> OutputLock:
         """Take the lock now or raise :class:`OutputInUseError`; creates the folder if needed.
@@ -81,6 +128,9 @@ class OutputLock:
             ValueError: the lock file cannot be created (no permission, a file in the way).
         """
         if self.held:
+            return self
+        if self._key in _COMMAND_HELD:
+            self._nested = True  # the running command holds it (for_command)
             return self
         try:
             self.lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,8 +164,11 @@ class OutputLock:
         return self
 
     def release(self) -> None:
-        """Release the lock (nothing happens when it is not held)."""
-        if self.held:
+        """Release the lock (nothing happens when it is not held; a nested lock stays with
+        the command that holds it)."""
+        if self._nested:
+            self._nested = False
+        elif self._lock.is_locked:
             self._lock.release(force=True)
 
     def __enter__(self) -> OutputLock:
@@ -127,6 +180,19 @@ class OutputLock:
 
     def __repr__(self) -> str:
         return f"OutputLock({os.fspath(self.path)!r}, file={self.file}, held={self.held})"
+
+
+def _remove_if_untouched(made: list[Path]) -> None:
+    """Remove the lock file and the folder :meth:`OutputLock.for_command` made, when the
+    folder holds nothing else (a command refused before it wrote anything)."""
+    lock_file, folder = made[0] if made else None, made[-1] if len(made) == 2 else None
+    if folder is not None and any(p.name != LOCK_NAME for p in folder.iterdir()):
+        return
+    with contextlib.suppress(OSError):
+        if lock_file is not None:
+            lock_file.unlink()
+        if folder is not None:
+            folder.rmdir()
 
 
 def _shared(error: str | None) -> str | None:

@@ -25,8 +25,8 @@ shape rule, the method, T and p, the TS-Def./TS-Pres. presets and their one chec
 torchvision transforms, deepinv's noise models, ART's preprocessor and the training strategies
 wrap it. The defaults are written once, here: :data:`DEFAULT_SIGMA` (25/255),
 :data:`DEFAULT_TS_ITERATIONS` (T = 10), :data:`TS_DEF_P` and :data:`TS_PRES_P`, the mixed
-levels :data:`DEFAULT_MIXED_SIGMAS`, and :data:`LEVEL` (255 levels per unit: the command line's
-``--sigma 25`` is ``25 / LEVEL``).
+presets :data:`MIXED_PRESETS` (:func:`mixed_sigmas`) and levels :data:`DEFAULT_MIXED_SIGMAS`,
+and :data:`LEVEL` (255 levels per unit: the command line's ``--sigma 25`` is ``25 / LEVEL``).
 """
 
 from __future__ import annotations
@@ -53,9 +53,9 @@ from ._checks import (
 from .typical import ts_iterations_for
 
 __all__ = ["DEFAULT_MIXED_SIGMAS", "DEFAULT_SIGMA", "DEFAULT_TS_ITERATIONS", "LEVEL", "METHODS",
-           "NoiseSpec", "PRESETS", "Sigma", "TS_DEF_P", "TS_PRES_P", "check_ts", "draw_levels",
-           "gaussian_noise", "level_column", "mixed_noise", "mixing_levels", "random_like",
-           "ts_gain", "ts_noise"]
+           "MIXED_PRESETS", "NoiseSpec", "PRESETS", "Sigma", "TS_DEF_P", "TS_PRES_P", "check_ts",
+           "draw_levels", "gaussian_noise", "level_column", "mixed_noise", "mixed_sigmas",
+           "mixing_levels", "random_like", "ts_gain", "ts_noise"]
 
 #: TS samplers: ``"exact"`` (cost independent of T) and ``"screening"`` (the literal loop).
 METHODS = ("exact", "screening")
@@ -75,8 +75,30 @@ TS_DEF_P = 1 / 2
 TS_PRES_P = 1 / 3
 #: The presets by strategy name: ``p`` of each.
 PRESETS = {"ts-def": TS_DEF_P, "ts-pres": TS_PRES_P}
-#: Mixed-noise sampling (section 4.3) by default: 25 mixed 1:1 with 26 ("mixed-26").
+#: Mixed-noise sampling (section 4.3), the presets by strategy name: the second level of each,
+#: as an offset above sigma in 8-bit levels (``"mixed-25.5"``: 25 mixed with 25.5 at the paper's
+#: sigma; the 1:1 ratio is our reconstruction). :func:`mixed_sigmas` gives their levels.
+MIXED_PRESETS = {"mixed-25.5": 0.5, "mixed-26": 1.0}
+#: Mixed-noise sampling by default: 25 mixed 1:1 with 26 (``mixed_sigmas("mixed-26")``).
 DEFAULT_MIXED_SIGMAS = (25 / LEVEL, 26 / LEVEL)
+
+
+def mixed_sigmas(name: str, sigma: float = DEFAULT_SIGMA) -> tuple[float, float]:
+    """The two levels, [0, 1] units, of the mixed-noise preset ``name`` of
+    :data:`MIXED_PRESETS` at ``sigma``: ``(sigma, sigma + offset / LEVEL)``.
+
+    Raises:
+        ValueError: a name that is not a preset.
+
+    Example:
+        >>> [round(level * LEVEL, 6) for level in mixed_sigmas("mixed-25.5")]
+        [25.0, 25.5]
+        >>> mixed_sigmas("mixed-26") == DEFAULT_MIXED_SIGMAS
+        True
+    """
+    if name not in MIXED_PRESETS:
+        raise ValueError(f"name must be one of {sorted(MIXED_PRESETS)}, got {name!r}")
+    return sigma, sigma + MIXED_PRESETS[name] / LEVEL
 
 
 def _shape(shape: Sequence[int]) -> tuple[int, ...]:

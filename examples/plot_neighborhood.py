@@ -6,8 +6,6 @@ Sections 3.1-3.2 of the paper: how the denoised PSNR changes around a noisy imag
 in the plane of its Gaussian noise and of an adversarial perturbation (polar heat map, eq. 10),
 and on a sphere in the space of two noises and the attack (eq. 11). Uses the shipped normal
 DnCNN on a 48x48 crop of ``camera``.
-
-Measured for these docs: 4 s (one thread of a two-core CPU that other jobs shared).
 """
 
 # %%

@@ -6,8 +6,6 @@ Adversarial noise confined to a square patch hurts the denoised output there and
 nowhere else, whether it was crafted for the patch alone (method 1) or cut out of a whole-image
 attack (method 2). Uses the shipped normal DnCNN on a 128x128 crop of ``camera``; the figure
 outlines the patch and shows the perturbation and the change of the denoised output.
-
-Measured for these docs: 12 s (one thread of a two-core CPU that other jobs shared).
 """
 
 # %%

@@ -7,8 +7,6 @@ of the built-in training images, for 150 steps with the ``ts-def`` strategy, in 
 :class:`~denoise_adv.training.Trainer` (the loop behind ``denoise-adv train``). It plots the
 training loss and scores the model on a crop of a test image. Such a model is far from the
 zoo's (10000 steps): see :doc:`/zoo` for those.
-
-Measured for these docs: 18 s (one thread of a two-core CPU that other jobs shared).
 """
 
 # %%

@@ -10,8 +10,6 @@ gradient), next to random noise of the same size. 64x64 centre crops of three te
 
 The zoo's models share their first 9000 training steps, so transfer between them is close to
 white-box; NL-means is the independent target.
-
-Measured for these docs: 5 s (one thread of a two-core CPU that other jobs shared).
 """
 
 # %%

@@ -8,8 +8,6 @@ perturbations push it. This example builds a DataLoader of (noisy, clean) 40x40 
 :class:`~denoise_adv.transforms.TSNoise` (half TS, half Gaussian: TS-Def.), measures the AEP
 deviation e(n) of the noise it draws against the theory, and compares it with the shift of an
 L-inf attack of 2/255 (which :meth:`TSNoise.for_attack` covers). No model.
-
-Measured for these docs: 2 s (one thread of a two-core CPU that other jobs shared).
 """
 
 # %%

@@ -19,10 +19,8 @@ import statistics
 from dataclasses import replace
 from pathlib import Path
 
-import torch
-
 from denoise_adv.benchmark import PROTOCOL_V1, evaluate_image, load_images
-from denoise_adv.cli.common import load_model
+from denoise_adv.models import load_denoiser
 
 DOCS = Path(__file__).parents[1] / "docs" / "_generated" / "budgets.rst"
 MODEL, BASELINES = "dncnn-s25-normal", ("nlmeans", "bm3d")
@@ -53,7 +51,7 @@ def table_rows(summary: dict) -> list[tuple[str, list[str]]]:
 def second_start(results: dict) -> dict[str, tuple[float, float, float]]:
     """Per restarted attack: v1's mean drop (one start), the best-of-two mean drop, and the
     largest gain on one image (dB)."""
-    model = load_model(f"zoo:{MODEL}", PROTOCOL_V1.sigma, torch.device("cpu"))[0].eval()
+    model = load_denoiser(f"zoo:{MODEL}", PROTOCOL_V1.sigma).model.eval()
     twice = PROTOCOL_V1.derive("v1-two-starts", attacks=tuple(
         replace(a, restarts=2) for a in PROTOCOL_V1.attacks if a.name in RESTARTED))
     once = {r["image"]: r for r in results["per_image"] if r["model"] == MODEL}

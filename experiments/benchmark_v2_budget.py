@@ -45,9 +45,8 @@ from torchvision.transforms.v2.functional import center_crop
 from denoise_adv.analysis import attack_generator, noisy_image
 from denoise_adv.attacks import DenoiseAPGD, DenoisePGD, DenoisePGDL2, DenoiseSquare
 from denoise_adv.benchmark import PROTOCOL_V1, load_images
-from denoise_adv.cli.common import load_model
 from denoise_adv.metrics import psnr
-from denoise_adv.models import NLMeans
+from denoise_adv.models import NLMeans, load_denoiser
 from denoise_adv.report import rst_list_table
 
 DOCS = Path(__file__).parents[1] / "docs" / "_generated"
@@ -60,7 +59,7 @@ def _psnr(model, x: torch.Tensor, clean: torch.Tensor) -> float:
 
 
 def _zoo(name: str):
-    return load_model(f"zoo:{name}", SIGMA, torch.device("cpu"))[0].eval()
+    return load_denoiser(f"zoo:{name}", SIGMA).model.eval()
 
 
 def _pgd(model, norm: str, eps: float, generator: torch.Generator):

@@ -13,7 +13,7 @@ the same command after an interruption); under ``torchrun --nproc_per_node N`` t
 shared among N processes.
 
     python experiments/benchmark_zoo.py [--protocol v1|v1-color|v2] [--out DIR] [--quick]
-                                        [--no-bm3d] [--amp bf16] [--crop N]
+                                        [--no-bm3d] [--amp auto|bf16|fp32] [--crop N]
 
 ``--quick`` runs the smoke variant (v1-quick, v1-color-quick) instead; the table then says so.
 ``--crop N`` runs the protocol's attacks and numbers on the NxN centre crops of builtin:test
@@ -80,7 +80,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="the quick variant (smoke run)")
     parser.add_argument("--no-bm3d", action="store_true", help="skip BM3D (~3.5 s an image)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    parser.add_argument("--amp", choices=("bf16", "fp16"), help="the attacks' mixed precision")
+    parser.add_argument("--amp", choices=("auto", "bf16", "fp32"), default="auto",
+                        help="the attacks' precision (default auto: bf16 where the machine "
+                        "computes it natively, else fp32; the results record which)")
     parser.add_argument("--crop", type=int, help="run on the SIDExSIDE centre crops of "
                         "builtin:test (the protocol's custom-data variant, VERSION-custom)")
     args = parser.parse_args()
@@ -88,7 +90,7 @@ def main() -> int:
     page = PAGES[args.protocol].replace(".rst", f"_crop{args.crop}.rst" if args.crop else ".rst")
     argv = ["benchmark", "--model", *models(args.protocol, args.no_bm3d), "--protocol",
             args.protocol, "--out", out, "--docs", str(DOCS / page), "--device", args.device]
-    argv += ["--amp", args.amp] if args.amp else []
+    argv += ["--amp", args.amp]
     argv += ["--data", crops(Path(out) / "data", args.crop)] if args.crop else []
     return cli(argv + (["--quick"] if args.quick else []))
 

@@ -76,7 +76,7 @@ def main() -> int:
         resume = ["--resume"] if (run / "checkpoint.pt").is_file() else []
         subprocess.run([sys.executable, "-m", "denoise_adv", "train", "--out", str(run),
                         "--model", "dncnn", "--depth", "10", "--features", "32", "--sigma", "25",
-                        "--data", str(data), "--batch-size", "64", "--amp", "bf16",
+                        "--data", str(data), "--batch-size", "64", "--amp", "auto",
                         "--channels-last", "--checkpoint-every", "250", "--quiet",
                         "--strategy", "normal", "--init", str(ZOO / "base" / "model.pt"),
                         "--steps", "1000", "--lr", "1e-4", "--milestones", "1000", "--seed", "1",

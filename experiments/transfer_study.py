@@ -20,13 +20,10 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
-
 from denoise_adv._io import atomic_open, atomic_write
 from denoise_adv.analysis import plot_transfer, transfer_matrix
 from denoise_adv.attacks import AttackSpec
-from denoise_adv.cli.common import load_model
-from denoise_adv.models import zoo_manifest
+from denoise_adv.models import load_denoiser, zoo_manifest
 
 SIGMA, SEED, DATA = 25 / 255, 0, "builtin:test"
 DOCS = Path(__file__).parents[1] / "docs" / "_generated"
@@ -36,8 +33,7 @@ def models(no_bm3d: bool) -> dict:
     specs = ["zoo:ffdnet-ipol-gray", *(f"zoo:{n}" for n in sorted(zoo_manifest()["models"]))]
     specs += [] if no_bm3d else ["bm3d"]
     specs += ["nlmeans"]
-    cpu = torch.device("cpu")
-    return {spec.removeprefix("zoo:"): load_model(spec, SIGMA, cpu)[0] for spec in specs}
+    return {spec.removeprefix("zoo:"): load_denoiser(spec, SIGMA).model for spec in specs}
 
 
 def run(norm: str, out: Path, denoisers: dict) -> dict:

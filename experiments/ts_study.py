@@ -1,8 +1,9 @@
 """Is TS a defence? The study of the "TS study" issue, on the zoo's architecture and recipe.
 
-Every model is a 1000-step branch (lr 1e-4, batch 64, bf16 + channels_last) of the zoo's stage-1
-DnCNN (``runs/zoo/base``, 9000 steps of Gaussian training, see ``experiments/train_zoo.sh``);
-branches differ only in the noise of their last 1000 steps and in their seed:
+Every model is a 1000-step branch (lr 1e-4, batch 64, ``--amp auto`` + channels_last) of the
+zoo's stage-1 DnCNN (``runs/zoo/base``, 9000 steps of Gaussian training, see
+``experiments/train_zoo.sh``); branches differ only in the noise of their last 1000 steps and
+in their seed:
 
 - ``normal`` (the control), ``ts-def`` at T = 10, at T covering the *measured* PGD shift (stage
   ``shift`` below) and at T = 4406 (covers the largest shift an L-inf 2/255 budget can cause on
@@ -16,8 +17,8 @@ Per model (``builtin:test``, six 256x256 images, noise seed 0): Gaussian PSNR at
 26.6, the off-shell penalty against NL-means (``denoise-adv anatomy``), the white-box L-inf
 and per-pixel L2 Denoising-PGD drops (2/255, 10 steps) split into radial and orthogonal parts,
 and the fixed-set drops on Set-Adv made on the source (``make-adv`` + ``evaluate``); attacks
-craft under ``--amp bf16`` (on the zoo's normal model, protocol v1's mean gap was 1.7368 dB
-crafted in bf16 and 1.7389 dB in float32). The table
+craft under ``--amp auto``, bf16 where native (on the zoo's normal model, protocol v1's mean
+gap was 1.7368 dB crafted in bf16 and 1.7389 dB in float32). The table
 (mean over seeds with the spread) goes to ``docs/_generated/ts_study.rst``.
 
 Resumable (finished trainings, evaluations and sets are kept); ``--stage eval`` may run beside
@@ -41,7 +42,7 @@ LEVEL = 255.0
 ZOO = Path("runs/zoo")
 DOCS_TABLE = Path(__file__).parents[1] / "docs" / "_generated" / "ts_study.rst"
 COMMON = ["--model", "dncnn", "--depth", "10", "--features", "32", "--sigma", "25",
-          "--data", "builtin:train", "--batch-size", "64", "--amp", "bf16", "--channels-last",
+          "--data", "builtin:train", "--batch-size", "64", "--amp", "auto", "--channels-last",
           "--checkpoint-every", "250", "--quiet"]
 BRANCH = ["--init", str(ZOO / "base" / "model.pt"), "--steps", "1000", "--lr", "1e-4",
           "--milestones", "1000"]
@@ -138,7 +139,7 @@ def evaluate(out: Path, shift: dict) -> None:
         path = out / "sets" / f"set-{norm}.pt"
         if not path.is_file():
             cli("make-adv", "--model", str(source), "--norm", norm, "--out", str(path),
-                "--amp", "bf16", "--quiet")
+                "--amp", "auto", "--quiet")
         sets.append(str(path))
     todo = {f"{name}-s{seed}": checkpoint(out, name, seed) for seed in SEEDS
             for name in models(shift)}
@@ -150,7 +151,7 @@ def evaluate(out: Path, shift: dict) -> None:
         folder = out / "eval" / name
         if not (folder / "anatomy" / "report.json").is_file():
             cli("anatomy", "--model", str(model), "--sigmas", "25,26.6", "--scales",
-                "0.04,0.08", "--amp", "bf16", "--out", str(folder / "anatomy"), "--quiet")
+                "0.04,0.08", "--amp", "auto", "--out", str(folder / "anatomy"), "--quiet")
         if not (folder / "fixed" / "report.json").is_file():
             cli("evaluate", "--model", str(model), "--attacks", "none", "--adv-set", *sets,
                 "--out", str(folder / "fixed"), "--quiet")

@@ -68,3 +68,35 @@ def test_train_command_spells_amp_as_the_attack_commands_do(value, expected, tmp
 
     args = build_parser().parse_args(["train", "--out", str(tmp_path), "--amp", value])
     assert build_config(args).amp == expected == TrainConfig(amp=value).validate().amp
+
+
+@pytest.mark.parametrize("flags, warns", [("avx2 fma", True), ("avx512_bf16", False)])
+def test_bf16_where_it_is_emulated_warns_once(flags, warns, tmp_path, monkeypatch):
+    """Issue 34: on an AVX2-only CPU bf16 is emulated (~25x slower than fp32): say so once."""
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"flags\t: sse {flags}\n")
+    monkeypatch.setattr(amp_module, "CPUINFO", cpuinfo)
+    monkeypatch.setattr(amp_module, "_WARNED", set())
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            with autocast("bf16", "cpu"):
+                pass
+        with autocast(None, "cpu"):
+            pass
+    emulated = [w for w in caught if "emulated" in str(w.message)]
+    assert len(emulated) == (1 if warns else 0)
+    if warns:
+        assert emulated[0].category is RuntimeWarning and "--amp fp32" in str(emulated[0].message)
+
+
+@pytest.mark.parametrize(("flags", "expected"), [("avx512_bf16", "bf16"), ("avx2", None)])
+def test_train_amp_auto_records_what_it_chose(flags, expected, tmp_path, monkeypatch):
+    from denoise_adv.training import TrainConfig
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"flags\t: {flags}\n")
+    monkeypatch.setattr(amp_module, "CPUINFO", cpuinfo)
+    assert TrainConfig(amp="auto", device="cpu").amp == expected

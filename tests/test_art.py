@@ -9,7 +9,7 @@ from art.attacks.evasion import BasicIterativeMethod, FastGradientMethod, Projec
 from torch import nn
 
 from denoise_adv import DenoisePGD, DenoisePGDL2
-from denoise_adv.art import PyTorchDenoiser, TSAugmentation, check_attack
+from denoise_adv.integrations.art import PyTorchDenoiser, TSAugmentation, check_attack
 from denoise_adv.metrics import psnr
 from denoise_adv.typical import ts_expected_shift
 
@@ -369,7 +369,7 @@ def _patches(sample_images):
 
 
 def test_adversarial_trainer_denoiser_trains_on_pgd_images(sample_images):
-    from denoise_adv.art import AdversarialTrainerDenoiser
+    from denoise_adv.integrations.art import AdversarialTrainerDenoiser
     from denoise_adv.models import DnCNN
 
     noisy, clean = _patches(sample_images)
@@ -442,11 +442,23 @@ def test_ts_augmentation_set_params_checks_through_check_params_and_keeps_old_va
         TSAugmentation(apply_fit=False, apply_predict=False)
 
 
-def test_the_old_import_path_is_the_package():
-    import denoise_adv.art as old
+def test_the_old_import_path_still_works_and_warns(monkeypatch):
+    import importlib
+    import sys
+    import warnings
+
+    import denoise_adv
     from denoise_adv.integrations import art
 
+    monkeypatch.delitem(sys.modules, "denoise_adv.art", raising=False)
+    monkeypatch.delattr(denoise_adv, "art", raising=False)
+    with pytest.warns(DeprecationWarning, match="denoise_adv.integrations.art") as caught:
+        old = importlib.import_module("denoise_adv.art")
+    assert len([w for w in caught if issubclass(w.category, DeprecationWarning)]) == 1
     for name in art.__all__:
         assert getattr(old, name) is getattr(art, name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert importlib.import_module("denoise_adv.art") is old  # once: on the first import
     assert PyTorchDenoiser.__module__ == "denoise_adv.integrations.art.estimator"
     assert TSAugmentation.__module__ == "denoise_adv.integrations.art.preprocessor"

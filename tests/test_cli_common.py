@@ -41,3 +41,15 @@ def test_a_budget_error_speaks_in_8_bit_levels():
     with pytest.raises(ValueError, match=r"--eps must be at most 2.55e\+08 \(8-bit levels\), "
                                          r"got 3e\+08"):
         attack_spec(args)
+
+
+def test_the_model_options_call_the_library_loader():
+    import torch
+
+    from denoise_adv import models
+    from denoise_adv.cli import common
+
+    loaded = common.load_model("zoo:dncnn-s25-normal", 25 / 255, torch.device("cpu"))
+    assert isinstance(loaded, models.LoadedDenoiser)
+    assert loaded.meta == models.load_denoiser("zoo:dncnn-s25-normal").meta
+    assert common.model_label("zoo:dncnn-s25-normal") == "dncnn-s25-normal"

@@ -259,3 +259,28 @@ def test_level_column_is_the_one_shape_rule():
     shape, levels = (3, 1, 4, 4), torch.tensor([0.1, 0.2, 0.3])
     column = gaussian_noise(shape, levels.view(3, 1, 1, 1), torch.Generator().manual_seed(0))
     assert torch.equal(column, gaussian_noise(shape, levels, torch.Generator().manual_seed(0)))
+
+
+def test_the_mixed_presets_have_one_owner():
+    from denoise_adv.analysis import nll_samples
+    from denoise_adv.noise import DEFAULT_MIXED_SIGMAS, DEFAULT_SIGMA, MIXED_PRESETS, mixed_sigmas
+    from denoise_adv.training.strategies import STRATEGIES, strategy_noise
+
+    assert set(MIXED_PRESETS) <= set(STRATEGIES)
+    # the paper's levels, exactly as the literals they replace
+    assert mixed_sigmas("mixed-25.5") == (25 / 255, 25.5 / 255)
+    assert mixed_sigmas("mixed-26") == DEFAULT_MIXED_SIGMAS == (DEFAULT_SIGMA, 26 / 255)
+    for name in MIXED_PRESETS:
+        for sigma in (DEFAULT_SIGMA, 15 / 255):
+            assert strategy_noise(name, sigma).sigmas == mixed_sigmas(name, sigma)
+    with pytest.raises(ValueError, match="mixed-26"):
+        mixed_sigmas("mixed-27")
+    # nll_samples draws the presets' levels by default: the same draws as the old literals
+    args = ((64, 1, 4, 4), DEFAULT_SIGMA, 2 / 255, 8 / 255, (10,))
+    default = nll_samples(*args, generator=torch.Generator().manual_seed(0))
+    literal = nll_samples(*args, mixed=(25.5 / 255, 26 / 255),
+                          generator=torch.Generator().manual_seed(0))
+    assert list(default) == list(literal)
+    assert all(torch.equal(default[k], literal[k]) for k in default)
+    at_15 = nll_samples((8, 1, 4, 4), 15 / 255, 0.0, 0.0, (), generator=torch.Generator())
+    assert [k for k in at_15 if k.startswith("mixed")] == ["mixed 15/15.5", "mixed 15/16"]

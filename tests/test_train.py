@@ -31,3 +31,14 @@ def test_in_memory_training_is_reproducible_and_loss_decreases(tmp_path):
     assert not any(tmp_path.iterdir())  # out=None keeps nothing on disk
     _, losses_c, _ = _run(2)
     assert losses_c != losses_a  # the seed steers patches, noise and initialisation
+
+
+def test_validation_noise_is_the_seeds_validation_stream():
+    from denoise_adv import seeding
+
+    images = [torch.rand(1, 16, 16), torch.rand(1, 16, 16)]
+    config = TrainConfig(model_kwargs={"depth": 3, "features": 4}, max_steps=1, seed=3,
+                         progress=False)
+    noisy, clean = Trainer(config, train_images=images[:1], val_images=images).build_validation()
+    draw = torch.randn(clean.shape, generator=seeding.generator(3, "validation"))
+    assert torch.equal(noisy, clean + config.sigma * draw)  # the numbers of earlier runs

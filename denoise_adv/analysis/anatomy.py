@@ -28,8 +28,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .._checks import check_image_batch, check_module, check_real, check_same_shape
+from ..evaluation.inputs import Image, load_dataset, noisy_image
 from ..metrics import psnr
-from .common import Image, load_dataset, noisy_image
+from ..noise import DEFAULT_SIGMA
 
 __all__ = ["decompose_perturbation", "noise_level_sensitivity", "radial_split"]
 
@@ -189,7 +190,7 @@ def noise_level_sensitivity(
     scales: Sequence[float] = DEFAULT_SCALES,
     seed: int = 0,
     *,
-    sigma: float = 25 / 255,
+    sigma: float = DEFAULT_SIGMA,
     channels: int = 1,
     clamp: bool = True,
     progress: bool = True,

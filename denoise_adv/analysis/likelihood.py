@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from .. import typical as ty
-from ..noise import gaussian_noise, mixed_noise, ts_noise
+from ..noise import MIXED_PRESETS, gaussian_noise, mixed_noise, mixed_sigmas, ts_noise
 from ..report import new_figure, save_figure
 
 __all__ = ["nll_samples", "plot_nll_histograms", "typical_set_rows"]
@@ -72,15 +72,25 @@ def typical_set_rows(d: int, sigma: float, eps: float, eta_linf: float, eta_l2: 
 
 def nll_samples(shape: Sequence[int], sigma: float, eta_linf: float, eta_l2: float,
                 iterations: Sequence[float] = (1, 10, 100),
-                mixed: Sequence[float] = (25.5 / 255, 26 / 255),
+                mixed: Sequence[float] | None = None,
                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
     """Per-component negative log-likelihood ``-(1/d) log p(n) = h + e(n)`` under
     :math:`N(0, \\sigma^2 I)` for each kind of noise of the paper's Fig. 9-10.
 
     Kinds: Gaussian; TS for each T; Gaussian mixed 1:1 with each level of ``mixed``; Gaussian
     perturbed by the worst-case L2 (radius ``eta_l2``, parallel) and L-inf (``eta_linf * s``)
-    perturbations. ``shape`` is (samples, C, H, W).
+    perturbations. ``shape`` is (samples, C, H, W). ``mixed`` defaults to the second level of
+    each mixed preset of the noise owner at ``sigma``
+    (:func:`~denoise_adv.noise.mixed_sigmas`: 25.5/255 and 26/255 at sigma 25/255).
+
+    Example:
+        >>> kinds = nll_samples((8, 1, 4, 4), 25 / 255, 2 / 255, 2 / 255 * 4, (10,),
+        ...                     generator=torch.Generator().manual_seed(0))
+        >>> [name for name in kinds if name.startswith("mixed")]
+        ['mixed 25/25.5', 'mixed 25/26']
     """
+    if mixed is None:
+        mixed = [mixed_sigmas(name, sigma)[1] for name in MIXED_PRESETS]
     g = gaussian_noise(shape, sigma, generator, dtype=torch.float64)
     kinds = {"Gaussian": g}
     for T in iterations:

@@ -21,7 +21,7 @@ from torch import nn
 
 from .._checks import check_real
 from ..attacks import AttackSpec
-from .common import score
+from ..evaluation.inputs import score
 
 __all__ = ["connected_set_check", "gram_schmidt", "neighborhood_2d", "sphere_sweep"]
 

@@ -10,42 +10,25 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from .. import seeding
 from .._checks import check_real
 from ..attacks import AttackSpec
+from ..evaluation.inputs import (
+    Image,
+    attack_generator,
+    load_dataset,
+    noisy_image,
+    random_perturbation,
+    random_perturbation_like,
+    score,
+)
 from ..models import is_differentiable
-from .common import Image, attack_generator, load_dataset, noisy_image, score
+from ..noise import DEFAULT_SIGMA
 
 __all__ = ["random_perturbation", "random_perturbation_like", "transfer_matrix"]
-
-
-def random_perturbation(like: torch.Tensor, norm: str, size: float | torch.Tensor,
-                        generator: torch.Generator) -> torch.Tensor:
-    """A random perturbation shaped like ``like``: random signs times ``size`` for L-inf, a
-    uniformly random direction of L2 norm ``size`` for L2 (drawn on the CPU from
-    ``generator``, so a seed gives the same perturbation on every device).
-
-    Example:
-        >>> d = random_perturbation(torch.zeros(1, 1, 4, 4), "l2", 2.0, torch.Generator())
-        >>> round(float(d.norm()), 4)
-        2.0
-    """
-    g = torch.randn(like.shape, generator=generator).to(like)
-    if norm == "linf":
-        return torch.where(g >= 0, 1.0, -1.0).to(like) * size
-    return g / g.norm() * size
-
-
-def random_perturbation_like(delta: torch.Tensor, norm: str, generator: torch.Generator
-                             ) -> torch.Tensor:
-    """A random perturbation with the size of ``delta``: random signs times ``max|delta|`` for
-    L-inf, a uniformly random direction with ``delta``'s L2 norm for L2."""
-    size = delta.abs().amax() if norm == "linf" else delta.norm()
-    return random_perturbation(delta, norm, size, generator)
 
 
 def transfer_matrix(
@@ -53,7 +36,7 @@ def transfer_matrix(
     dataset: str | Sequence[Image],
     attack: AttackSpec | None = None,
     threshold: float = 0.1,
-    sigma: float = 25 / 255,
+    sigma: float = DEFAULT_SIGMA,
     seed: int = 0,
     channels: int = 1,
     progress: bool = True,

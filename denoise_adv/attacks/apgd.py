@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._checks import check_int, check_real
+from .._checks import check_flag, check_int, check_iterations, check_real
 from ._ball import BallAttack, check_norm, image_norms
-from .base import DenoiseAttack, Loss, _check_finite, mse_per_image
+from .base import DenoiseAttack, Loss, _check_finite, check_steps, mse_per_image
 
-__all__ = ["DenoiseAPGD", "apgd_checkpoints", "check_norm"]
+__all__ = ["DenoiseAPGD", "apgd_checkpoints", "check_apgd_counts", "check_norm"]
 
 def apgd_checkpoints(steps: int) -> tuple[int, ...]:
     r"""The iterations at which Auto-PGD may halve its step size (Croce & Hein, 2020, sec. 3.2):
@@ -32,6 +32,21 @@ def apgd_checkpoints(steps: int) -> tuple[int, ...]:
         hundredths, previous = hundredths + max(hundredths - previous - 3, 6), hundredths
     return tuple(points)
 
+
+
+def check_apgd_counts(steps: object, eot_iter: object = 1, n_restarts: object = 1
+                      ) -> tuple[int, int, int]:
+    """``(steps, eot_iter, n_restarts)`` of Auto-PGD, checked against the time budget: a run
+    costs ``(steps + 1) * eot_iter`` passes (the last point is scored), see
+    :func:`~denoise_adv._checks.check_iterations`.
+
+    Example:
+        >>> check_apgd_counts(20, 20, 2)  # protocol v2's, with EOT
+        (20, 20, 2)
+    """
+    steps, eot_iter = check_steps(steps, eot_iter)
+    return steps, eot_iter, check_iterations("n_restarts", n_restarts,
+                                             passes_each=(steps + 1) * eot_iter)
 
 
 class DenoiseAPGD(BallAttack, DenoiseAttack):
@@ -128,12 +143,10 @@ class DenoiseAPGD(BallAttack, DenoiseAttack):
         # no alpha: the step size is automatic
         self._init_ball("DenoiseAPGD", model, eps, clip,
                         loss if loss is not None else mse_per_image, generator, amp)
-        self.steps = check_int(steps, "steps", minimum=1)
-        self.eot_iter = check_int(eot_iter, "eot_iter", minimum=1)
+        self.steps, self.eot_iter, self.n_restarts = check_apgd_counts(steps, eot_iter, n_restarts)
         self.random_start = True
         self.norm = check_norm(norm)
-        self.n_restarts = check_int(n_restarts, "n_restarts", minimum=1)
-        self.per_pixel = bool(per_pixel)
+        self.per_pixel = check_flag(per_pixel, "per_pixel")
         self.rho = check_real(rho, "rho", minimum=0.0, maximum=1.0)
         if seed is not None:
             seed = check_int(seed, "seed", minimum=0)
@@ -141,6 +154,10 @@ class DenoiseAPGD(BallAttack, DenoiseAttack):
                 raise ValueError("give seed or generator, not both")
         self.seed = seed
         self._last_losses: torch.Tensor | None = None
+
+    @property
+    def _passes(self) -> int:
+        return self.n_restarts * (self.steps + 1) * self.eot_iter
 
     # ----------------------------------------------------------------------------- geometry
     def _random_delta(self, noisy: torch.Tensor) -> torch.Tensor:

@@ -22,14 +22,16 @@ from tqdm.auto import tqdm
 from .._amp import autocast, check_amp
 from .._checks import (
     check_clip,
+    check_flag,
     check_image_batch,
-    check_int,
+    check_iterations,
     check_module,
     check_real,
     check_same_shape,
 )
 from ..metrics import psnr
 from ..noise import random_like
+from ..seeding import seed_of
 from .io import load_adversarial_set, save_adversarial_set
 
 __all__ = ["MAX_BUDGET", "DenoiseAttack", "mse_per_image"]
@@ -50,6 +52,18 @@ def check_budget(value: object, name: str, *, strict: bool = False) -> float:
         raise ValueError(f"{name} must be at most {MAX_BUDGET:g} ([0, 1] units; larger budgets "
                          f"overflow float32 arithmetic), got {value:g}")
     return value
+
+
+def check_steps(steps: object, eot_iter: object = 1) -> tuple[int, int]:
+    """``(steps, eot_iter)`` of a gradient attack, each >= 1 and checked against the time
+    budget (:func:`~denoise_adv._checks.check_iterations`: a step costs ``eot_iter`` passes).
+
+    Example:
+        >>> check_steps(20, eot_iter=20)
+        (20, 20)
+    """
+    eot_iter = check_iterations("eot_iter", eot_iter)
+    return check_iterations("steps", steps, passes_each=eot_iter), eot_iter
 
 
 def _model_dtype(model: nn.Module) -> torch.dtype | None:
@@ -126,7 +140,14 @@ class DenoiseAttack(Attack):
       ``noisy`` (that loss has zero gradient at ``delta = 0``, so this form needs a random start
       and raises :class:`ValueError` without one);
     - after ``set_mode_targeted_by_label()``: ``atk(noisy, target)`` pulls the output towards
-      ``target`` (minimises the loss).
+      ``target`` (minimises the loss);
+    - after ``set_mode_targeted_random()``: ``atk(noisy, clean)`` pulls each image's output
+      towards the clean image of *another* image of the batch, under a random derangement
+      (no image is its own target) drawn at every call from the attack's random generator,
+      or from its ``seed`` (same seed, same targets); ``atk(noisy)`` deranges the model's
+      outputs instead, as torchattacks takes the predicted labels. A batch of one image has
+      no derangement and raises :class:`ValueError`. (The classifiers' least-likely mode
+      stays refused.)
 
     Nothing is clamped unless ``clip=(low, high)`` is given (noisy images leave [0, 1] by
     design). With ``clip`` the returned image lies in ``[low, high]``; the budget then holds
@@ -196,10 +217,9 @@ class DenoiseAttack(Attack):
         eot_iter: int = 1,
     ) -> None:
         self._init_ball(name, model, eps, clip, loss, generator, amp)
-        self.eot_iter = check_int(eot_iter, "eot_iter", minimum=1)
+        self.steps, self.eot_iter = check_steps(steps, eot_iter)
         self.alpha = check_budget(alpha, "alpha", strict=True)
-        self.steps = check_int(steps, "steps", minimum=1)
-        self.random_start = bool(random_start)
+        self.random_start = check_flag(random_start, "random_start")
 
     def _init_ball(self, name: str, model: nn.Module, eps: float,
                    clip: tuple[float, float] | None, loss: Loss | None,
@@ -237,6 +257,12 @@ class DenoiseAttack(Attack):
         :class:`~denoise_adv.attacks.WorstCase` runs such a member once, not per restart."""
         return not self.random_start
 
+    @property
+    def _passes(self) -> int:
+        """Passes of the model one call makes (the time budget's unit, see
+        :func:`~denoise_adv._checks.check_iterations`)."""
+        return self.steps * self.eot_iter
+
     def project_ball(self, delta: torch.Tensor) -> torch.Tensor:
         """Project perturbations ``delta`` (B, C, H, W) onto this attack's budget: the public
         face of the geometry, for analyses that combine or rescale perturbations.
@@ -252,6 +278,7 @@ class DenoiseAttack(Attack):
     def _init_attack(self, name: str, model: nn.Module) -> None:
         """torchattacks' own initialisation (shared with attacks that have no budget)."""
         check_module(model, "model")
+        self._generator: torch.Generator | None = None
         has_tensors = any(True for _ in model.parameters()) or any(True for _ in model.buffers())
         # torchattacks prints a warning for models without parameters; the device is resolved at
         # call time here, so that message would only mislead.
@@ -356,12 +383,17 @@ class DenoiseAttack(Attack):
         dtype = _model_dtype(self.model)
         if dtype is None:
             return
-        for name, x in (("noisy", inputs),
-                        ("target" if self.targeted else "clean", labels)):
+        for name, x in (("noisy", inputs), (self._labels_name, labels)):
             if x is not None and x.dtype != dtype:
                 raise TypeError(f"{name} has dtype {x.dtype} but the model's parameters are "
                                 f"{dtype}: convert it with {name}.to({dtype}) (or the model "
                                 f"with model.to({x.dtype}))")
+
+    @property
+    def _labels_name(self) -> str:
+        """What the second argument of a call is: ``"target"`` in the targeted modes, except
+        the random one, whose targets are drawn from the clean images."""
+        return "target" if self.targeted and self.attack_mode != "targeted(random)" else "clean"
 
     def _project(self, delta: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
         delta = self._project_ball(delta)
@@ -404,8 +436,8 @@ class DenoiseAttack(Attack):
             _check_differentiable(self.model)
         check_image_batch(inputs, "noisy")
         if labels is not None:
-            check_image_batch(labels, "target" if self.targeted else "clean")
-            check_same_shape(inputs, labels, "noisy", "target" if self.targeted else "clean")
+            check_image_batch(labels, self._labels_name)
+            check_same_shape(inputs, labels, "noisy", self._labels_name)
         self._check_dtypes(inputs, labels)
         device = self._resolve_device(inputs)
         # Callers' torch.no_grad() / inference_mode() are for their own work, not the attack's.
@@ -452,12 +484,60 @@ class DenoiseAttack(Attack):
                 "denoise_adv.attacks.WorstCase(attacks) for the per-image worst case")
         super()._change_model_mode(given_training)
 
-    # ------------------------------------------------------ classification-only torchattacks API
+    # ------------------------------------------------------------------ random targets
     def set_mode_targeted_random(self, quiet: bool = False) -> None:
-        """Not available: random target *labels* only make sense for classifiers."""
-        raise ValueError(f"{self.attack} attacks a denoiser: random target labels are "
-                         "classification-only. Use set_mode_targeted_by_label() and pass a "
-                         "target image.")
+        """Targeted mode with random targets: ``atk(noisy, clean)`` pulls each image's output
+        towards the clean image of another image of the batch, under a random derangement
+        (see the class docstring; :meth:`get_random_target_label` draws it).
+
+        Args:
+            quiet: do not print the mode change. (Default: False)
+
+        Example:
+            >>> from denoise_adv import DenoisePGD
+            >>> atk = DenoisePGD(torch.nn.Identity(), generator=torch.Generator().manual_seed(0))
+            >>> atk.set_mode_targeted_random(quiet=True)
+            >>> clean = torch.arange(4.0).view(4, 1, 1, 1)
+            >>> targets = atk.get_random_target_label(None, clean).flatten()
+            >>> sorted(targets.tolist()), bool((targets != clean.flatten()).all())
+            ([0.0, 1.0, 2.0, 3.0], True)
+        """
+        super().set_mode_targeted_random(check_flag(quiet, "quiet"))
+
+    def get_random_target_label(self, inputs: torch.Tensor | None,
+                                labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The random targets of a batch: ``labels`` (the clean images; without them, the
+        model's outputs on ``inputs``) in the order of a uniformly random derangement of the
+        batch (no image is its own target), drawn from the attack's generator, or from a
+        stream of its ``seed`` (:func:`denoise_adv.seeding.seed_of`).
+
+        Raises:
+            ValueError: a batch of one image (it has no derangement).
+        """
+        if labels is None:
+            with torch.no_grad():
+                labels = self._forward(inputs).detach()
+        seed = getattr(self, "seed", None)
+        with self._seeded(None if seed is None else seed_of(seed, "attack", self.attack,
+                                                               "random target")):
+            order = self._derangement(len(labels))
+        return labels[order.to(labels.device)]
+
+    def _derangement(self, batch: int) -> torch.Tensor:
+        """A uniformly random permutation of ``range(batch)`` without a fixed point: uniform
+        permutations (argsort of uniform draws) until one has none (e = 2.72 draws on
+        average)."""
+        if batch < 2:
+            raise ValueError(f"{self.attack} is in targeted(random) mode, which targets another "
+                             f"image of the batch, but the batch holds {batch} image: pass at "
+                             "least 2, or use set_mode_targeted_by_label() and atk(noisy, target)")
+        index = torch.arange(batch)
+        while True:
+            order = self._random(torch.empty(batch), "uniform").argsort()
+            if not bool((order == index).any()):
+                return order
+
+    # ------------------------------------------------------ classification-only torchattacks API
 
     def set_mode_targeted_least_likely(self, kth_min: int = 1, quiet: bool = False) -> None:
         """Not available: least-likely labels only make sense for classifiers."""
@@ -503,6 +583,10 @@ class DenoiseAttack(Attack):
             >>> psnr_adv, l2, secs = atk.save(pairs, verbose=False, return_verbose=True,
             ...                               progress=False)
         """
+        for flag, name in ((verbose, "verbose"), (return_verbose, "return_verbose"),
+                           (save_predictions, "save_predictions"),
+                           (save_clean_inputs, "save_clean_inputs"), (progress, "progress")):
+            check_flag(flag, name)
         if save_type != "float":
             raise ValueError("save_type must be 'float' for denoisers: adversarial noisy images "
                              f"leave [0, 1] and 8-bit storage would clip them (got {save_type!r})")
@@ -558,6 +642,9 @@ class DenoiseAttack(Attack):
         Mirrors :meth:`torchattacks.Attack.load`; the file is read with ``weights_only=True``.
         Use :func:`denoise_adv.attacks.load_adversarial_set` for the metadata too.
         """
+        for flag, name in ((shuffle, "shuffle"), (load_predictions, "load_predictions"),
+                           (load_clean_inputs, "load_clean_inputs")):
+            check_flag(flag, name)
         payload = load_adversarial_set(load_path)
         keys = ["adv_inputs", "labels"]
         for flag, key in ((load_predictions, "preds"), (load_clean_inputs, "clean_inputs")):

@@ -172,6 +172,10 @@ def _check_meta(payload: dict[str, Any], path: Path) -> None:
                              f"{protocol.get('norm')!r}")
         if _number(protocol, "eps", path, "attack_protocol") is None:
             raise ValueError(f"{path}: attack_protocol records no eps")
+    for where, record in (("meta", meta), ("attack_protocol", protocol or {})):
+        if not isinstance(record.get("per_pixel", False), bool):  # "no" would read as True
+            raise ValueError(f"{path}: {where} per_pixel must be true or false, got "
+                             f"{record['per_pixel']!r}")
 
 
 def _recorded_budget(meta: dict[str, Any]) -> tuple[str, float, bool, Any] | None:

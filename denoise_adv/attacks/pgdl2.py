@@ -7,6 +7,7 @@ import math
 import torch
 from torch import nn
 
+from .._checks import check_flag
 from .base import DenoiseAttack, Loss
 
 __all__ = ["DenoisePGDL2"]
@@ -89,7 +90,7 @@ class DenoisePGDL2(DenoiseAttack):
     ) -> None:
         super().__init__(_name, model, eps, alpha, steps, random_start, clip, loss, generator,
                          amp, eot_iter)
-        self.per_pixel = bool(per_pixel)
+        self.per_pixel = check_flag(per_pixel, "per_pixel")
 
     def _scale(self, x: torch.Tensor) -> float:
         """Factor turning eps/alpha into absolute lengths for images shaped like ``x``."""

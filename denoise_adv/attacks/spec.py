@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from .._amp import check_amp
-from .._checks import check_clip, check_flag, check_int
+from .._checks import check_clip, check_flag, check_iterations
 from .apgd import DenoiseAPGD
 from .base import DenoiseAttack, check_budget
 from .pgd import DenoisePGD
@@ -71,21 +71,29 @@ class AttackSpec:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         check_budget(self.eps, "eps")
         check_budget(self.alpha, "alpha", strict=True)
-        check_int(self.steps, "steps", minimum=1)
+        self._check_counts()
         check_flag(self.random_start, "random_start")
         if self.kind != "pgd" and not self.random_start:
             raise ValueError(f"random_start=False is for kind 'pgd' only; {self.kind} always "
                              "starts from a random point")
         check_clip(self.clip)
         check_amp(self.amp)
-        check_int(self.restarts, "restarts", minimum=1)
-        check_int(self.eot_iter, "eot_iter", minimum=1)
-        check_int(self.queries, "queries", minimum=1)
         if self.kind == "pgd" and self.restarts != 1:
             raise ValueError("restarts is for kinds 'apgd' and 'square' (run pgd several times "
                              "through WorstCase(restarts=...))")
         if self.kind == "square" and self.eot_iter != 1:
             raise ValueError("eot_iter is for gradient attacks (pgd, apgd), not square")
+
+    def _check_counts(self) -> None:
+        """Each iteration count >= 1, and the attack :meth:`build` makes within the time
+        budget (:func:`~denoise_adv._checks.check_iterations`, nested as the attacks nest
+        them: a step costs ``eot_iter`` passes, a restart ``queries`` (square) or
+        ``steps + 1`` steps (apgd))."""
+        eot_iter = check_iterations("eot_iter", self.eot_iter)
+        queries = check_iterations("queries", self.queries)
+        steps = check_iterations("steps", self.steps, passes_each=eot_iter)
+        run = queries if self.kind == "square" else (steps + 1) * eot_iter
+        check_iterations("restarts", self.restarts, passes_each=run)
 
     @classmethod
     def named(cls, name: str, **changes: Any) -> AttackSpec:

@@ -7,11 +7,11 @@ import math
 import torch
 from torch import nn
 
-from .._checks import check_int, check_real
+from .._checks import check_flag, check_int, check_iterations, check_real
 from ._ball import BallAttack, check_norm, image_norms
 from .base import DenoiseAttack, Loss, _check_finite, _check_output, mse_per_image
 
-__all__ = ["DenoiseSquare", "p_schedule"]
+__all__ = ["DenoiseSquare", "check_square_counts", "p_schedule"]
 
 
 def p_schedule(p_init: float, query: int, n_queries: int) -> float:
@@ -53,6 +53,18 @@ def _window(pos: torch.Tensor, size: int, length: int) -> torch.Tensor:
 
 
 
+def check_square_counts(n_queries: object, n_restarts: object = 1) -> tuple[int, int]:
+    """``(n_queries, n_restarts)`` of the Square Attack, checked against the time budget (a
+    query is one forward pass, see :func:`~denoise_adv._checks.check_iterations`).
+
+    Example:
+        >>> check_square_counts(1000)  # protocol v2's
+        (1000, 1)
+    """
+    n_queries = check_iterations("n_queries", n_queries)
+    return n_queries, check_iterations("n_restarts", n_restarts, passes_each=n_queries)
+
+
 class DenoiseSquare(BallAttack, DenoiseAttack):
     r"""The Square Attack from 'Square Attack: a query-efficient black-box adversarial attack
     via random search' (Andriushchenko et al., ECCV 2020) [https://arxiv.org/abs/1912.00049],
@@ -71,8 +83,14 @@ class DenoiseSquare(BallAttack, DenoiseAttack):
       sets a random square of side ``s`` to ``+-eps`` (a random sign per channel; never the
       square it already holds).
     - L2: start from a grid of the paper's ``s x s`` blocks of concentric rectangles with
-      random signs, scaled to the radius; a query moves perturbation mass from one random
-      square into another and rescales to the radius.
+      random signs, scaled to the radius; a query takes two random squares of side ``s``:
+      square 1 gets a new block (random sign per channel, zero outside the square) plus its
+      old content, each of unit norm, scaled so that it carries the mass of both squares
+      (and any slack to the radius); square 2 is zeroed; no other pixel changes, and the
+      perturbation stays on the sphere without a global rescale (as in the paper's update).
+      Colour: the norms of the squares and of the block are taken over all channels together,
+      as AutoAttack and torchattacks take the squares' masses (the authors' first code takes
+      them per channel); on gray images the two readings agree.
 
     The side follows the paper's schedule: ``s = round(sqrt(p * H * W))`` (at least 1, L2 at
     least 3 and odd; below the image's side) with ``p`` from :func:`p_schedule`. Squares are
@@ -145,16 +163,19 @@ class DenoiseSquare(BallAttack, DenoiseAttack):
                         loss if loss is not None else mse_per_image, generator, amp)
         self.random_start = True
         self.norm = check_norm(norm)
-        self.n_queries = check_int(n_queries, "n_queries", minimum=1)
-        self.n_restarts = check_int(n_restarts, "n_restarts", minimum=1)
+        self.n_queries, self.n_restarts = check_square_counts(n_queries, n_restarts)
         self.p_init = check_real(p_init, "p_init", minimum=0.0, strict=True, maximum=1.0)
-        self.per_pixel = bool(per_pixel)
+        self.per_pixel = check_flag(per_pixel, "per_pixel")
         if seed is not None:
             seed = check_int(seed, "seed", minimum=0)
             if generator is not None:
                 raise ValueError("give seed or generator, not both")
         self.seed = seed
         self._last_losses: torch.Tensor | None = None
+
+    @property
+    def _passes(self) -> int:
+        return self.n_restarts * self.n_queries
 
     # ------------------------------------------------------------------------ the search
     def _objective(self, noisy: torch.Tensor, delta: torch.Tensor, reference: torch.Tensor,
@@ -186,13 +207,18 @@ class DenoiseSquare(BallAttack, DenoiseAttack):
         history = [best]
         for query in range(1, self.n_queries):
             side = self._side(p_schedule(self.p_init, query - 1, self.n_queries), noisy)
-            candidate = self._project(propose(delta, side), noisy)
+            candidate = self._clip(propose(delta, side), noisy)
             loss = self._objective(noisy, candidate, reference, sign, query)
             better = loss > best
             delta = torch.where(better.view(-1, 1, 1, 1), candidate, delta)
             best = torch.where(better, loss, best)
             history.append(best)
         return delta, best, torch.stack(history)
+
+    def _clip(self, delta: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
+        """A proposal under ``clip``: proposals lie in the ball by construction (L2: on its
+        sphere), so no projection (no global rescale) touches the pixels they keep."""
+        return delta if self.clip is None else (noisy + delta).clamp(*self.clip) - noisy
 
     def _side(self, p: float, noisy: torch.Tensor) -> int:
         """The square's side for fraction ``p`` (L-inf >= 1; L2 >= 3 and odd; < the image)."""
@@ -264,9 +290,9 @@ class DenoiseSquare(BallAttack, DenoiseAttack):
     def _pattern(self, delta: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
                  side: int) -> torch.Tensor:
         """(B, C, H, W): each image's ``eta`` (or its transpose) placed at its square, with a
-        random sign per channel (zero outside the square)."""
+        random sign per channel, unit norm over all channels and zero outside the square."""
         b, c, h, w = delta.shape
-        eta = _eta(side).to(delta)
+        eta = _eta(side).to(delta) / math.sqrt(c)
         draws = self._random(delta.new_empty(b, c + 1), "uniform")
         local_r = (torch.arange(h, device=delta.device) - rows[:, None]).clamp(0, side - 1)
         local_c = (torch.arange(w, device=delta.device) - cols[:, None]).clamp(0, side - 1)
@@ -274,20 +300,27 @@ class DenoiseSquare(BallAttack, DenoiseAttack):
         placed_t = eta.T[local_r[:, :, None], local_c[:, None, :]]
         placed = torch.where((draws[:, c] < 0.5)[:, None, None], placed_t, placed)
         signs = torch.where(draws[:, :c] < 0.5, 1.0, -1.0).to(delta.dtype)
-        return placed[:, None] * signs[:, :, None, None]
+        # the indices were clamped to the square: zero what they repeat outside it
+        return torch.where(self._mask(delta, rows, cols, side),
+                           placed[:, None] * signs[:, :, None, None], 0.0)
 
     def _propose_l2(self, delta: torch.Tensor, side: int) -> torch.Tensor:
-        """Move the perturbation of a random square 2 into a random square 1 with a new
-        pattern, then rescale to the radius (the paper's L2 update)."""
-        c = delta.shape[1]
+        """The paper's L2 update: window 1 gets a new pattern plus its old content (each of
+        unit norm; the pattern alone where the two cancel), scaled to the mass of windows 1
+        and 2 plus the slack to the radius; window 2 is zeroed; nothing else changes. Norms
+        are over all channels together."""
         r1, c1, r2, c2 = self._positions(delta, side, 4)
         mask1, mask2 = self._mask(delta, r1, c1, side), self._mask(delta, r2, c2, side)
-        sq = lambda t: t.pow(2).sum(dim=(2, 3), keepdim=True)  # noqa: E731
         window1 = torch.where(mask1, delta, 0.0)
-        norm_image = image_norms(delta)
-        norm_windows = image_norms(torch.where(mask1 | mask2, delta, 0.0))
-        new = self._pattern(delta, r1, c1, side) + window1 / (sq(window1).sqrt() + 1e-12)
-        budget = (self.radius(delta) ** 2 - norm_image ** 2).clamp_min(0) / c + norm_windows ** 2
-        new = new / (sq(new).sqrt() + 1e-12) * budget.sqrt()
-        delta = torch.where(mask1, new, torch.where(mask2, 0.0, delta))
-        return delta / image_norms(delta).clamp_min(1e-12) * self.radius(delta)
+        outside = torch.where(mask1 | mask2, 0.0, delta)
+        # radius^2 - |outside|^2 = |windows 1 and 2|^2 + (radius^2 - |delta|^2): the new
+        # window puts the perturbation back on the sphere, whatever rounding did before
+        # (float64: small windows are not lost to the cancellation)
+        mass = (self.radius(delta) ** 2 - image_norms(outside.double()) ** 2).clamp_min(0)
+        mass = mass.sqrt().to(delta.dtype)
+        pattern = self._pattern(delta, r1, c1, side)
+        new = pattern + window1 / image_norms(window1).clamp_min(1e-12)
+        # a block drawn opposite to the one the square holds cancels it (what is left is
+        # rounding noise): the block alone then takes the mass
+        new = torch.where(image_norms(new) > 1e-3, new, pattern)
+        return outside + new / image_norms(new) * mass

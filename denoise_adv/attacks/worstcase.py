@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import torch
 
 from .._amp import check_amp
-from .._checks import check_int
+from .._checks import check_iterations
 from .base import DenoiseAttack
 
 __all__ = ["WorstCase", "WorstCaseResult"]
@@ -127,7 +127,9 @@ class WorstCase(DenoiseAttack):
         # them, but the ensemble drives its members itself.
         self.attacks = members
         self._check_models()
-        self.restarts = check_int(restarts, "restarts", minimum=1)
+        # members with a random start run once per restart (checked against the time budget)
+        per_restart = sum(m._passes for m in members if not m.deterministic)
+        self.restarts = check_iterations("restarts", restarts, passes_each=per_restart)
         self.supported_mode = ["default", "targeted"]
         self._last: WorstCaseResult | None = None
 

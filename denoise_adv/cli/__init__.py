@@ -8,12 +8,15 @@ units throughout.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from .. import __version__
 from .._checks import MissingExtra
+from .._lock import OutputLock
 from . import (
     anatomy,
     attack,
@@ -97,6 +100,23 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpa
     return args
 
 
+def _output_lock(args: argparse.Namespace) -> contextlib.AbstractContextManager:
+    """The lock of the output the command declared (:func:`.common.declare_output`), held for
+    the whole command: every writing command is covered here, by its parser's declaration."""
+    from .._io import writable_file, writable_folder
+
+    dest, kind = getattr(args, "output_of", (None, None))
+    path = getattr(args, dest, None) if dest else None
+    if path is None or int(os.environ.get("RANK", "0")) != 0:
+        return contextlib.nullcontext()  # under torchrun, process 0 holds it for the group
+    flag = f"--{dest}" if dest == "out" else dest.upper()
+    if kind == "file":  # the commands' own checks, first: their messages, nothing written
+        writable_file(path, flag)
+    else:
+        writable_folder(path, flag, create=False)
+    return OutputLock.for_command(path, file=kind == "file")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``denoise-adv``; returns the exit status.
 
@@ -108,7 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = _parse(parser, argv)
     try:
-        return args.func(args)
+        with _output_lock(args):
+            return args.func(args)
     except KeyboardInterrupt:
         if args.debug:
             raise

@@ -19,7 +19,7 @@ from .common import (
 
 
 def add(sub: argparse._SubParsersAction) -> None:
-    from ..benchmark import PROTOCOLS
+    from ..evaluation import PROTOCOLS
 
     p = sub.add_parser(
         "benchmark",
@@ -30,9 +30,10 @@ def add(sub: argparse._SubParsersAction) -> None:
         "budgets' size; v2: v1's attacks plus Auto-PGD L-inf and L2 with restarts and the "
         "Square Attack (forward passes only) at every budget, EOT on models that declare "
         "randomized = True): per image the Gaussian PSNR/SSIM, each attack's PSNR and the "
-        "worst case (robust PSNR), the gap and the random-noise drop; means with bootstrap "
-        "intervals, each model's robust PSNR minus the best model's with a paired bootstrap "
-        "interval (models whose interval contains 0 share a rank, shown =1), and sanity "
+        "worst case (robust PSNR), the gap and the random-noise drop; means with t-intervals "
+        "over the images, each model's robust PSNR minus the best model's with a paired "
+        "t-interval, ranks by paired t-tests of all pairs, Holm-adjusted (models no test "
+        "tells apart share a rank, shown =1), and sanity "
         "checks against gradient masking. Writes OUT/results.json, OUT/leaderboard.md, "
         "OUT/leaderboard.html (one self-contained page) and figures. Resumable: a rerun skips "
         "finished model/image rows. Under torchrun --nproc_per_node N the images are shared "
@@ -65,7 +66,7 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def _protocol(args: argparse.Namespace):
-    from ..benchmark import custom_data, get_protocol
+    from ..evaluation import custom_data, get_protocol
 
     protocol = get_protocol(args.protocol)
     if args.quick:
@@ -95,8 +96,8 @@ def _models(specs: list[str], protocol, where) -> tuple[dict, dict]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..benchmark import distributed, run_benchmark
-    from ..benchmark.report import PAIRED_COLUMN, headline_column, leaderboard_rows
+    from ..evaluation import distributed, run_benchmark
+    from ..evaluation.report import PAIRED_COLUMN, headline_column, leaderboard_rows
     from ..report import format_table
 
     protocol = _protocol(args)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -19,6 +19,9 @@ from .._amp import AMP_CHOICES, check_amp, native_bf16
 from .._io import resolve_device, writable_file, writable_folder
 from ..data import MAX_PIXELS
 from ..noise import LEVEL
+
+if TYPE_CHECKING:
+    from ..models import LoadedDenoiser
 
 
 def device(name: str) -> torch.device:
@@ -101,10 +104,12 @@ OPTIONS: dict[str, dict] = {
     "--alpha": dict(type=level, default=None,
                     help="step size in the units of --eps (default: eps/4)"),
     "--steps": dict(type=int, default=10, help="attack steps (default: 10)"),
-    "--amp": dict(choices=(*AMP_CHOICES, "fp32"), default="fp32",
+    "--amp": dict(choices=("auto", *AMP_CHOICES, "fp32"), default="fp32",
                   help="precision of the attacks: bf16 autocasts the model's forward and "
-                  "backward, about 2x faster where the hardware has bf16; perturbation, "
-                  "projection, loss and every score stay float32 (default: fp32)"),
+                  "backward, about 2x faster where the hardware has bf16 (and many times "
+                  "slower where it is emulated); auto is bf16 exactly where the CPU or GPU "
+                  "computes it natively, else fp32; perturbation, projection, loss and every "
+                  "score stay float32 (default: fp32)"),
     "--seed": dict(type=int, default=0, help="seed of noise and random starts (default: 0)"),
     "--device": dict(default="auto", help="auto, cpu, cuda, cuda:N (default: auto)"),
     "--quiet": dict(action="store_true", help="no progress bar"),
@@ -121,9 +126,25 @@ OPTIONS: dict[str, dict] = {
 def add_options(p: argparse.ArgumentParser, *flags: str, **changes: dict) -> None:
     """Add the shared options ``flags`` (keys of :data:`OPTIONS`) to ``p``; ``changes``
     (keyed by the name without dashes) adjust one option's arguments, e.g.
-    ``out={"required": False, "default": "demo"}``."""
+    ``out={"required": False, "default": "demo"}``. ``--out`` also declares the command's
+    output (:func:`declare_output`; ``out={"writes": "file"}`` for a one-file output)."""
     for flag in flags:
-        p.add_argument(flag, **{**OPTIONS[flag], **changes.get(flag.lstrip("-"), {})})
+        options = {**OPTIONS[flag], **changes.get(flag.lstrip("-"), {})}
+        writes = options.pop("writes", "folder")
+        p.add_argument(flag, **options)
+        if flag == "--out":
+            declare_output(p, "out", writes)
+
+
+def declare_output(p: argparse.ArgumentParser, dest: str, kind: str = "folder") -> None:
+    """Declare that the command of parser ``p`` writes to the argument ``dest``, a
+    ``"folder"`` or a ``"file"``: ``denoise_adv.cli.main`` then holds that output's lock
+    (:meth:`~denoise_adv._lock.OutputLock.for_command`) for the whole command, so a second
+    run writing there is refused. Every parser with an ``out``/``output`` argument declares
+    it (a test walks the parsers)."""
+    if kind not in ("folder", "file"):
+        raise ValueError(f"kind must be 'folder' or 'file', got {kind!r}")
+    p.set_defaults(output_of=(dest, kind))
 
 
 def add_noise_and_attack_options(p: argparse.ArgumentParser, with_attack: bool = True) -> None:
@@ -233,36 +254,17 @@ NETWORK_HELP = (f"a differentiable model: {_SPECS}; bm3d and nlmeans are black-b
                 "them with transfer, evaluate --adv-set or --attack square")
 
 
-def load_model(spec: str | Path, sigma: float, where: torch.device, channels: int = 1):
-    """``(denoiser, channels, meta)`` of a model spec (see
-    :func:`~denoise_adv.models.load_model_spec`); noise-level models are fixed at sigma;
-    ``channels`` is what the classical baselines are built for."""
-    from ..models import as_denoiser, channels_of, load_model_spec
+def load_model(spec: str | Path, sigma: float, where: torch.device, channels: int = 1
+               ) -> LoadedDenoiser:
+    """``(denoiser, channels, meta)`` of ``--model``: a call of
+    :func:`denoise_adv.models.load_denoiser` (the library's loader; use it outside cli/)."""
+    from ..models import load_denoiser
 
-    model, meta = load_model_spec(spec, sigma, map_location=where, channels=channels)
-    return as_denoiser(model, sigma).to(where), channels_of(model, 1), meta
+    return load_denoiser(spec, sigma, where, channels)
 
 
 def model_label(spec: str | Path) -> str:
-    """A short name for a model spec: ``zoo:NAME`` -> NAME, ``.../NAME/model.pt`` -> NAME,
-    else the file stem (or the baseline's name).
+    """A short name for ``--model`` in reports: :func:`denoise_adv.models.model_label`."""
+    from ..models import model_label as label
 
-    A zoo model's name is earned by content, not by file name: a file whose name gives a
-    name of the zoo's manifest (``dncnn-s25-normal.pt``, ``.../dncnn-s25-normal/model.pt``)
-    is labelled so only if it IS that zoo file (the manifest's sha256). Any other file, a
-    tampered, retrained or renamed copy, gets ``NAME-file-`` and the first 8 hex digits of its
-    own sha256 (``dncnn-s25-normal-file-1a2b3c4d``): never the zoo's name in a report.
-    """
-    from .._io import file_sha256
-    from ..models import zoo_manifest
-
-    text = str(spec)
-    if text.startswith("zoo:"):
-        return text[4:]
-    path = Path(text)
-    label = path.parent.name if path.name == "model.pt" else path.stem
-    entry = zoo_manifest()["models"].get(label)
-    if entry is None or not path.is_file():
-        return label
-    digest = file_sha256(path)
-    return label if digest == entry.get("sha256") else f"{label}-file-{digest[:8]}"
+    return label(spec)

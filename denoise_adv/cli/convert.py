@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..models.pretrained import ARCHS
+from .common import declare_output
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +24,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("output", metavar="OUT", help="denoise_adv checkpoint to write (.pt)")
     p.add_argument("--arch", choices=ARCHS, default=None,
                    help="force the format instead of detecting it")
+    declare_output(p, "output", "file")
     p.set_defaults(func=run)
 
 

@@ -60,7 +60,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     add_options(m, "--data")
     add_noise_and_attack_options(m)
     add_attack_choice(m)
-    add_options(m, "--out", out={"help": "output file (.pt)"})
+    add_options(m, "--out", out={"help": "output file (.pt)", "writes": "file"})
     m.set_defaults(func=run_make_adv)
 
 
@@ -80,7 +80,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         model, channels, meta = load_model(path, sigma, where)
         protocol_models.append({"label": label, "checkpoint": str(path), "meta": meta})
         rows = []
-        if attacks:
+        if attacks or not args.adv_set:  # --attacks none alone: the Gaussian table
             dataset = images(args, args.data, channels)
             for name, image in dataset:
                 _check_ssim_size(f"--data image {name}", tuple(image.shape))

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .common import LEVEL
+from .common import LEVEL, declare_output
 
 #: Command-line shortcuts that are not training options of their own.
 _SHORTCUTS = ("depth", "features")
@@ -47,6 +47,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     for f in dataclasses.fields(TrainConfig):
         if f.metadata["cli"]:
             _add_field(p, f, TrainConfig())
+    declare_output(p, "out", "folder")
     p.set_defaults(func=run)
 
 

@@ -8,7 +8,7 @@
   the estimator (:class:`~denoise_adv.integrations.art.PyTorchDenoiser`), the preprocessor
   (:class:`~denoise_adv.integrations.art.TSAugmentation`) and the trainer
   (:class:`~denoise_adv.integrations.art.AdversarialTrainerDenoiser`). Needs
-  ``pip install "denoise-adv[art]"``; ``denoise_adv.art`` is its former path, still working.
+  ``pip install "denoise-adv[art]"``; ``denoise_adv.art`` is its former path (deprecated).
 
 torchvision transforms live in :mod:`denoise_adv.transforms`; torchattacks-style attacks in
 :mod:`denoise_adv.attacks`. Nothing here is imported by ``import denoise_adv``: the optional

@@ -50,6 +50,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 
 from ..models import as_denoiser
 from ..models.adapters import PriorAdapter
+from ..models.contract import fixed_level, level_for, warn_fixed_level, warn_ignored_level
 from ..noise import (
     DEFAULT_MIXED_SIGMAS,
     DEFAULT_SIGMA,
@@ -325,19 +326,34 @@ class DeepinvDenoiser(Denoiser):
     """One of our denoisers as a ``deepinv.models.Denoiser``: ``denoiser(x, sigma)``.
 
     Built by :func:`as_deepinv_denoiser` around :func:`denoise_adv.models.as_prior`, on the
-    denoiser contract (:mod:`denoise_adv.models.contract`): ``takes_sigma`` models receive
-    ``sigma``; fixed-level models ignore it (they denoise at the level they were trained for)
-    and warn once when given another level (DPIR anneals sigma: such a model cannot follow).
+    denoiser contract (:mod:`denoise_adv.models.contract`), so no level is dropped silently:
+
+    - ``takes_sigma`` models (FFDNet, DRUNet, :class:`~denoise_adv.models.PnPDenoiser`, whose
+      level is DPIR's sigma) receive ``sigma``; called without one, ``denoiser(x)``, they
+      denoise at their own default level (FFDNet from ``pretrained``: 25/255), as when called
+      directly (:func:`~denoise_adv.models.contract.level_for`);
+    - fixed-level models ignore ``sigma`` (they denoise at the level they were trained for) and
+      warn once when given another level (DPIR anneals sigma: such a model cannot follow);
+    - a foreign model that declares no ``takes_sigma`` is called ``model(x)`` and warns once
+      that a level it was given is not passed on
+      (:func:`~denoise_adv.models.contract.warn_ignored_level`).
+
     The wrapped model is ``denoiser.prior.model``.
     """
 
+    WHERE = "the deepinv adapter (as_deepinv_denoiser)"
+
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
-        self.prior = PriorAdapter(check_module(model, "model"), where="the deepinv adapter "
-                                  "(as_deepinv_denoiser)")
+        self.prior = PriorAdapter(check_module(model, "model"), where=self.WHERE)
+        self._warned = False  # the foreign-model warning (PriorAdapter keeps the fixed-level one)
 
     def forward(self, x: torch.Tensor, sigma: float | torch.Tensor | None = None,
                 *args: Any, **kwargs: Any) -> torch.Tensor:
+        model = self.prior.model
+        sigma = level_for(model, sigma)
+        if not self._warned and not fixed_level(model):
+            self._warned = warn_ignored_level(model, sigma, self.WHERE)
         return self.prior(x, sigma, *args, **kwargs)
 
 
@@ -345,15 +361,22 @@ def as_deepinv_denoiser(model: nn.Module) -> Denoiser:
     """Our denoiser as a ``deepinv.models.Denoiser`` (deepinv's ``isinstance`` checks pass): the
     prior of ``deepinv.optim.prior.PnP``, the backbone of ``deepinv.models.ArtifactRemoval``.
 
-    A deepinv ``Denoiser`` is returned unchanged. A fixed-level model (``takes_sigma = False``,
-    e.g. the shipped zoo's DnCNNs) ignores ``sigma`` and warns once when given another level.
+    A deepinv ``Denoiser`` is returned unchanged. Every level the result is given is used or
+    refused aloud (:class:`DeepinvDenoiser`): a model that takes a level gets it (without one,
+    its own default), a fixed-level model (``takes_sigma = False``, e.g. the shipped zoo's
+    DnCNNs) ignores it and warns once when given another level than its own.
 
     Example:
         >>> import deepinv as dinv
-        >>> from denoise_adv.models import DnCNN
+        >>> from denoise_adv.models import DnCNN, FFDNet
         >>> prior = dinv.optim.prior.PnP(denoiser=as_deepinv_denoiser(DnCNN(depth=3, features=4)))
         >>> prior.prox(torch.rand(1, 1, 8, 8), sigma_denoiser=0.1).shape
         torch.Size([1, 1, 8, 8])
+        >>> ffdnet = FFDNet(depth=3, features=4)
+        >>> ffdnet.sigma = 25 / 255  # its default level, as pretrained() sets it
+        >>> y = torch.rand(1, 1, 8, 8)
+        >>> torch.equal(as_deepinv_denoiser(ffdnet)(y), ffdnet(y))
+        True
     """
     check_module(model, "model")
     return model if isinstance(model, Denoiser) else DeepinvDenoiser(model)
@@ -371,6 +394,7 @@ class PhysicsDenoiser(nn.Module):
             raise TypeError(f"physics must be a deepinv physics (or noise model) with a noise "
                             f"level .sigma, got {type(noise_model).__name__} without one")
         self.physics = physics
+        self._warned = False
 
     @property
     def sigma(self) -> float | torch.Tensor:
@@ -381,7 +405,10 @@ class PhysicsDenoiser(nn.Module):
         return sigma
 
     def forward(self, noisy: torch.Tensor) -> torch.Tensor:
-        return as_denoiser(self.model, sigma=self.sigma)(noisy)
+        sigma = self.sigma
+        if not self._warned:  # a fixed-level model cannot follow the physics: say so once
+            self._warned = warn_fixed_level(self.model, sigma, "denoiser_from_physics")
+        return as_denoiser(self.model, sigma=sigma)(noisy)
 
 
 def denoiser_from_physics(model: nn.Module, physics: nn.Module) -> nn.Module:
@@ -391,7 +418,8 @@ def denoiser_from_physics(model: nn.Module, physics: nn.Module) -> nn.Module:
 
     ``model`` is anything :func:`denoise_adv.models.as_denoiser` takes: a deepinv denoiser
     (``DRUNet``, ``DnCNN``, ``Denoiser``), a ``takes_sigma`` model of ours; fixed-level models of
-    ours ignore the level. The result plugs into the package's attacks.
+    ours ignore the level, and warn once when it differs from their own. The result plugs into
+    the package's attacks.
 
     Example:
         >>> import deepinv as dinv

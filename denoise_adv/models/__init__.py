@@ -13,8 +13,9 @@ denoisers with ``as_denoiser(model, sigma=...)``; :func:`as_prior` gives any of 
 Loading a model is told in one module, :mod:`~denoise_adv.models.loading`:
 :func:`load_pretrained` imports published weights (KAIR's DnCNN, FFDNet and DRUNet, SwinIR's
 denoisers, deepinv's DnCNN and DRUNet) into these models; :func:`pretrained` returns the zoo's
-models (``pretrained("dncnn-s25-normal")``) and :func:`load_model_spec` resolves the model specs
-every command accepts.
+models (``pretrained("dncnn-s25-normal")``), :func:`load_model_spec` resolves the model specs
+every command accepts, :func:`load_denoiser` makes one ready to denoise at a level and
+:func:`model_label` names it in reports.
 """
 
 from .adapters import (
@@ -34,7 +35,15 @@ from .contract import (
 )
 from .dncnn import DnCNN
 from .ffdnet import FFDNet
-from .loading import load, load_model_spec, pretrained
+from .info import model_info
+from .loading import (
+    LoadedDenoiser,
+    load,
+    load_denoiser,
+    load_model_spec,
+    model_label,
+    pretrained,
+)
 from .pnp import PnPDenoiser
 from .pretrained import load_pretrained, read_pretrained
 from .registry import MODELS, build, load_checkpoint, register_model, save_checkpoint
@@ -47,6 +56,7 @@ __all__ = [
     "BM3D",
     "MODELS",
     "DenoiserAdapter",
+    "LoadedDenoiser",
     "DnCNN",
     "FFDNet",
     "NLMeans",
@@ -66,8 +76,11 @@ __all__ = [
     "takes_sigma",
     "load",
     "load_checkpoint",
+    "load_denoiser",
     "load_model_spec",
     "load_pretrained",
+    "model_info",
+    "model_label",
     "pretrained",
     "read_pretrained",
     "register_model",

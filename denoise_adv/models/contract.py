@@ -32,6 +32,13 @@ elsewhere. The adapters
 this contract; a fixed-level model asked for another level through them warns once
 (:func:`warn_fixed_level`). deepinv's ``Denoiser`` (``forward(x, sigma)``) is the other
 library's form of :class:`NoiseLevelDenoiser`. No model of the package is randomized.
+
+The contract covers wrappers too: a wrapper declares what *it* does with a level.
+:class:`~denoise_adv.models.PnPDenoiser` takes one (``takes_sigma = True``: the input's level,
+DPIR's sigma) whatever its prior is. An adapter given a level either passes it on
+(:func:`level_for`: the level given, else a ``takes_sigma`` model's own default) or says once
+that it cannot (:func:`warn_ignored_level`: a fixed-level model, or a foreign model that
+declares no ``takes_sigma``).
 """
 
 from __future__ import annotations
@@ -44,8 +51,8 @@ import torch
 from torch import nn
 
 __all__ = ["Denoiser", "NoiseLevelDenoiser", "channels_of", "default_level", "fixed_level",
-           "is_differentiable", "is_randomized", "not_differentiable_part", "takes_sigma",
-           "warn_fixed_level"]
+           "is_differentiable", "is_randomized", "level_for", "not_differentiable_part",
+           "takes_sigma", "warn_fixed_level", "warn_ignored_level"]
 
 
 @runtime_checkable
@@ -177,8 +184,7 @@ def warn_fixed_level(model: nn.Module, sigma: float | torch.Tensor | None,
     level = default_level(model)
     if level is not None and _same_level(sigma, level):
         return False
-    given = (f"{float(sigma) * 255:g}/255" if not isinstance(sigma, torch.Tensor)
-             or sigma.numel() == 1 else "per-sample levels")
+    given = _describe(sigma)
     own = (f"the level it was trained for ({level * 255:g}/255)" if level is not None else
            "the level it was trained for (not recorded on the model: set model.sigma to it)")
     warnings.warn(f"{type(model).__name__} is a fixed-level denoiser: {where} was given sigma "
@@ -186,3 +192,65 @@ def warn_fixed_level(model: nn.Module, sigma: float | torch.Tensor | None,
                   "noise level (takes_sigma, e.g. zoo:ffdnet-ipol-gray or deepinv's DRUNet) "
                   "to follow sigma (DPIR anneals it)", UserWarning, stacklevel=3)
     return True
+
+
+def level_for(model: nn.Module, sigma: float | torch.Tensor | None
+              ) -> float | torch.Tensor | None:
+    """The level an adapter passes to ``model``: ``sigma`` when given; else, for a
+    ``takes_sigma`` model, its own default (:func:`default_level`: FFDNet's 25/255 from
+    :func:`~denoise_adv.models.pretrained`, a PnP wrapper's ``sigma``); else ``None`` (the
+    model is called without a level).
+
+    Raises:
+        ValueError: ``sigma`` is ``None`` and ``model`` takes a level but has no default.
+
+    Example:
+        >>> from denoise_adv.models import DnCNN, FFDNet
+        >>> ffdnet = FFDNet(depth=2, features=4)
+        >>> ffdnet.sigma = 25 / 255
+        >>> level_for(ffdnet, None) == 25 / 255, level_for(ffdnet, 0.1)
+        (True, 0.1)
+        >>> level_for(DnCNN(depth=2, features=4), None) is None
+        True
+    """
+    if sigma is not None or not takes_sigma(model):
+        return sigma
+    level = default_level(model)
+    if level is None:
+        raise ValueError(f"sigma: {type(model).__name__} takes a noise level and has no default "
+                         "of its own; give sigma (or set model.sigma)")
+    return level
+
+
+def warn_ignored_level(model: nn.Module, sigma: float | torch.Tensor | None,
+                       where: str = "the adapter") -> bool:
+    """Warn (:class:`UserWarning`) if ``sigma`` is a level ``model`` will not receive: a
+    fixed-level model asked for another level than its own (:func:`warn_fixed_level`), or a
+    foreign model that declares no ``takes_sigma`` (the adapter cannot know its signature, so it
+    calls ``model(x)``). Returns whether it warned; callers warn once (they keep the answer).
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warn_ignored_level(nn.Identity(), 0.1), warn_ignored_level(nn.Identity(), None)
+        (True, False)
+        >>> "declares no noise-level contract" in str(caught[0].message)
+        True
+    """
+    if sigma is None or takes_sigma(model):
+        return False
+    if fixed_level(model):
+        return warn_fixed_level(model, sigma, where)
+    warnings.warn(f"{type(model).__name__} declares no noise-level contract (no takes_sigma "
+                  f"attribute): {where} was given sigma {_describe(sigma)}, which it does not "
+                  "pass on (it calls model(x)). Declare takes_sigma = True on the model (its "
+                  "forward then gets (x, sigma)), or takes_sigma = False and sigma = its trained "
+                  "level for a fixed-level model", UserWarning, stacklevel=3)
+    return True
+
+
+def _describe(sigma: float | torch.Tensor) -> str:
+    if isinstance(sigma, torch.Tensor) and sigma.numel() != 1:
+        return "per-sample levels"
+    return f"{float(sigma) * 255:g}/255"

@@ -21,33 +21,43 @@ SwinIR, deepinv, IPOL)                 layout is detected (:mod:`~denoise_adv.mo
 a *model spec* (any command's          :func:`load_model_spec`: ``zoo:NAME``, ``bm3d`` /
 ``--model``)                           ``nlmeans`` (the classical baselines at the run's
                                        sigma), or a file of any kind above
+a model spec, ready to denoise         :func:`load_denoiser`: :func:`load_model_spec`, then
+                                       :func:`~denoise_adv.models.as_denoiser` at sigma, on
+                                       a device, with its channels and provenance
 =====================================  ====================================================
+
+:func:`model_label` names a model spec in reports (a zoo name only for the zoo's own file).
 
 Every loader returns the model in eval mode, its weights read with ``weights_only=True``. What
 the model can do once loaded (a noise level or not, gradients, channels) is the denoiser
 contract, :mod:`denoise_adv.models.contract`.
 
 Imports run one way, with no deferred import: ``registry`` <- ``pretrained`` <- ``published``
-<- ``zoo`` <- this module. The former homes of these functions (``zoo.pretrained``,
-``zoo.load_model_spec``, ``registry.load``) still work: they are this module's.
+<- ``zoo`` <- this module (which also reads ``contract`` and ``adapters``) <- the package's
+``__init__``. These functions live here only: ``registry`` and ``zoo`` keep no aliases for
+them, so models/ has no import circle (``tests/models/test_import_graph.py`` checks it).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
+from .._io import file_sha256
 from ..noise import DEFAULT_SIGMA
+from .adapters import as_denoiser
+from .contract import channels_of
 from .pretrained import read_pretrained
 from .published import PUBLISHED, load_published, published_info
 from .registry import MODELS, build, load_checkpoint
 from .zoo import BASELINES, known_names, shipped_file, zoo_manifest
 
-__all__ = ["load", "load_model_spec", "pretrained"]
+__all__ = ["LoadedDenoiser", "load", "load_denoiser", "load_model_spec", "model_label",
+           "pretrained"]
 
 
 def pretrained(name: str, map_location: str | torch.device = "cpu",
@@ -139,3 +149,81 @@ def load_model_spec(spec: str | os.PathLike, sigma: float,
     model, info = read_pretrained(path, map_location=map_location)
     meta = info.pop("source_meta", {})
     return model.eval(), {"spec": text, **info, **meta}
+
+
+class LoadedDenoiser(NamedTuple):
+    """What :func:`load_denoiser` returns (a tuple: ``model, channels, meta = ...`` works).
+
+    Attributes:
+        model: the denoiser, ``model(noisy) -> clean`` (adapted by
+            :func:`~denoise_adv.models.as_denoiser`), in eval mode, on the requested device.
+        channels: the image channels it declares (1 when it declares none).
+        meta: the spec's provenance (:func:`load_model_spec`'s ``meta``: ``"spec"`` and, by
+            kind, strategy, sha256, package, ``"baseline"``...).
+    """
+
+    model: nn.Module
+    channels: int
+    meta: dict[str, Any]
+
+
+def load_denoiser(spec: str | os.PathLike, sigma: float = DEFAULT_SIGMA,
+                  device: str | torch.device = "cpu", channels: int = 1) -> LoadedDenoiser:
+    """A model spec, ready to denoise: loaded by :func:`load_model_spec` and adapted by
+    :func:`~denoise_adv.models.as_denoiser` at ``sigma`` (models that take a noise level are
+    fixed at it), on ``device``.
+
+    Args:
+        spec: a model spec: ``zoo:NAME``, ``bm3d``, ``nlmeans`` or a weights file (ours,
+            KAIR, SwinIR, deepinv, IPOL).
+        sigma: the noise level, [0, 1] units. (Default: :data:`~denoise_adv.noise.DEFAULT_SIGMA`,
+            25/255)
+        device: where the model runs. (Default: ``"cpu"``)
+        channels: the image channels the classical baselines are built for (the other specs
+            bring their own). (Default: 1)
+
+    Returns:
+        ``(model, channels, meta)`` as a :class:`LoadedDenoiser`.
+
+    Raises:
+        ValueError: an unknown zoo name or baseline, or a file of no known layout.
+        FileNotFoundError: a path that does not exist.
+
+    Example:
+        >>> loaded = load_denoiser("zoo:dncnn-s25-normal")
+        >>> loaded.channels, loaded.meta["strategy"], loaded.model(torch.rand(1, 1, 8, 8)).shape
+        (1, 'normal', torch.Size([1, 1, 8, 8]))
+        >>> model, channels, meta = load_denoiser("nlmeans", 25 / 255, channels=3)
+        >>> channels, meta["baseline"]
+        (3, True)
+    """
+    model, meta = load_model_spec(spec, sigma, map_location=device, channels=channels)
+    return LoadedDenoiser(as_denoiser(model, sigma).to(device), channels_of(model, 1), meta)
+
+
+def model_label(spec: str | os.PathLike) -> str:
+    """A short name for a model spec, for reports: ``zoo:NAME`` -> NAME,
+    ``.../NAME/model.pt`` -> NAME, else the file stem (or the baseline's name).
+
+    A zoo model's name is earned by content, not by file name: a file whose name gives a
+    name of the zoo's manifest (``dncnn-s25-normal.pt``, ``.../dncnn-s25-normal/model.pt``)
+    is labelled so only if it IS that zoo file (the manifest's sha256). Any other file, a
+    tampered, retrained or renamed copy, gets ``NAME-file-`` and the first 8 hex digits of its
+    own sha256 (``dncnn-s25-normal-file-1a2b3c4d``): never the zoo's name in a report.
+
+    Example:
+        >>> model_label("zoo:dncnn-s25-normal"), model_label("runs/ts-def/model.pt")
+        ('dncnn-s25-normal', 'ts-def')
+        >>> model_label("nlmeans"), model_label("weights/mine.pt")
+        ('nlmeans', 'mine')
+    """
+    text = str(spec)
+    if text.startswith("zoo:"):
+        return text[4:]
+    path = Path(text)
+    label = path.parent.name if path.name == "model.pt" else path.stem
+    entry = zoo_manifest()["models"].get(label)
+    if entry is None or not path.is_file():
+        return label
+    digest = file_sha256(path)
+    return label if digest == entry.get("sha256") else f"{label}-file-{digest[:8]}"

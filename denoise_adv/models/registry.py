@@ -235,12 +235,3 @@ def _check_state_shapes(expected: dict[str, torch.Tensor], state: dict[str, torc
         raise ValueError(f"{path}: the weights do not fit the model its kwargs describe "
                          f"({'; '.join(parts)})")
 
-
-def __getattr__(name: str) -> Any:
-    """``registry.load``'s former home: it is :func:`denoise_adv.models.loading.load` (which
-    reads this module, so it is imported on first use)."""
-    if name == "load":
-        from .loading import load
-
-        return load
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,8 +13,7 @@ shipped (their licence is GPL), and take a noise level (``pretrained(NAME, sigma
 
 Loading a zoo model (:func:`~denoise_adv.models.pretrained`) and the model specs every command
 accepts (:func:`~denoise_adv.models.load_model_spec`) are told in one module,
-:mod:`denoise_adv.models.loading`; ``denoise_adv.models.zoo.pretrained`` and
-``denoise_adv.models.zoo.load_model_spec`` remain as aliases of them.
+:mod:`denoise_adv.models.loading`, which reads this module (this module reads no loader).
 """
 
 from __future__ import annotations
@@ -92,12 +91,3 @@ def shipped_file(name: str) -> tuple[Path, dict[str, Any]]:
     return path, {"sigma": entry.get("config", {}).get("sigma", _manifest()["protocol"]["sigma"]),
                   **entry}
 
-
-def __getattr__(name: str) -> Any:
-    """The loaders' former home: ``zoo.pretrained`` and ``zoo.load_model_spec`` are
-    :mod:`denoise_adv.models.loading`'s (imported on first use: loading reads this module)."""
-    if name in ("pretrained", "load_model_spec"):
-        from . import loading
-
-        return getattr(loading, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

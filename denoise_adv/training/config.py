@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._amp import AMP_CHOICES
+from .._amp import AMP_CHOICES, native_bf16
 from .._checks import check_int, check_real
 from ..data import MAX_PIXELS
 from ..noise import DEFAULT_SIGMA, DEFAULT_TS_ITERATIONS, LEVEL
@@ -104,14 +104,18 @@ class TrainConfig:
     workers: int = option(0, "DataLoader workers", steers=False)
     device: str = option("auto", "auto, cpu, cuda, cuda:N", steers=False)
     amp: str | None = option(None, "mixed precision of the model's forward and backward: bf16 "
-                             "autocast, or fp32 (the adversarial strategy's attack still crafts "
-                             "in float32, at full strength)", choices=(*AMP_CHOICES, "fp32"))
+                             "autocast, fp32, or auto (bf16 where the device computes it "
+                             "natively, else fp32; recorded as what it chose) (the adversarial "
+                             "strategy's attack still crafts in float32, at full strength)",
+                             choices=(*AMP_CHOICES, "fp32", "auto"))
     channels_last: bool = option(False, "channels_last memory format", steers=False)
     max_pixels: int | None = option(MAX_PIXELS, "refuse images of more pixels (width x height) "
                                     "than this before decoding them", steers=False)
     progress: bool = option(True, "progress bar", cli=False, steers=False)
 
     def __post_init__(self) -> None:
+        if self.amp == "auto":  # the machine's choice, recorded as what it chose
+            self.amp = "bf16" if native_bf16(_amp_device(self.device)) else None
         if self.amp == "fp32":  # float32 spelt as the attack commands spell it: stored as None
             self.amp = None
 
@@ -248,3 +252,12 @@ def check_model_budget(config: TrainConfig) -> None:
 
         _check_screening((config.batch_size // world, config.channels, config.patch_size,
                           config.patch_size), config.ts_iterations)
+
+
+def _amp_device(device: str) -> str:
+    """The device type ``amp="auto"`` asks about (``"auto"``: CUDA where there is one)."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(device).split(":")[0]

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ..models.contract import channels_of
+from ..noise import DEFAULT_SIGMA
 from .config import TrainConfig
 
 __all__ = ["InitSource", "read_init", "resolve_init"]
@@ -47,7 +48,7 @@ class InitSource:
     channels: int
 
 
-def read_init(spec: str, sigma: float = 25 / 255, map_location: str | torch.device = "cpu"
+def read_init(spec: str, sigma: float = DEFAULT_SIGMA, map_location: str | torch.device = "cpu"
               ) -> tuple[nn.Module, InitSource]:
     """Load a fine-tuning source and describe it.
 

@@ -3,7 +3,7 @@ one trains on."""
 
 from __future__ import annotations
 
-from ..noise import DEFAULT_TS_ITERATIONS
+from ..noise import DEFAULT_TS_ITERATIONS, MIXED_PRESETS, mixed_sigmas
 
 __all__ = ["STRATEGIES", "strategy_noise"]
 
@@ -26,7 +26,7 @@ def strategy_noise(strategy: str, sigma: float | tuple[float, float],
       (the presets of :class:`~denoise_adv.noise.NoiseSpec`);
     - ``mixed-25.5`` / ``mixed-26``: ``sigma`` mixed 1:1 with ``sigma + 0.5/255`` /
       ``sigma + 1/255`` (25 with 25.5 or 26 at the paper's sigma; the ratio is our
-      reconstruction);
+      reconstruction): the presets :data:`~denoise_adv.noise.MIXED_PRESETS` of the noise owner;
     - ``blind``: a level per sample uniform in ``blind_range`` (DnCNN-B).
 
     Example:
@@ -44,10 +44,8 @@ def strategy_noise(strategy: str, sigma: float | tuple[float, float],
         return TSNoise.ts_pres(sigma, iterations=ts_iterations, method=ts_method)
     if strategy == "ts-def":
         return TSNoise.ts_def(sigma, iterations=ts_iterations, method=ts_method)
-    if strategy == "mixed-25.5":
-        return MixedNoise((sigma, sigma + 0.5 / 255))
-    if strategy == "mixed-26":
-        return MixedNoise((sigma, sigma + 1 / 255))
+    if strategy in MIXED_PRESETS:
+        return MixedNoise(mixed_sigmas(strategy, sigma))
     if strategy == "blind":
         return GaussianNoise(tuple(blind_range))
     raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")

@@ -63,6 +63,7 @@ from .._lock import OutputLock
 from ..data import PatchDataset, iter_images
 from ..metrics import psnr
 from ..models import as_denoiser, build, save_checkpoint, takes_sigma
+from ..noise import gaussian_noise
 from ..report import write_csv
 from .config import TrainConfig
 from .finetune import resolve_init
@@ -221,8 +222,8 @@ class Trainer:
         if len({tuple(i.shape) for i in images}) != 1:
             raise ValueError("validation images must share one size; set val_crop")
         clean = torch.stack(images)
-        noise = torch.randn(clean.shape, generator=seeding.generator(config.seed, "validation"))
-        return clean + config.sigma * noise, clean
+        stream = seeding.generator(config.seed, "validation")  # the noise owner's sampler
+        return clean + gaussian_noise(clean.shape, config.sigma, stream), clean
 
     # ------------------------------------------------------------------------ the loop
     def get_batch(self, noisy: torch.Tensor, clean: torch.Tensor,

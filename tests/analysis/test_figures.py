@@ -97,3 +97,23 @@ def test_polar_radius_scale_has_units_and_stays_off_the_data(captured, unit):
 def test_polar_refuses_a_bad_unit(captured):
     with pytest.raises(ValueError, match="radius_unit"):
         figures.plot_polar(_sweep([1.0, 2.0]), "unused.png", radius_unit=0.0)
+
+
+def test_transfer_heat_map_colour_scale_starts_at_zero(captured):
+    """Issue 33: the scale starts at 0 dB, so NL-means' 0.73-0.76 dB drops are not as pale as a
+    random perturbation's 0.02 dB; it ends at the largest drop."""
+    names = ["dncnn", "ffdnet", "nlmeans"]
+    drop = {"dncnn": {"dncnn": 1.22, "ffdnet": 1.09, "nlmeans": 0.73},
+            "ffdnet": {"dncnn": 0.89, "ffdnet": 1.40, "nlmeans": 0.76}}
+    result = {"names": names, "sources": ["dncnn", "ffdnet"], "drop": drop,
+              "baseline": {"dncnn": 0.02, "ffdnet": 0.01, "nlmeans": -0.01}, "threshold": 0.3,
+              "success": {s: {t: drop[s][t] > 0.3 for t in names} for s in drop}}
+    figures.plot_transfer(result, "unused.png")
+    (fig,) = captured
+    (image,) = fig.axes[0].get_images()
+    assert image.norm.vmin == 0
+    assert image.norm.vmax == pytest.approx(1.40)
+    # the colours follow the drops: NL-means' 0.73 dB is clearly darker than random's 0.02 dB
+    cmap = image.get_cmap()
+    nlmeans, random = (cmap(image.norm(v)) for v in (0.73, 0.02))
+    assert sum(random[:3]) - sum(nlmeans[:3]) > 0.5

@@ -9,10 +9,10 @@ from torch import nn
 
 from denoise_adv import DenoiseAPGD, DenoisePGD, DenoiseSquare, WorstCase
 from denoise_adv.analysis import evaluate_robustness, make_adversarial_set
-from denoise_adv.analysis.robustness import evaluate_adversarial_set
 from denoise_adv.attacks import AttackSpec
 from denoise_adv.cli import main
 from denoise_adv.data import save_png
+from denoise_adv.evaluation.robustness import evaluate_adversarial_set
 from denoise_adv.models import DnCNN, NLMeans, save_checkpoint
 
 

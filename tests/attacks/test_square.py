@@ -171,3 +171,80 @@ def test_argument_checks():
     assert params == {"attack": "DenoiseSquare", "mode": "default", "norm": "L2", "eps": 0.5,
                       "n_queries": 7, "n_restarts": 1, "p_init": 0.8, "per_pixel": False,
                       "seed": 1, "clip": None, "amp": None}
+
+
+def _record_positions(atk):
+    """Wrap ``atk._positions`` to keep the squares each proposal draws."""
+    drawn, positions = [], atk._positions
+
+    def spy(noisy, side, count):
+        out = positions(noisy, side, count)
+        drawn.append((side, out))
+        return out
+
+    atk._positions = spy
+    return drawn
+
+
+@pytest.mark.parametrize(("channels", "size"), [(1, (17, 23)), (3, (15, 15)), (3, (9, 31))])
+def test_l2_proposal_changes_two_squares_only_and_stays_on_the_sphere(channels, size):
+    """The paper's L2 update, over a random walk of 400 accepted proposals at every side of
+    the schedule: pixels outside the two squares are bit-identical, square 2 minus square 1 is
+    zero, square 1 carries the mass both held, and the norm is the radius to 1e-5 (no global
+    rescale)."""
+    shape = (4, channels, *size)
+    atk = DenoiseSquare(_tiny(channels), norm="L2", eps=2 / 255, per_pixel=True, seed=0)
+    radius = atk.radius(torch.empty(shape))
+    atk._generator = torch.Generator().manual_seed(1)
+    delta = atk._init_l2(torch.zeros(shape))
+    drawn = _record_positions(atk)
+    for query in range(400):
+        side = atk._side(p_schedule(0.8, query, 400), delta)
+        proposal = atk._propose_l2(delta, side)
+        (_, (r1, c1, r2, c2)), = drawn[-1:]
+        mask1, mask2 = atk._mask(delta, r1, c1, side), atk._mask(delta, r2, c2, side)
+        outside = ~(mask1 | mask2).expand(shape)
+        assert torch.equal(proposal[outside], delta[outside])
+        assert (proposal[(mask2 & ~mask1).expand(shape)] == 0).all()
+        # square 1 carries the mass both held (plus the slack to the radius, ~1e-9 here)
+        sq = lambda t: t.double().pow(2).flatten(1).sum(dim=1)  # noqa: E731
+        mass = (sq(delta * (mask1 | mask2)) + radius ** 2 - sq(delta)).clamp_min(0).sqrt()
+        assert torch.allclose(sq(proposal * mask1).sqrt(), mass, rtol=1e-5, atol=1e-9)
+        norms = proposal.flatten(1).norm(dim=1)
+        assert torch.allclose(norms, torch.full_like(norms, radius), rtol=1e-5, atol=0)
+        delta = proposal
+    assert len({side for side, _ in drawn}) >= 3  # large, middle and small squares
+
+
+def test_l2_pattern_is_zero_outside_its_square_with_unit_norm():
+    atk = DenoiseSquare(_tiny(3), norm="L2", seed=0)
+    atk._generator = torch.Generator().manual_seed(0)
+    rows, cols = torch.tensor([0, 7, 3]), torch.tensor([9, 0, 4])
+    pattern = atk._pattern(torch.zeros(3, 3, 12, 14), rows, cols, 5)
+    mask = atk._mask(pattern, rows, cols, 5).expand_as(pattern)
+    assert (pattern[~mask] == 0).all() and (pattern[mask] != 0).all()
+    assert torch.allclose(pattern.flatten(1).norm(dim=1), torch.ones(3), rtol=1e-6)
+
+
+def test_l2_search_keeps_the_sphere_and_changes_at_most_two_squares_per_query():
+    """The whole search on a 32x32 image: every query changes at most two squares of the side
+    at that query (the old update changed 740-821 of 1024 pixels), and the result lies on the
+    sphere."""
+    noisy, clean = _pair((2, 1, 32, 32))
+    atk = DenoiseSquare(_tiny(), norm="L2", eps=2 / 255, per_pixel=True, n_queries=200, seed=0)
+    changes, propose = [], atk._propose_l2
+
+    def spy(delta, side):
+        proposal = propose(delta, side)
+        changes.append(((proposal != delta).flatten(1).sum(dim=1), side))
+        return proposal
+
+    atk._propose_l2 = spy
+    adv = atk(noisy, clean)
+    assert len(changes) == 199
+    for changed, side in changes:
+        assert (changed <= 2 * side * side).all()
+    assert max(changed.max().item() for changed, _ in changes) > 100  # the big early squares
+    radius = 2 / 255 * 32
+    assert torch.allclose((adv - noisy).flatten(1).norm(dim=1), torch.full((2,), radius),
+                          rtol=1e-5)

@@ -241,7 +241,7 @@ def test_call_time_checks():
     with pytest.raises(ValueError, match="noisy contains NaN"):
         WorstCase([DenoisePGD(model)])(torch.full((1, 1, 4, 4), float("nan")))
     with pytest.raises(ValueError, match="classification-only"):
-        atk.set_mode_targeted_random()
+        atk.set_mode_targeted_least_likely()
 
 
 def test_model_mode_restored_also_when_a_member_raises():

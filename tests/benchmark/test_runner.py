@@ -1,7 +1,6 @@
 """The runner: per-image rows, the worst case, bootstrap means, sanity flags, resuming."""
 
 import json
-import math
 
 import pytest
 import torch
@@ -12,7 +11,6 @@ from denoise_adv.attacks import DenoisePGD
 from denoise_adv.benchmark import (
     PROTOCOL_V1,
     PROTOCOL_V1_QUICK,
-    bootstrap_interval,
     fingerprint,
     run_benchmark,
     sanity_checks,
@@ -93,23 +91,6 @@ def test_summary_means_and_bootstrap(bench):
         summary["gaussian_psnr"]["mean"] - summary["robust_psnr"]["mean"])
 
 
-def test_bootstrap_closed_form():
-    values = torch.linspace(20, 30, 12).tolist()
-    protocol = PROTOCOL_V1.derive("b", bootstrap=20000)
-    stat = bootstrap_interval(values, protocol)
-    mean = sum(values) / 12
-    # the bootstrap distribution of the mean: centred on it, with standard deviation
-    # s / sqrt(n), s the plug-in (biased) standard deviation; its 95% interval ~ +-1.96 of it
-    s = math.sqrt(sum((v - mean) ** 2 for v in values) / 12)
-    half = 1.96 * s / math.sqrt(12)
-    assert stat["mean"] == pytest.approx(mean)
-    assert stat["low"] == pytest.approx(mean - half, abs=0.08 * half)
-    assert stat["high"] == pytest.approx(mean + half, abs=0.08 * half)
-    assert bootstrap_interval(values, protocol) == stat  # seeded
-    assert bootstrap_interval([3.0, 3.0, 3.0], protocol) == {"mean": 3.0, "low": 3.0,
-                                                             "high": 3.0}
-
-
 def test_gradient_masking_is_flagged_not_ranked(bench):
     results, _ = bench
     masked, normal = results["summary"]["masked"], results["summary"]["dncnn"]
@@ -130,7 +111,7 @@ def test_outputs_written(bench):
     results, out = bench
     on_disk = json.loads((out / "results.json").read_text())
     assert on_disk["per_image"] == results["per_image"]
-    assert on_disk["schema_version"] == 1 and on_disk["protocol"]["version"] == "test-tiny"
+    assert on_disk["schema_version"] == 2 and on_disk["protocol"]["version"] == "test-tiny"
     assert {"torch", "denoise-adv", "python"} <= set(on_disk["versions"])
     board = (out / "leaderboard.md").read_text()
     assert board.index("| 1 | dncnn |") < board.index("| -- | masked |")
@@ -316,7 +297,7 @@ def test_leaderboard_html_shows_hostile_names_as_text(bench, tiny_images):
     markup (issue 31: a file named ``<img src=x onerror=...>`` ran a script)."""
     from html.parser import HTMLParser
 
-    from denoise_adv.benchmark.report import render_leaderboard_html
+    from denoise_adv.evaluation.report import render_leaderboard_html
 
     results, out = bench
     results, images = _relabel(results, HOSTILE, list(tiny_images)[:3])

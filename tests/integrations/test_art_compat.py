@@ -1,7 +1,7 @@
-"""ART's own classes on :class:`denoise_adv.art.PyTorchDenoiser`, as the ART compatibility
-table of ``docs/usage.rst`` lists them: each one that works is run here (budget kept, denoised
-output made worse, defence applied), and each one that refuses is checked to refuse with the
-reason the table gives."""
+"""ART's own classes on :class:`denoise_adv.integrations.art.PyTorchDenoiser`, as the ART
+compatibility table of ``docs/usage.rst`` lists them: each one that works is run here (budget
+kept, denoised output made worse, defence applied), and each one that refuses is checked to
+refuse with the reason the table gives."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from art.defences import preprocessor
 from art.defences.trainer import AdversarialTrainer, AdversarialTrainerMadryPGD
 from art.estimators.regression import RegressorMixin
 
-from denoise_adv.art import PyTorchDenoiser
 from denoise_adv.data import builtin_image
+from denoise_adv.integrations.art import PyTorchDenoiser
 
 EPS = 2 / 255
 SIZE = 32

@@ -11,8 +11,8 @@ from torch import nn
 
 from denoise_adv import DenoiseBIM, DenoiseFGSM, DenoisePGD, DenoisePGDL2, ObsAtk, WorstCase
 from denoise_adv.analysis import evaluate_robustness, noisy_image
-from denoise_adv.art import TSAugmentation
 from denoise_adv.attacks import MAX_BUDGET, AttackSpec
+from denoise_adv.integrations.art import TSAugmentation
 from denoise_adv.models import FFDNet, UNetRes
 from denoise_adv.transforms import TSNoise
 from denoise_adv.typical import aep_deviation

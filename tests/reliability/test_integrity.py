@@ -12,9 +12,14 @@ import torch
 from reliability_helpers import tiny_model
 
 from denoise_adv.benchmark import PROTOCOL_V1, PROTOCOL_V1_QUICK, PROTOCOLS, get_protocol
-from denoise_adv.benchmark.protocol import Protocol
-from denoise_adv.cli.common import model_label
-from denoise_adv.models import load_checkpoint, pretrained, save_checkpoint, zoo_manifest
+from denoise_adv.evaluation.protocol import Protocol
+from denoise_adv.models import (
+    load_checkpoint,
+    model_label,
+    pretrained,
+    save_checkpoint,
+    zoo_manifest,
+)
 from denoise_adv.models.registry import weights_sha256
 from denoise_adv.models.zoo import ZOO_DIR
 

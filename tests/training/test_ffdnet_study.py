@@ -27,7 +27,7 @@ def test_runs_share_the_recipe_and_the_control_is_stronger(study, tmp_path):
     opts = study.parse(["--out", str(tmp_path), "--lr", "3e-5", "--steps", "300"])
     runs = study.study_runs(opts)
     assert list(runs)[:6] == ["normal-s1", "ts-def-t10-s1", "ts-def-t4406-s1", "mixed-26-s1",
-                              "adversarial-s1", "control-s1"] and len(runs) == 12
+                              "adversarial-s1", "control-s1"] and len(runs) == 30
     assert {steps for name, (_, steps) in runs.items() if not name.startswith("control")} == {300}
     args, steps = runs["control-s2"]  # twice the evaluation's 2/255 ball, alpha eps/2
     assert steps == 300 and args[args.index("--adv-eps") + 1] == "4"
@@ -42,7 +42,7 @@ def test_report_from_partial_results(study, tmp_path):
     opts = study.parse(["--quick", "--out", str(tmp_path), "--lr", "1e-5", "--steps", "2",
                         "--seeds", "1", "2"])
     text = study.report(opts).read_text()  # nothing has run: every cell says so
-    assert "none yet" in text and "has not run yet" in text
+    assert "none yet" in text and "has not run in this folder" in text
     for seed, drop in ((1, 1.0), (2, 1.2)):  # two seeds of normal, fixed-set results only
         folder = tmp_path / "train" / f"normal-s{seed}"
         (folder / "snapshots").mkdir(parents=True)
@@ -53,32 +53,49 @@ def test_report_from_partial_results(study, tmp_path):
                                                  {"set": "set-linf", "psnr_drop": drop}]}))
     lines = study.report(opts).read_text().splitlines()
     row = lines.index("   * - normal")
-    assert lines[row + 1] == "     - 1,2" and "     - 1.100 ± 0.100" in lines[row:row + 16]
+    # the mean and half its 95% t-interval: t(0.975, 1) * sd / sqrt(2) = 12.706 * 0.1 = 1.271
+    assert lines[row + 1] == "     - 1,2" and "     - 1.100 ± 1.271" in lines[row:row + 16]
     assert (tmp_path / "ffdnet_study.rst").is_file() and not list(tmp_path.glob("docs"))
+    data = json.loads((tmp_path / "ffdnet_study.json").read_text())["data"]
+    assert data["normal"] == {"1": {"fixed_linf": 1.0}, "2": {"fixed_linf": 1.2}}
 
 
-def test_matched_psnr_reads_branches_off_the_normal_line(study, tmp_path):
+def _results(values):
+    """A benchmark results.json of ``{spec: (gaussian, robust, gap)}``."""
+    return {"models": {spec: {"spec": spec} for spec in values},
+            "summary": {spec: {"gaussian_psnr": {"mean": g}, "robust_psnr": {"mean": r},
+                               "gap": {"mean": gap}} for spec, (g, r, gap) in values.items()}}
+
+
+def test_branches_are_compared_with_normal_by_welch_and_holm(study, tmp_path):
+    from scipy import stats
+
     opts = study.parse(["--quick", "--out", str(tmp_path), "--lr", "1e-5", "--steps", "2",
-                        "--seeds", "1", "2"])
-    curves = tmp_path / "curves"
-    curves.mkdir(parents=True)
-    # normal fine-tunes on the line drop = 1 + 0.1 * psnr, but for +-0.01 of noise
-    on_line = {str(i): {"psnr": 30.0 + i, "drop_linf": 1 + 0.1 * (30.0 + i) + 0.01 * (-1) ** i}
-               for i in range(1, 5)}
-    (curves / "measure-lr-1e-05.json").write_text(json.dumps(on_line))
-    (curves / "untouched.json").write_text(json.dumps({"psnr": 30.0, "drop_linf": 4.0}))
-    line = study.normal_line(opts)
-    assert line["b"] == pytest.approx(0.1, abs=0.01) and line["points"] == 5
-    assert line["sd"] == pytest.approx(0.011, abs=0.003)
-    for name, drop in (("ts-def-t10-s1", 3.5), ("ts-def-t10-s2", 3.7)):
-        (tmp_path / "train" / name / "snapshots").mkdir(parents=True)
-        (tmp_path / "train" / name / "snapshots" / "step-2.pt").write_bytes(b"")
-        (curves / f"{name}.json").write_text(json.dumps({  # run of 2 steps: 1 and 2 count
-            "1": {"psnr": 33.0, "drop_linf": 4.3 + drop - 4.0}, "2": {"psnr": 30.0,
-                                                                     "drop_linf": drop}}))
-    away = study.off_line(opts, {"a": 1.0, "b": 0.1})  # the second half's mean, per seed
-    assert away == {"ts-def-t10": [pytest.approx(-0.5), pytest.approx(-0.3)]}
-    assert study._verdict((-0.4, 0.1, 2), "x") == (
-        "x narrows it by -0.400 dB (beyond the seed spread, the two half-ranges summed: 0.100)")
-    assert "within" in study._verdict((0.05, 0.1, 2), "x")
-    assert "one seed" in study._verdict((-0.4, 0.0, 1), "x")
+                        "--seeds", "1", "2", "3"])
+    gaps = {"normal": [2.00, 2.05, 1.95], "ts-def-t10": [1.90, 1.96, 1.93],
+            "control": [1.60, 1.65, 1.62]}
+    values = {}
+    for branch, seeds in gaps.items():
+        for seed, gap in enumerate(seeds, 1):
+            folder = tmp_path / "train" / f"{branch}-s{seed}"
+            (folder / "snapshots").mkdir(parents=True)
+            (folder / "snapshots" / "step-2.pt").write_bytes(b"")
+            values[str(folder / "model.pt")] = (31.8, 31.8 - gap, gap)
+    bench = tmp_path / "eval" / "benchmark" / "results.json"
+    bench.parent.mkdir(parents=True)
+    bench.write_text(json.dumps(_results(values)))
+    data = study.seed_values(opts)
+    assert study._per_seed(data, "control", "v1_gap") == pytest.approx(gaps["control"])
+    tests = study.comparisons(data)
+    gap = tests["v1_gap"]
+    for branch in ("ts-def-t10", "control"):
+        welch = stats.ttest_ind(gaps[branch], gaps["normal"], equal_var=False)
+        assert gap[branch]["p"] == pytest.approx(welch.pvalue)
+        assert gap[branch]["diff"] == pytest.approx(sum(gaps[branch]) / 3 - 2.0)
+    # one Holm family of 4 tests (gap and robust PSNR x 2 branches): the smallest p times 4
+    ps = sorted(t["p"] for key in ("v1_gap", "v1_robust") for t in tests[key].values())
+    assert min(t["p_holm"] for t in gap.values()) == pytest.approx(min(4 * ps[0], 1))
+    text = study.reading(data)
+    assert "the positive control (adversarial at 4/255) narrows the gap by -0.377 dB" in text
+    assert "detects a difference of gap of" in text
+    assert "TS-Def. T = 4406: fewer than two seeds, no test" in text

@@ -23,9 +23,14 @@ def test_first_list_table_and_changes(sbs, tmp_path):
 
 
 def test_paper_drops_come_from_reproduce(sbs):
-    from denoise_adv.cli.reproduce import PAPER_TABLE2
+    from denoise_adv.evaluation import PAPER_TABLE2, PAPER_TABLE4
 
     paper = sbs.paper_values()["ts-def"]
     p = PAPER_TABLE2["ts-def"]
     assert float(paper["fixed_linf"]) == pytest.approx(p["gaussian"] - p["adv-linf"], abs=1e-3)
-    assert "normal" in sbs.page()  # the committed pages parse
+    table4 = sbs.paper_values(PAPER_TABLE4)
+    assert table4["mixed-26"]["gaussian"] == "30.3839" and table4["ts-def"]["gaussian"] == "30.3491"
+    assert sbs.paper_values()["ts-pres"] == {"gaussian": "30.390", "fixed_linf": "0.303",
+                                             "fixed_l2": "0.371"}  # the paper's (-0.303, -0.371)
+    text = sbs.page()  # the committed pages parse
+    assert "normal" in text and "mixed-25.5" in text and "paper (Table 4, Set12)" in text

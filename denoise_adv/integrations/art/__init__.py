@@ -2,8 +2,8 @@
 
 Split as ART splits its own classes: :mod:`.estimator` (:class:`PyTorchDenoiser`,
 :func:`check_attack`), :mod:`.preprocessor` (:class:`TSAugmentation`), :mod:`.trainer`
-(:class:`AdversarialTrainerDenoiser`). ``denoise_adv.art`` re-exports them (the old path). Needs
-``pip install "denoise-adv[art]"``.
+(:class:`AdversarialTrainerDenoiser`). ``denoise_adv.art`` re-exports them (the old path,
+deprecated). Needs ``pip install "denoise-adv[art]"``.
 
 ART's :class:`~art.estimators.regression.PyTorchRegressor` flattens the model output
 (``loss(output.reshape(-1), y)``), so it breaks on image-to-image models.

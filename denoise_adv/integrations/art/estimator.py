@@ -17,7 +17,7 @@ from art.estimators.regression.pytorch import PyTorchRegressor
 from torch import nn
 from tqdm.auto import trange
 
-from ..._checks import check_int, check_module
+from ..._checks import check_image_batch, check_int, check_module
 
 __all__ = ["PyTorchDenoiser", "check_attack", "match_target"]
 
@@ -31,6 +31,21 @@ def _leaf_layer_names(model: nn.Module) -> list[str]:
     ``Sequential``/``ModuleList`` flattened): the layers whose outputs ART can read."""
     return [name for name, module in model.named_modules()
             if name and next(module.children(), None) is None]
+
+
+def _check_values(a: Any, name: str) -> None:
+    """Refuse the inputs the rest of the package refuses, naming the argument: integer or bool
+    arrays (8-bit images hold 0-255, a denoiser's units are [0, 1]: a uint8 batch came back as
+    values from -22 to 305) and, for image batches (N, C, H, W), empty or non-finite ones
+    (:func:`~denoise_adv._checks.check_image_batch`). Other ranks (ART's flat regressor
+    inputs and targets) are checked for their dtype only."""
+    if a is None:
+        return
+    t = a if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a))
+    if t.dim() == 4:
+        check_image_batch(t, name)
+    elif not t.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point array, got dtype {t.dtype}")
 
 
 def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -81,7 +96,8 @@ class PyTorchDenoiser(PyTorchRegressor):
       ``"net.1"``...); ``get_activations`` takes an index into it or the name of any submodule
       (``"net"``). A module called several times in one forward reports its last call.
     - ``clip_values`` bounds the inputs; inputs outside it are refused (module notes).
-    - Inputs are cast to the model's dtype after the defences.
+    - Inputs are cast to the model's dtype after the defences. Integer inputs (8-bit images,
+      0-255) are refused, as everywhere in the package: divide them by 255 first.
 
     Args:
         model: denoiser ``nn.Module`` mapping noisy -> clean (see
@@ -196,6 +212,7 @@ class PyTorchDenoiser(PyTorchRegressor):
     def predict(self, x: np.ndarray, batch_size: int = 128, training_mode: bool = False,
                 **kwargs: Any) -> np.ndarray:
         """Model outputs for ``x`` (float32, as ART's regressors), in batches."""
+        _check_values(x, "x")
         self._check_domain(x)
         self._model.train(mode=training_mode)
         x_pre, _ = self._apply_preprocessing(x, y=None, fit=False)
@@ -214,6 +231,7 @@ class PyTorchDenoiser(PyTorchRegressor):
         """Output of ``layer`` (an index into :attr:`layer_names` or a submodule name) for
         ``x``; with ``framework=True`` a tensor that keeps the graph to ``x``."""
         module = self._layer(layer)
+        _check_values(x, "x")
         self._model.eval()
         x_pre, _ = self._apply_preprocessing(x=x, y=None, fit=False, no_grad=not framework)
         captured: list[torch.Tensor] = []
@@ -265,6 +283,8 @@ class PyTorchDenoiser(PyTorchRegressor):
         """
         if y is None:
             raise ValueError(_NO_Y)
+        _check_values(x, "x")
+        _check_values(y, "y")
         self._check_domain(x)
         self._model.train(mode=training_mode)
         is_tensor = isinstance(x, torch.Tensor)
@@ -296,6 +316,8 @@ class PyTorchDenoiser(PyTorchRegressor):
     def compute_loss(self, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor,
                      reduction: str = "none", **kwargs: Any) -> np.ndarray | torch.Tensor:
         """The loss of the model on ``(x, y)``: per sample for ``"none"``, else reduced."""
+        _check_values(x, "x")
+        _check_values(y, "y")
         self._check_domain(x)
         self._model.eval()
         x_pre, y_pre = self._apply_preprocessing(x, y, fit=False)
@@ -308,6 +330,8 @@ class PyTorchDenoiser(PyTorchRegressor):
                                       y: np.ndarray | torch.Tensor, reduction: str = "none",
                                       **kwargs: Any) -> np.ndarray | torch.Tensor:
         """The loss of predictions ``pred`` (no preprocessing applied to ``y``)."""
+        _check_values(pred, "pred")
+        _check_values(y, "y")
         loss = self._image_loss(self._to_tensor(pred), self._to_tensor(y), reduction)
         return loss if isinstance(y, torch.Tensor) else loss.detach().cpu().numpy()
 
@@ -342,6 +366,8 @@ class PyTorchDenoiser(PyTorchRegressor):
             verbose: show a tqdm bar over the epochs.
         """
         self._check_can_fit(y)
+        _check_values(x, "x")
+        _check_values(y, "y")
         self._model.train(mode=training_mode)
         x_pre, y_pre = self._apply_preprocessing(x, y, fit=True)
         dataset = torch.utils.data.TensorDataset(torch.from_numpy(np.asarray(x_pre)),
@@ -375,6 +401,8 @@ class PyTorchDenoiser(PyTorchRegressor):
             for x_batch, y_batch in batches:
                 if y_batch is None:
                     raise ValueError("the generator must yield (x, y) with y the clean images")
+                _check_values(x_batch, "the generator's x")
+                _check_values(y_batch, "the generator's y")
                 x_pre, y_pre = self._apply_preprocessing(_numpy(x_batch), _numpy(y_batch),
                                                          fit=True)
                 self._train_step(self._to_tensor(x_pre), self._to_tensor(y_pre))

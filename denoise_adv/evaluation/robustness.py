@@ -14,7 +14,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..attacks import AttackSpec, load_adversarial_set, save_adversarial_set
-from .common import Image, attack_generator, load_dataset, noisy_image, score
+from ..noise import DEFAULT_SIGMA
+from .inputs import Image, attack_generator, load_dataset, noisy_image, score
 
 __all__ = [
     "evaluate_adversarial_set",
@@ -29,7 +30,7 @@ METRICS = ("psnr", "ssim", "mae")
 def evaluate_robustness(
     model: nn.Module,
     dataset: str | Sequence[Image],
-    sigma: float = 25 / 255,
+    sigma: float = DEFAULT_SIGMA,
     attacks: Mapping[str, AttackSpec] | Sequence[str] = ("linf", "l2"),
     seed: int = 0,
     channels: int = 1,
@@ -121,7 +122,7 @@ def make_adversarial_set(
     model: nn.Module,
     dataset: str | Sequence[Image],
     path: str | os.PathLike,
-    sigma: float = 25 / 255,
+    sigma: float = DEFAULT_SIGMA,
     attack: AttackSpec | None = None,
     seed: int = 0,
     channels: int = 1,

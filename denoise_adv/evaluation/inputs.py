@@ -1,4 +1,6 @@
-"""Pieces every analysis shares: datasets, seeded noise, the attack protocol, scoring."""
+"""The inputs of every evaluation, and their score: datasets, the seeded Gaussian noise of each
+image (the noise owner's level, the ``"noise"`` stream), the attacks' random starts, random
+perturbations of a budget's size, and the metrics of one output."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from .. import seeding
 from ..data import MAX_PIXELS, iter_images
 from ..metrics import mae, psnr, ssim
 
-__all__ = ["Image", "attack_generator", "load_dataset", "noisy_image", "score"]
+__all__ = ["Image", "attack_generator", "load_dataset", "noisy_image", "random_perturbation",
+           "random_perturbation_like", "score"]
 
 Image = tuple[str, torch.Tensor]  # (name, clean (C, H, W))
 
@@ -63,3 +66,28 @@ def score(model: nn.Module, inputs: torch.Tensor, clean: torch.Tensor) -> dict[s
     result = {"psnr": psnr(out, clean).item(), "mae": mae(out, clean).item()}
     result["ssim"] = ssim(out, clean).item() if min(clean.shape[-2:]) >= 11 else float("nan")
     return result
+
+
+def random_perturbation(like: torch.Tensor, norm: str, size: float | torch.Tensor,
+                        generator: torch.Generator) -> torch.Tensor:
+    """A random perturbation shaped like ``like``: random signs times ``size`` for L-inf, a
+    uniformly random direction of L2 norm ``size`` for L2 (drawn on the CPU from
+    ``generator``, so a seed gives the same perturbation on every device).
+
+    Example:
+        >>> d = random_perturbation(torch.zeros(1, 1, 4, 4), "l2", 2.0, torch.Generator())
+        >>> round(float(d.norm()), 4)
+        2.0
+    """
+    g = torch.randn(like.shape, generator=generator).to(like)
+    if norm == "linf":
+        return torch.where(g >= 0, 1.0, -1.0).to(like) * size
+    return g / g.norm() * size
+
+
+def random_perturbation_like(delta: torch.Tensor, norm: str, generator: torch.Generator
+                             ) -> torch.Tensor:
+    """A random perturbation with the size of ``delta``: random signs times ``max|delta|`` for
+    L-inf, a uniformly random direction with ``delta``'s L2 norm for L2."""
+    size = delta.abs().amax() if norm == "linf" else delta.norm()
+    return random_perturbation(delta, norm, size, generator)

@@ -8,7 +8,11 @@ Layout of ``out/``:
 - ``models/MODEL.json``: each model's fingerprint; another model under the same label is
   refused (its rows would be stale).
 - ``rows/MODEL/IMAGE-sSEED.json``: one finished (model, image, noise seed) row and its time,
-  written atomically as it finishes; a rerun skips it while the image's pixels are the same.
+  written atomically as it finishes, as strict JSON (:func:`~denoise_adv._io.write_json`: a
+  NaN is ``null``) with the sha256 of its own content; a rerun skips it while the image's
+  pixels are the same and the content matches its hash (an edited or damaged row is computed
+  again, with a warning). :func:`write_row_file` and :func:`read_row_file` are its one writer
+  and reader.
 - ``worst/MODEL/IMAGE-sSEED.png``: the denoised worst case of that row (headline budget).
 - ``cache/transfer/IMAGE-sSEED.pt``: the transfer inputs of an image, crafted once (per
   version of its pixels).
@@ -31,24 +35,35 @@ image of a data folder cannot leave old numbers under its name.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .._io import atomic_open, atomic_torch_save, load_weights, remove_stale_temporaries
+from .._io import (
+    atomic_torch_save,
+    load_weights,
+    read_json,
+    remove_stale_temporaries,
+    strict_json,
+    write_json,
+)
 from .._lock import OutputLock
 from ..data import pixels_of, save_png
 from .protocol import Protocol
 
-__all__ = ["SCHEMA_VERSION", "ResultsFolder"]
+__all__ = ["SCHEMA_VERSION", "ResultsFolder", "read_row_file", "recorded_differences",
+           "write_row_file"]
 
-#: Version of the layout of ``results.json`` and of the folder's files.
-SCHEMA_VERSION = 1
+#: Version of the layout of ``results.json`` and of the folder's files (2: t-intervals, rank
+#: groups by Holm, per-image values; verified strict row files).
+SCHEMA_VERSION = 2
 
 
 def safe_name(text: str) -> str:
@@ -57,11 +72,62 @@ def safe_name(text: str) -> str:
 
 
 def _write_json(path: Path, value: Any) -> None:
-    """The store's own files (rows, caches): read back only by the store, whose Python
-    ``json`` reads a non-finite PSNR back as it was written (``results.json``, for other
-    readers, is strict: :func:`~denoise_adv._io.write_json`)."""
-    with atomic_open(path, "w") as f:
-        json.dump(value, f, indent=1)
+    """The store's own small files (protocol, models), strict JSON as every file we write."""
+    write_json(path, value, indent=1)
+
+
+def recorded_differences(saved: Any, new: dict[str, Any], keys: Sequence[str]) -> list[str]:
+    """The ``keys`` whose values differ between a recorded protocol ``saved`` (read from its
+    JSON file) and ``new`` (compared in their JSON form): the one comparison behind every
+    "this folder holds another protocol" refusal.
+
+    Example:
+        >>> recorded_differences({"sigma": 0.1, "seed": 0}, {"sigma": 0.1, "seed": (1,)},
+        ...                      ["sigma", "seed"])
+        ['seed']
+    """
+    saved = saved if isinstance(saved, dict) else {}
+    return [k for k in keys if saved.get(k) != json.loads(json.dumps(new.get(k)))]
+
+
+def _content_sha256(body: Mapping[str, Any]) -> str:
+    """The sha256 of a row record's content (its strict-JSON form, keys sorted)."""
+    strict, replaced = strict_json(body)
+    text = json.dumps([strict, replaced], sort_keys=True, allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def write_row_file(path: str | os.PathLike, row: Mapping[str, Any], seconds: float) -> Path:
+    """Write a finished row and its time as strict JSON with the sha256 of that content: the
+    one writer of row files (read back by :func:`read_row_file`).
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "row.json")
+        >>> read_row_file(write_row_file(path, {"psnr": float("nan")}, 1.5))["seconds"]
+        1.5
+    """
+    body = {"row": dict(row), "seconds": float(seconds)}
+    return write_json(path, {**body, "sha256": _content_sha256(body)}, indent=1)
+
+
+def read_row_file(path: str | os.PathLike) -> dict[str, Any] | None:
+    """``{"row", "seconds"}`` of a row file :func:`write_row_file` wrote, or ``None`` with a
+    warning when the file is not one: not strict JSON, no hash (a folder of an earlier
+    version), or content that does not match its hash (edited or damaged). The caller then
+    computes the row again; nothing unverified reaches the results."""
+    try:
+        record = read_json(path)
+        body = {"row": record["row"], "seconds": record["seconds"]}
+        verified = record["sha256"] == _content_sha256(body)
+    except (ValueError, KeyError, TypeError) as exc:
+        verified, body = False, f"{type(exc).__name__}: {exc}"
+    if not verified:
+        warnings.warn(f"{path} is not a verified row (edited, damaged or of an earlier "
+                      f"version{'' if isinstance(body, dict) else ': ' + body}): it is computed "
+                      "again", stacklevel=2)
+        return None
+    return body
 
 
 class ResultsFolder:
@@ -147,8 +213,8 @@ class ResultsFolder:
         if old.get("version") != new["version"]:
             raise ValueError(f"{self.path} holds results of protocol {old.get('version')}, not "
                              f"{new['version']}: use another --out (protocols never mix)")
-        if old != new:
-            fields = sorted(k for k in new if old.get(k) != new[k])
+        fields = sorted(recorded_differences(old, new, list({**old, **new})))
+        if fields:
             raise ValueError(f"{self.path} holds results of a different protocol named "
                              f"{new['version']} (fields {', '.join(fields)} differ): use "
                              "another --out")
@@ -179,7 +245,9 @@ class ResultsFolder:
         path = self._stem("rows", label, image, seed, ".json")
         if not path.is_file():
             return None
-        record = json.loads(path.read_text())
+        record = read_row_file(path)
+        if record is None or not isinstance(record["row"], dict):
+            return None
         return record if self._current(image, record["row"].get("pixel_sha256")) else None
 
     def worst_path(self, label: str, image: str, seed: int) -> Path:
@@ -191,8 +259,7 @@ class ResultsFolder:
         """Keep a finished row (its worst-case PNG first: a row file means both exist)."""
         save_png(output, self.worst_path(label, image, seed))
         row = {**row, "pixel_sha256": self._pixels_of(image)}
-        _write_json(self._stem("rows", label, image, seed, ".json"),
-                    {"row": row, "seconds": seconds})
+        write_row_file(self._stem("rows", label, image, seed, ".json"), row, seconds)
 
     def _pixels_of(self, image: str) -> str:
         if image not in self.pixels:

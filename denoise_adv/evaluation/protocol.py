@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ import torch
 from torch import nn
 
 from .._checks import check_channels, check_int, check_real
-from ..analysis.transfer import random_perturbation
+from .inputs import random_perturbation
 
 __all__ = ["COLOR_TEST_IMAGES", "PROTOCOL_V1", "PROTOCOL_V1_COLOR", "PROTOCOL_V1_COLOR_QUICK",
            "PROTOCOL_V1_QUICK", "PROTOCOL_V2", "PROTOCOL_V2_QUICK", "PROTOCOLS", "BenchAttack",
@@ -102,6 +103,19 @@ class BenchAttack:
         check_real(self.alpha, "alpha", minimum=0.0, strict=self.kind in ("pgd", "obsatk"))
         check_int(self.steps, "steps", minimum=0 if self.kind in ("random", "square") else 1)
         check_int(self.restarts, "restarts", minimum=1)
+        self._check_fixed_fields()
+
+    #: Fields a kind fixes (FGSM is one step of the budget's size; random noise is drawn
+    #: once): a record that contradicts its kind is refused when it is read, not on the
+    #: first image.
+    _FIXED = {"fgsm": {"alpha": 0.0, "steps": 1, "restarts": 1},
+              "random": {"alpha": 0.0, "steps": 0, "restarts": 1}}
+
+    def _check_fixed_fields(self) -> None:
+        for field, value in self._FIXED.get(self.kind, {}).items():
+            if getattr(self, field) != value:
+                raise ValueError(f"attack {self.name!r} of kind {self.kind!r} must have "
+                                 f"{field} {value:g}, got {getattr(self, field)!r}")
 
     @property
     def gradient_free(self) -> bool:
@@ -441,18 +455,46 @@ PROTOCOLS: dict[str, Protocol] = {p.version: p for p in (
     PROTOCOL_V2_QUICK)}
 
 
+#: The version names the tool gives itself: ``v<N>`` and its variants (``-quick``,
+#: ``-color``, ``-custom`` and their combinations), today's and the versions to come.
+RESERVED_NAME = re.compile(r"v\d+(-(quick|color|custom))*", re.IGNORECASE)
+#: The suffix of :func:`custom_data`'s variant.
+CUSTOM = "-custom"
+
+
+def _frozen_of(protocol: Protocol) -> Protocol | None:
+    """The definition a reserved name stands for: a frozen protocol, or for
+    ``VERSION-custom`` the :func:`custom_data` variant of that frozen protocol on this
+    protocol's own data; ``None`` when the name stands for none."""
+    version = protocol.version
+    if version in PROTOCOLS:
+        return PROTOCOLS[version]
+    base = PROTOCOLS.get(version.removesuffix(CUSTOM)) if version.endswith(CUSTOM) else None
+    if base is None or not protocol.data or str(protocol.data).startswith("builtin:"):
+        return None
+    return custom_data(base, protocol.data)
+
+
 def _reserved_checked(protocol: Protocol) -> Protocol:
-    """``protocol``, unless it claims a reserved version name (a key of :data:`PROTOCOLS`)
-    with other values than that frozen definition: then :class:`ValueError` naming the
-    fields that differ (results labelled "v1" must be v1's)."""
-    frozen = PROTOCOLS.get(protocol.version) if isinstance(protocol.version, str) else None
-    if frozen is None or protocol == frozen:
+    """``protocol``, unless it claims a reserved version name (:data:`RESERVED_NAME`) without
+    being what that name stands for (a frozen protocol field for field, or the tool's own
+    ``-custom`` variant of one): then :class:`ValueError` (results labelled "v1" must be
+    v1's, and "v1-custom" v1's attacks on the user's images)."""
+    frozen = _frozen_of(protocol)
+    if frozen is not None and protocol == frozen:
         return protocol
+    if frozen is None and not RESERVED_NAME.fullmatch(protocol.version):
+        return protocol
+    if frozen is None:
+        raise ValueError(f"protocol version {protocol.version!r} is reserved: the tool names "
+                         "its own protocols v<N> (with -quick, -color and -custom variants); "
+                         "give a custom protocol a version name of its own")
     mine, theirs = protocol.as_dict(), frozen.as_dict()
     fields = ", ".join(k for k in theirs if mine.get(k) != theirs[k])
-    raise ValueError(f"protocol version {protocol.version!r} is reserved for the frozen "
-                     f"protocol of that name, but this one differs in {fields}; give a custom "
-                     "protocol a version name of its own")
+    raise ValueError(f"protocol version {protocol.version!r} is reserved for the "
+                     f"{'frozen protocol' if protocol.version in PROTOCOLS else 'variant'} of "
+                     f"that name, but this one differs in {fields}; give a custom protocol a "
+                     "version name of its own")
 
 
 def custom_data(protocol: Protocol, data: str | os.PathLike) -> Protocol:
@@ -469,7 +511,7 @@ def custom_data(protocol: Protocol, data: str | os.PathLike) -> Protocol:
     if not text or text.startswith("builtin:"):
         raise ValueError(f"data must be a folder or a file of images, got {text!r} (the "
                          "built-in sets are the protocols' own data)")
-    return protocol.derive(f"{protocol.version}-custom", data=text, images=None, crop=None)
+    return protocol.derive(f"{protocol.version}{CUSTOM}", data=text, images=None, crop=None)
 
 
 def get_protocol(version: str | os.PathLike | Protocol) -> Protocol:

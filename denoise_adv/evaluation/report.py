@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from .._io import atomic_open, write_json
-from ..analysis.common import Image
 from ..data import load_image, png_bytes
 from ..report import new_figure, rst_list_table, save_figure
+from .inputs import Image
 from .protocol import budget_key
 from .results import is_upper_bound
 
@@ -57,8 +57,8 @@ def headline_column(headline_budget: float) -> str:
 
 
 def leaderboard_rows(results: Mapping[str, Any]) -> list[dict[str, str]]:
-    """One row of text cells per model, in leaderboard order (means with their bootstrap
-    intervals in brackets)."""
+    """One row of text cells per model, in leaderboard order (means with their t-intervals
+    over the images in brackets)."""
     headline = budget_key(results["protocol"]["headline_budget"])
     rows = []
     for label in results["leaderboard"]:
@@ -90,14 +90,21 @@ def _describe(results: Mapping[str, Any]) -> str:
              "white-box row, and ranked with the others" if square else
              "Black-box models get transfer and random inputs only (their robust PSNR is an "
              "upper bound)")
+    found = (results.get("statistics") or {}).get("detectable_difference")
+    power = ("" if found is None else f" Differences under {found:.2f} dB may go undetected "
+             "(80% power at this number of images).")
     return (f"Protocol {p['version']}: {p['data']} ({n} images"
             f"{', a partial run' if partial else ''}), sigma {p['sigma'] * 255:g}/255, "
-            f"noise seeds {p['noise_seeds']}, transfer from "
-            f"{p['reference']}; means over images with {p['confidence']:.0%} bootstrap "
-            f"intervals ({p['bootstrap']} resamples). {black}; flagged models failed a sanity "
-            f"check and are not ranked. '{PAIRED_COLUMN}': robust PSNR minus the best model's, "
-            "with its paired bootstrap interval (the same image resamples for both); models "
-            "whose interval contains 0 share a rank (=k): the images cannot tell them apart.")
+            f"noise seeds {p['noise_seeds']}, transfer from {p['reference']}; means over "
+            f"images with {p['confidence']:.0%} t-intervals (the images are what is "
+            "resampled; the noise seed, the attacks' random starts and the weights are "
+            f"fixed). {black}; flagged models failed a sanity check and are not ranked. "
+            f"'{PAIRED_COLUMN}': robust PSNR minus the best model's, with its paired "
+            "t-interval. Ranks: every pair of models is compared by a paired t-test on the "
+            "per-image robust PSNR, Holm-adjusted over all pairs (family-wise error "
+            f"{1 - p['confidence']:.0%}); a model's rank is 1 + the number of models "
+            "significantly better, '=k' a shared rank, so a lower mean can share the better "
+            f"rank.{power}")
 
 
 def _warnings(results: Mapping[str, Any]) -> list[str]:
@@ -158,7 +165,7 @@ _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">")
 
 
 def plot_robust_vs_budget(results: Mapping[str, Any], path: str | os.PathLike) -> Path:
-    """Left: mean robust PSNR (with its bootstrap interval) against the budget, one line per
+    """Left: mean robust PSNR (with its t-interval) against the budget, one line per
     model, budget 0 being the Gaussian PSNR. Right: the same as a drop from each model's own
     Gaussian PSNR, without intervals, where models of similar PSNR no longer sit on each other.
     Each model has its own marker (lines that coincide stay apart); black-box models dashed;

@@ -44,11 +44,11 @@ from tqdm.auto import tqdm
 from .. import seeding
 from .._amp import check_amp
 from .._checks import check_int, check_module
-from ..analysis.common import Image, attack_generator, load_dataset, noisy_image, score
 from ..attacks import WorstCase
 from ..metrics import psnr
 from ..models import is_differentiable
 from ..models.contract import channels_of, is_randomized
+from .inputs import Image, attack_generator, load_dataset, noisy_image, score
 from .protocol import PROTOCOL_V1, SEARCH_KINDS, BenchAttack, Protocol, budget_key, get_protocol
 from .report import write_outputs
 from .results import build_results

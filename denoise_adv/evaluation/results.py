@@ -1,4 +1,4 @@
-"""Merging rows into results: means with bootstrap intervals, sanity checks, the ranking.
+"""Merging rows into results: means with their intervals, sanity checks, the ranking.
 
 Sanity checks against gradient masking (Athalye et al. 2018; Carlini et al. 2019, "On
 evaluating adversarial robustness"), on mean PSNR drops with the protocol's ``tolerance_db``
@@ -16,10 +16,19 @@ of slack; a model failing any of them is *flagged*: listed, with its warnings, b
 - ``loss``: every multi-step white-box attack's loss rose over its iterations on every image
   (Auto-PGD, Square: the best loss rose above the start's).
 
-The ranking (:func:`rank_with_ties`): models are ordered by mean robust PSNR, and a model's
-rank is shared with the models above it that the images cannot tell apart: the paired
-bootstrap interval of the difference of robust PSNRs (the same image resamples for both
-models, :func:`paired_difference`) contains 0.
+Statistics (:mod:`denoise_adv.stats`: t-intervals, whose coverage at our sizes is tested by
+simulation; the percentile and BCa bootstrap of schema 1 covered 86% at six images):
+
+- each mean comes with its t-interval over the images (the images are what is resampled;
+  the noise seed, the attacks' random starts and the weights are fixed);
+- ``paired_vs_best``: a model's robust PSNR minus the best model's, with the paired
+  t-interval of the per-image differences (:func:`paired_difference`);
+- the ranking (:func:`rank_with_ties`): every pair of ranked models is compared by a paired
+  t-test on the per-image robust PSNR, Holm-adjusted over all pairs (family-wise error
+  ``1 - confidence``); a model's rank is 1 + the number of models significantly better
+  (:func:`denoise_adv.stats.rank_groups`), shared ranks are ``"=k"``;
+- ``results.json`` keeps each model's per-image values, every pair's test and the smallest
+  difference the board detects at 80% power.
 """
 
 from __future__ import annotations
@@ -27,7 +36,6 @@ from __future__ import annotations
 import os
 import platform
 import sys
-import warnings
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from typing import Any
@@ -35,56 +43,46 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import seeding
+from .. import stats
 from .protocol import BenchAttack, Protocol
 
-__all__ = ["bootstrap_interval", "build_results", "paired_difference", "rank_with_ties",
-           "sanity_checks", "summarize_model"]
+__all__ = ["board_evidence", "build_results", "check_row", "mean_interval",
+           "paired_difference", "rank_with_ties", "sanity_checks", "summarize_model"]
 
 #: Metrics of a row that get a mean and an interval.
 METRICS = ("gaussian_psnr", "gaussian_ssim", "robust_psnr", "gap", "random_drop")
 
 
-def bootstrap_interval(values: Sequence[float], protocol: Protocol) -> dict[str, float]:
-    """``{"mean", "low", "high"}``: the mean of ``values`` (one per image) and its percentile
-    bootstrap interval (``protocol.bootstrap`` resamples of the images with replacement, from
-    the ``"bootstrap"`` stream of ``protocol.bootstrap_seed``: the same resamples for every
-    model and metric, so intervals are paired).
+def mean_interval(values: Sequence[float], protocol: Protocol) -> dict[str, Any]:
+    """``{"mean", "low", "high", ...}``: the mean of ``values`` (one per image) and its
+    t-interval at ``protocol.confidence`` (:func:`denoise_adv.stats.summarize`). One image:
+    the interval is the value (``method`` ``"one image"``); a NaN among the values (the SSIM of
+    images under 11 pixels, a protocol without random inputs): all NaN (``"undefined"``).
 
     Example:
         >>> from denoise_adv.benchmark import PROTOCOL_V1
-        >>> bootstrap_interval([1.0, 1.0], PROTOCOL_V1)
-        {'mean': 1.0, 'low': 1.0, 'high': 1.0}
+        >>> {k: round(v, 3) for k, v in mean_interval([29.0, 30.0, 31.0], PROTOCOL_V1).items()
+        ...  if k in ("mean", "low", "high")}
+        {'mean': 30.0, 'low': 27.516, 'high': 32.484}
     """
-    x = torch.tensor(list(values), dtype=torch.float64)
-    if x.numel() == 0:
+    x = [float(v) for v in values]
+    if not x:
         raise ValueError("values must not be empty")
-    generator = seeding.generator(protocol.bootstrap_seed, "bootstrap", x.numel())
-    index = torch.randint(x.numel(), (protocol.bootstrap, x.numel()), generator=generator)
-    means = x[index].mean(dim=1)
-    tail = (1 - protocol.confidence) / 2
-    low, high = torch.quantile(means, torch.tensor([tail, 1 - tail], dtype=torch.float64))
-    return {"mean": x.mean().item(), "low": low.item(), "high": high.item()}
+    if any(v != v for v in x):
+        nan = float("nan")
+        return {"mean": nan, "low": nan, "high": nan, "n": len(x), "method": "undefined"}
+    if len(x) == 1:
+        return {"mean": x[0], "low": x[0], "high": x[0], "n": 1, "method": "one image"}
+    return stats.summarize(x, protocol.confidence)
 
 
 def paired_difference(values: Sequence[float], best: Sequence[float], protocol: Protocol
                       ) -> dict[str, Any]:
     """The mean of ``values[i] - best[i]`` (one pair per image: a model's robust PSNR and the
-    best model's on the same image) and its paired bootstrap interval: ``{"mean", "low",
-    "high", "method", "differences"}``.
-
-    :func:`scipy.stats.bootstrap` with ``paired=True`` resamples the images, the same for both
-    models, ``protocol.bootstrap`` times at ``protocol.confidence``, BCa (bias-corrected and
-    accelerated) intervals, from a NumPy generator seeded by the ``"bootstrap"`` stream of
-    ``protocol.bootstrap_seed`` and the number of images: every comparison of a run uses the
-    same image resamples. Where BCa cannot be computed it says so in ``method``:
-
-    - all differences equal (a model against itself, or identical per-image PSNRs): the
-      bootstrap distribution is one point, so the interval is that point (``"exact"``);
-    - one image: no resampling is possible; the interval is the difference (``"one image"``);
-    - BCa undefined (its acceleration divides by zero when the jackknife values are equal,
-      as on some two- or three-image sets): the percentile interval of the same resamples
-      (``"percentile"``).
+    best model's on the same image) and its paired t-interval at ``protocol.confidence``
+    (:func:`denoise_adv.stats.paired_interval`): ``{"mean", "low", "high", "method",
+    "differences"}``. All differences equal: the interval is that point (``"exact"``); one
+    image: the difference (``"one image"``).
 
     Example:
         >>> from denoise_adv.benchmark import PROTOCOL_V1
@@ -101,28 +99,34 @@ def paired_difference(values: Sequence[float], best: Sequence[float], protocol: 
     if np.all(diff == diff[0]) or diff.size == 1:
         method = "exact" if diff.size > 1 else "one image"
         return {**out, "low": out["mean"], "high": out["mean"], "method": method}
-    for method in ("BCa", "percentile"):
-        low, high = _scipy_interval(a, b, protocol, method)
-        if np.isfinite(low) and np.isfinite(high):
-            return {**out, "low": low, "high": high, "method": method}
-    raise RuntimeError("the bootstrap interval of the differences is not finite")  # unreachable
+    low, high = stats.paired_interval(a, b, protocol.confidence)
+    return {**out, "low": low, "high": high, "method": "paired t"}
 
 
-def _scipy_interval(a: np.ndarray, b: np.ndarray, protocol: Protocol, method: str
-                    ) -> tuple[float, float]:
-    from scipy.stats import bootstrap
-
-    rng = np.random.default_rng(seeding.seed_of(protocol.bootstrap_seed, "bootstrap", a.size))
-    with warnings.catch_warnings():  # an undefined BCa interval is NaN: the caller falls back
-        warnings.simplefilter("ignore")
-        result = bootstrap((a, b), _difference_of_means, paired=True, vectorized=True,
-                           n_resamples=protocol.bootstrap, confidence_level=protocol.confidence,
-                           method=method, random_state=rng)
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+#: The PSNRs of a row: a NaN there is a broken model or row, never a number to average (a
+#: NaN SSIM is legitimate: SSIM is undefined on images under 11 pixels).
+PSNR_KEYS = ("gaussian_psnr", "robust_psnr", "psnr", "robust_psnr_by_budget")
 
 
-def _difference_of_means(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-    return x.mean(axis=axis) - y.mean(axis=axis)
+def check_row(row: Mapping[str, Any], where: str) -> None:
+    """Refuse a row whose PSNRs hold a NaN, in one line naming the row (``where``) and the
+    entry, before it reaches a mean or an interval.
+
+    Example:
+        >>> check_row({"gaussian_psnr": float("nan")}, "m / camera / seed 0")
+        Traceback (most recent call last):
+        ...
+        ValueError: row m / camera / seed 0: gaussian_psnr is NaN (a model that outputs NaN, or \
+a damaged row); the statistics cannot use it
+    """
+    for key in PSNR_KEYS:
+        value = row.get(key)
+        values = value.items() if isinstance(value, Mapping) else [(None, value)]
+        for name, v in values:
+            if isinstance(v, float) and v != v:
+                entry = key if name is None else f"{key}[{name!r}]"
+                raise ValueError(f"row {where}: {entry} is NaN (a model that outputs NaN, or a "
+                                 "damaged row); the statistics cannot use it")
 
 
 def _per_image(rows: Sequence[dict[str, Any]], *path: str) -> list[float]:
@@ -153,9 +157,9 @@ def summarize_model(rows: Sequence[dict[str, Any]], protocol: Protocol, black_bo
                                "upper_bound": black_box and not free,
                                "images": len({r["image"] for r in rows})}
     for metric in METRICS:
-        summary[metric] = bootstrap_interval(_per_image(rows, metric), protocol)
+        summary[metric] = mean_interval(_per_image(rows, metric), protocol)
     summary["robust_psnr_by_budget"] = {
-        key: bootstrap_interval(_per_image(rows, "robust_psnr_by_budget", key), protocol)
+        key: mean_interval(_per_image(rows, "robust_psnr_by_budget", key), protocol)
         for key in rows[0]["robust_psnr_by_budget"]}
     names = list(rows[0]["psnr"])
     summary["attack_psnr"] = {n: _mean(_per_image(rows, "psnr", n)) for n in names}
@@ -260,56 +264,59 @@ def rank_models(summary: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return sorted(summary, key=key)
 
 
-def _contains_zero(interval: Mapping[str, float]) -> bool:
-    return interval["low"] <= 0.0 <= interval["high"]
-
-
 def rank_with_ties(summary: dict[str, dict[str, Any]], robust: Mapping[str, Sequence[float]],
                    protocol: Protocol) -> list[str]:
-    """Rank the models of ``summary`` in place and return the leaderboard order: the rank
-    groups in rank order (each by robust PSNR, best first), then the unranked models in
-    :func:`rank_models`' order. (A group's member can have a lower mean than a model of the
-    next group: ties need not be transitive, and the board keeps each group together.)
+    """Rank the models of ``summary`` in place and return the leaderboard order: the ranked
+    models by ``(rank, -mean robust PSNR)``, then the unranked ones in :func:`rank_models`'
+    order.
 
     ``robust``: per model, its per-image robust PSNR (the same images in the same order).
-    Ranked models (unflagged, not upper bounds) each get ``paired_vs_best``: the
-    :func:`paired_difference` of its robust PSNR minus the best model's. Ranks are assigned
-    group by group: the best model not yet ranked leads a group, and every model not yet
-    ranked whose paired interval against that leader contains 0 joins it; they all get the
-    competition rank of the leader (``rank``, an int) and, in a group of two or more,
-    ``rank_label`` ``"=k"`` (``"k"`` alone otherwise). A member that is not the best model
-    records its interval against its leader in ``paired_vs_leader``. Flagged models and
+    Ranked models (unflagged, not upper bounds) get ``rank`` from
+    :func:`denoise_adv.stats.rank_groups` (every pair by a paired t-test, Holm over all pairs
+    at ``1 - protocol.confidence``; 1 + the number of models significantly better),
+    ``rank_label`` (``"=k"`` for a shared rank) and ``paired_vs_best`` (the
+    :func:`paired_difference` of its robust PSNR minus the best mean's). Ranks follow the
+    evidence, so a model with the lower mean can share the better rank. Flagged models and
     upper bounds get ``rank`` ``None`` and ``rank_label`` ``"--"``.
+
+    Example:
+        >>> from denoise_adv.benchmark import PROTOCOL_V1
+        >>> s = {m: {"flagged": False, "threat": "white-box", "robust_psnr": {"mean": v}}
+        ...      for m, v in (("a", 30.5), ("b", 30.4), ("c", 29.0))}
+        >>> board = {"a": [31.0, 30.0, 29.5, 31.5], "b": [30.9, 29.9, 29.4, 31.4],
+        ...          "c": [29.5, 28.4, 28.1, 30.0]}
+        >>> rank_with_ties(s, board, PROTOCOL_V1), [s[m]["rank_label"] for m in "abc"]
+        (['a', 'b', 'c'], ['1', '2', '3'])
     """
     order = rank_models(summary)
     ranked = [m for m in order if not summary[m]["flagged"]
               and not is_upper_bound(summary[m])]
     for label in order:
-        summary[label].update(rank=None, rank_label="--", rank_leader=None)
+        summary[label].update(rank=None, rank_label="--")
     if not ranked:
         return order
+    ranks = stats.rank_groups({m: robust[m] for m in ranked}, alpha=1 - protocol.confidence)
+    labels = stats.rank_labels(ranks)
     for label in ranked:
-        summary[label]["paired_vs_best"] = {
-            "best": ranked[0], **paired_difference(robust[label], robust[ranked[0]], protocol)}
-    remaining, rank = list(ranked), 1
-    while remaining:
-        leader = remaining[0]
-        group = [leader]
-        for label in remaining[1:]:
-            versus = (summary[label]["paired_vs_best"] if leader == ranked[0] else
-                      {"leader": leader, **paired_difference(robust[label], robust[leader],
-                                                             protocol)})
-            if _contains_zero(versus):
-                group.append(label)
-                if leader != ranked[0]:
-                    summary[label]["paired_vs_leader"] = versus
-        for label in group:
-            summary[label].update(rank=rank, rank_leader=leader,
-                                  rank_label=f"={rank}" if len(group) > 1 else str(rank))
-        rank += len(group)
-        remaining = [m for m in remaining if m not in group]
-    unranked = len(order)
-    return sorted(order, key=lambda m: (summary[m]["rank"] or unranked, order.index(m)))
+        summary[label].update(rank=ranks[label], rank_label=labels[label], paired_vs_best={
+            "best": ranked[0], **paired_difference(robust[label], robust[ranked[0]], protocol)})
+    mean = {m: summary[m]["robust_psnr"]["mean"] for m in ranked}
+    return sorted(ranked, key=lambda m: (ranks[m], -mean[m])) + [
+        m for m in order if m not in ranks]
+
+
+def board_evidence(robust: Mapping[str, Sequence[float]], ranked: Sequence[str],
+                   protocol: Protocol) -> dict[str, Any]:
+    """What the ranking rests on, for ``results.json``: every pair's paired t-test
+    (Holm-adjusted) and the smallest difference the board detects at 80% power (``None``
+    under two models or two images)."""
+    board = {m: robust[m] for m in ranked}
+    images = len(next(iter(board.values()), []))
+    if len(board) < 2 or images < 2:
+        return {"pairwise": [], "detectable_difference": None}
+    return {"pairwise": stats.pairwise_tests(board, protocol.confidence),
+            "detectable_difference": stats.board_detectable_difference(
+                board, alpha=1 - protocol.confidence)}
 
 
 def _versions() -> dict[str, str]:
@@ -345,7 +352,7 @@ def _device(run: Mapping[str, Any]) -> dict[str, Any]:
 def build_results(folder, info: Mapping[str, Mapping[str, Any]], images: Sequence[str],
                   protocol: Protocol, run: Mapping[str, Any]) -> dict[str, Any]:
     """The content of ``results.json`` from the rows kept in ``folder``
-    (:class:`~denoise_adv.benchmark.store.ResultsFolder`) for models ``info`` and ``images``.
+    (:class:`~denoise_adv.evaluation.store.ResultsFolder`) for models ``info`` and ``images``.
     """
     from .store import SCHEMA_VERSION
 
@@ -358,6 +365,7 @@ def build_results(folder, info: Mapping[str, Mapping[str, Any]], images: Sequenc
                 record = folder.load_row(label, image, seed)
                 if record is None:
                     raise RuntimeError(f"row of {label} / {image} / seed {seed} is missing")
+                check_row(record["row"], f"{label} / {image} / seed {seed}")
                 mine.append(record["row"])
                 seconds += record["seconds"]
         timing[label] = {"seconds": seconds, "rows": len(mine), "images_per_s": len(mine) /
@@ -370,12 +378,19 @@ def build_results(folder, info: Mapping[str, Mapping[str, Any]], images: Sequenc
     # rows were read image by image, so _per_image gives the images in the same order
     robust = {label: _per_image(by_model[label], "robust_psnr") for label in info}
     order = rank_with_ties(summary, robust, protocol)
+    ranked = [m for m in order if summary[m]["rank"] is not None]
     return {"schema_version": SCHEMA_VERSION, "protocol": protocol.as_dict(),
             "seeds": {"noise_seeds": list(protocol.noise_seeds),
                       "attack_starts": "seeding stream 'attack' (noise seed, image, attack)",
-                      "random_noise": "seeding stream 'baseline' (noise seed, image, attack)",
-                      "bootstrap": f"seeding stream 'bootstrap' (seed "
-                                   f"{protocol.bootstrap_seed}, number of images)"},
+                      "random_noise": "seeding stream 'baseline' (noise seed, image, attack)"},
+            "statistics": {"resampled": "images (t-intervals over the per-image values)",
+                           "fixed": ["noise seed", "attack random starts", "weights"],
+                           "ranks": "paired t-tests of all pairs, Holm-adjusted",
+                           "confidence": protocol.confidence,
+                           **board_evidence(robust, ranked, protocol)},
+            "per_image_values": {label: {"robust_psnr": robust[label], "gaussian_psnr":
+                                         _per_image(by_model[label], "gaussian_psnr")}
+                                 for label in info},
             "versions": _versions(), "device": _device(run), "images": list(images),
             "max_images": run.get("max_images"), "amp": run.get("amp"),
             "models": {k: dict(v) for k, v in info.items()},
