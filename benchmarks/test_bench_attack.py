@@ -16,8 +16,7 @@ import pytest
 import torch
 from conftest import floor_passes, interleaved_ratio, noisy_batch
 
-from denoise_adv import DenoisePGD
-from denoise_adv._amp import native_bf16
+from denoise_adv import DenoisePGD, native_bf16
 from denoise_adv.models import DnCNN
 
 SIZES = [64, 256]

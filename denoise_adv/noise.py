@@ -83,6 +83,17 @@ MIXED_PRESETS = {"mixed-25.5": 0.5, "mixed-26": 1.0}
 DEFAULT_MIXED_SIGMAS = (25 / LEVEL, 26 / LEVEL)
 
 
+def from_levels(value: float) -> float:
+    """A noise level or budget in 8-bit levels as the API's [0, 1] units (``25 -> 25/255``):
+    the one conversion (the command line and the protocols speak in levels).
+
+    Example:
+        >>> from_levels(25) == 25 / 255
+        True
+    """
+    return value / LEVEL
+
+
 def mixed_sigmas(name: str, sigma: float = DEFAULT_SIGMA) -> tuple[float, float]:
     """The two levels, [0, 1] units, of the mixed-noise preset ``name`` of
     :data:`MIXED_PRESETS` at ``sigma``: ``(sigma, sigma + offset / LEVEL)``.

@@ -34,8 +34,11 @@ napoleon_numpy_docstring = False
 napoleon_custom_sections = [("Shape", "params_style"), ("Examples", "examples")]
 html_theme = "furo"
 html_title = "denoise_adv"
-# _generated/: tables written by experiments/, pulled into pages by ``.. include::`` (not
-# documents of their own, so a table no page includes yet is no toctree warning)
+html_static_path = ["_static"]
+html_css_files = ["tables.css"]  # a wide table's caption stays in view while it scrolls
+# _generated/: tables written by tools/ and experiments/, pulled into pages by
+# ``.. include::`` (not documents of their own, so a table no page includes yet is no toctree
+# warning)
 exclude_patterns = ["_build", "_generated"]
 nitpicky = False
 

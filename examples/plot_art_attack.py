@@ -18,7 +18,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from art.attacks.evasion import BasicIterativeMethod, FastGradientMethod, ProjectedGradientDescent
+from art.attacks.evasion import (
+    BasicIterativeMethod,
+    FastGradientMethod,
+    ProjectedGradientDescent,
+)
 
 from denoise_adv.data import builtin_image
 from denoise_adv.integrations.art import PyTorchDenoiser
@@ -29,12 +33,13 @@ OUT = Path("examples_out") / "art_attack"
 model = pretrained("dncnn-s25-normal")
 camera = builtin_image("camera")
 clean = torch.stack([camera[:, 64:128, 192:256], camera[:, 300:364, 100:164]])
-noisy = clean + 25 / 255 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(1))
+noise_rng = torch.Generator().manual_seed(1)
+noisy = clean + 25 / 255 * torch.randn(clean.shape, generator=noise_rng)
 x, y = noisy.numpy(), clean.numpy()
 
 estimator = PyTorchDenoiser(model, input_shape=(1, 64, 64), device_type="cpu")
-attack = ProjectedGradientDescent(estimator, norm=np.inf, eps=2 / 255, eps_step=0.5 / 255,
-                                  max_iter=10, verbose=False)
+attack = ProjectedGradientDescent(estimator, norm=np.inf, eps=2 / 255,
+                                  eps_step=0.5 / 255, max_iter=10, verbose=False)
 adv = attack.generate(x=x, y=y)  # y: the clean images (required)
 
 # %%
@@ -48,8 +53,9 @@ attacks = {
     "FGM L2": FastGradientMethod(estimator, norm=2, eps=radius).generate(x=x, y=y),
     "BIM": BasicIterativeMethod(estimator, eps=eps, eps_step=eps / 4, max_iter=10,
                                 verbose=False).generate(x=x, y=y),
-    "PGD L2": ProjectedGradientDescent(estimator, norm=2, eps=radius, eps_step=radius / 4,
-                                       max_iter=10, verbose=False).generate(x=x, y=y),
+    "PGD L2": ProjectedGradientDescent(estimator, norm=2, eps=radius,
+                                       eps_step=radius / 4, max_iter=10,
+                                       verbose=False).generate(x=x, y=y),
 }
 
 

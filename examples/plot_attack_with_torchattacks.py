@@ -27,7 +27,8 @@ from denoise_adv.models import pretrained
 OUT = Path("examples_out") / "attack_with_torchattacks"
 model = pretrained("dncnn-s25-normal")  # shipped with the package, in eval mode
 clean = builtin_image("camera")[None, :, 64:192, 192:320]
-noisy = clean + 25 / 255 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(1))
+noise_rng = torch.Generator().manual_seed(1)
+noisy = clean + 25 / 255 * torch.randn(clean.shape, generator=noise_rng)
 
 
 def denoised_psnr(x: torch.Tensor) -> float:
@@ -50,7 +51,8 @@ attacks = {
                                              per_pixel=True),
     "DenoiseFGSM": DenoiseFGSM(model, eps=eps),
     "DenoiseBIM": DenoiseBIM(model, eps=eps, alpha=eps / 4, steps=10),
-    "ObsAtk (per pixel)": ObsAtk(model, eps=eps, alpha=eps / 4, steps=10, per_pixel=True),
+    "ObsAtk (per pixel)": ObsAtk(model, eps=eps, alpha=eps / 4, steps=10,
+                                 per_pixel=True),
 }
 print(f"{'attack':<26}{'PSNR':>8}{'drop':>8}{'random drop':>13}")
 generator = torch.Generator().manual_seed(0)
@@ -84,7 +86,8 @@ plot_comparison_strip([("camera", panels)], OUT / "pgd.png")
 # [0, 1]. On a denoiser they return the noisy image clipped, which is not an attack.
 plain = torchattacks.PGD(model, eps=eps, alpha=eps / 4, steps=10, random_start=False)
 out = plain(noisy, clean)
-print("torchattacks.PGD returned noisy.clamp(0, 1):", torch.equal(out, noisy.clamp(0, 1)))
+print("torchattacks.PGD returned noisy.clamp(0, 1):",
+      torch.equal(out, noisy.clamp(0, 1)))
 print(f"its PSNR {denoised_psnr(out):.2f} dB (the clamped input alone: "
       f"{denoised_psnr(noisy.clamp(0, 1)):.2f} dB); DenoisePGD: "
       f"{denoised_psnr(adversarial['DenoisePGD (L-inf)']):.2f} dB")

@@ -43,8 +43,8 @@ width = 0.8 / len(sets)
 for k, name in enumerate(sets):
     values = [next(r["psnr"] for r in table if r["strategy"] == s and r["set"] == name)
               for s in strategies]
-    ax.bar([i + (k - (len(sets) - 1) / 2) * width for i in range(len(strategies))], values,
-           width, label=name)
+    offset = (k - (len(sets) - 1) / 2) * width
+    ax.bar([i + offset for i in range(len(strategies))], values, width, label=name)
 ax.set_xticks(range(len(strategies)), strategies)
 ax.set_ylabel("mean PSNR (dB)")
 ax.set_ylim(min(r["psnr"] for r in table) - 0.5, max(r["psnr"] for r in table) + 0.3)

@@ -38,13 +38,15 @@ norm = delta.norm().item()
 # ------------------------------------------------
 # Radii in multiples of the attack's L2 length; 0 degrees is the noise direction.
 multiples = (0.5, 1, 1.5, 2, 3)
-flat = neighborhood_2d(model, clean, n1, delta, [norm * r for r in multiples], angles=48)
+flat = neighborhood_2d(model, clean, n1, delta, [norm * r for r in multiples],
+                      angles=48)
 print(f"attack direction: {flat['delta_angle_deg']:.1f} deg from the noise direction")
-for r, worst, frac in zip(multiples, flat["worst_angle_deg"], flat["adversarial_fraction"]):
+rows = zip(multiples, flat["worst_angle_deg"], flat["adversarial_fraction"])
+for r, worst, frac in rows:
     print(f"radius {r:>3} x ||delta||: worst direction {worst:5.1f} deg, "
           f"adversarial fraction {frac:.0%}")
-plot_polar(flat, OUT / "neighborhood_2d.png", "camera 48x48: PSNR around the noisy image",
-           radius_unit=norm)
+plot_polar(flat, OUT / "neighborhood_2d.png",
+           "camera 48x48: PSNR around the noisy image", radius_unit=norm)
 
 # %%
 # A sphere around the noisy image
@@ -57,5 +59,5 @@ plot_sphere(sphere_sweep(model, clean, n1, n2, delta, norm, azimuths=16, elevati
 # The connected-set check of section 3.2
 # --------------------------------------
 check = connected_set_check(model, clean, n1, n2, attack)
-print(f"rotated noises harmless: {check['rotated_non_adversarial']:.0%}; combined attacks "
-      f"adversarial: {check['combined_adversarial']:.0%}")
+print(f"rotated noises harmless: {check['rotated_non_adversarial']:.0%}; "
+      f"combined attacks adversarial: {check['combined_adversarial']:.0%}")

@@ -42,7 +42,9 @@ plt.show()
 # A score
 # -------
 clean = builtin_image("camera")[None, :, 64:192, 192:320]
-noisy = clean + 25 / 255 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(1))
+noise_rng = torch.Generator().manual_seed(1)
+noisy = clean + 25 / 255 * torch.randn(clean.shape, generator=noise_rng)
 with torch.no_grad():
-    print(f"noisy {psnr(noisy.clamp(0, 1), clean).item():.2f} dB -> denoised "
-          f"{psnr(model(noisy).clamp(0, 1), clean).item():.2f} dB after {result['steps']} steps")
+    before = psnr(noisy.clamp(0, 1), clean).item()
+    after = psnr(model(noisy).clamp(0, 1), clean).item()
+print(f"noisy {before:.2f} dB -> denoised {after:.2f} dB after {result['steps']} steps")

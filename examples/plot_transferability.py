@@ -27,7 +27,8 @@ sigma = 25 / 255
 models = {name: pretrained(f"dncnn-s25-{name}")
           for name in ("normal", "ts-def", "adversarial")}
 models["nlmeans"] = NLMeans(sigma)  # black-box: a column, not a row
-images = [(name, center_crop(builtin_image(name), 64)) for name in ("camera", "coins", "brick")]
+images = [(name, center_crop(builtin_image(name), 64))
+          for name in ("camera", "coins", "brick")]
 result = transfer_matrix(models, images, AttackSpec("linf"), threshold=0.1, sigma=sigma,
                          progress=False)
 

@@ -30,7 +30,8 @@ def deviations(noise_transform, seed: int = 0) -> torch.Tensor:
     crops = v2.RandomCrop(PATCH)
     images = [builtin_image(n) for n in ("coffee", "grass", "brick", "clock")]
     patches = [crops(images[i % len(images)]) for i in range(512)]
-    loader = DataLoader(NoisyPairs(patches, noise_transform), batch_size=64, num_workers=2)
+    pairs = NoisyPairs(patches, noise_transform)
+    loader = DataLoader(pairs, batch_size=64, num_workers=2)
     return torch.cat([aep_deviation(noisy - clean, SIGMA) for noisy, clean in loader])
 
 
@@ -40,7 +41,8 @@ def deviations(noise_transform, seed: int = 0) -> torch.Tensor:
 linf = attack_shift(SIGMA, 2 / 255, "linf", d)
 noises = {
     "Gaussian": (GaussianNoise(SIGMA, seed=0), 0.0),
-    "TS-Def. (p=1/2, T=10)": (TSNoise.ts_def(SIGMA, seed=0), ts_expected_shift(d, 10) / 2),
+    "TS-Def. (p=1/2, T=10)": (TSNoise.ts_def(SIGMA, seed=0),
+                              ts_expected_shift(d, 10) / 2),
     "TS (p=1, T=10)": (TSNoise(SIGMA, seed=0), ts_expected_shift(d, 10)),
     "TS for L-inf 2/255": (TSNoise.for_attack(SIGMA, 2 / 255, "linf", d, seed=0), linf),
 }

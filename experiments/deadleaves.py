@@ -17,13 +17,16 @@ alone). Resumable.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from denoise_adv.files import write_json
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from _common import cli  # noqa: E402  (tools/_common.py: the shared helpers)
 
 SIZE, COUNT, R_MIN, R_MAX, SEED = 256, 40, 2.0, 100.0, 7
 ZOO = Path("runs/zoo")
@@ -74,13 +77,11 @@ def main() -> int:
     run = args.out / "train"
     if not (run / "model.pt").is_file():
         resume = ["--resume"] if (run / "checkpoint.pt").is_file() else []
-        subprocess.run([sys.executable, "-m", "denoise_adv", "train", "--out", str(run),
-                        "--model", "dncnn", "--depth", "10", "--features", "32", "--sigma", "25",
-                        "--data", str(data), "--batch-size", "64", "--amp", "auto",
-                        "--channels-last", "--checkpoint-every", "250", "--quiet",
-                        "--strategy", "normal", "--init", str(ZOO / "base" / "model.pt"),
-                        "--steps", "1000", "--lr", "1e-4", "--milestones", "1000", "--seed", "1",
-                        *resume], check=True)
+        cli("train", "--out", run, "--model", "dncnn", "--depth", 10, "--features", 32,
+            "--sigma", 25, "--data", data, "--batch-size", 64, "--amp", "auto",
+            "--channels-last", "--checkpoint-every", 250, "--quiet", "--strategy", "normal",
+            "--init", ZOO / "base" / "model.pt", "--steps", 1000, "--lr", "1e-4",
+            "--milestones", 1000, "--seed", 1, *resume)
     from denoise_adv.analysis import evaluate_robustness, summarize
     from denoise_adv.models import load_checkpoint, pretrained
 
@@ -92,7 +93,7 @@ def main() -> int:
                                              progress=False))[0]
         scores[label] = {"psnr": mean["psnr"], "ssim": mean["ssim"]}
         print(f"{label}: PSNR {mean['psnr']:.3f} dB, SSIM {mean['ssim']:.4f} on builtin:test")
-    (args.out / "result.json").write_text(json.dumps(scores, indent=1))
+    write_json(args.out / "result.json", scores, indent=1)
     return 0
 
 

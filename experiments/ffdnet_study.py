@@ -66,12 +66,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from denoise_adv.files import atomic_open, atomic_write, write_json
 from denoise_adv.report import rst_list_table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from _common import cli, read_json_or_none  # noqa: E402  (tools/_common.py: the shared helpers)
 
 LEVEL = 255.0
 SIGMA = 25 / LEVEL
@@ -92,27 +95,6 @@ BRANCHES = {
 
 
 # ------------------------------------------------------------------------------ helpers
-def cli(*args: Any) -> None:
-    """Run ``denoise-adv ARGS`` (the installed command line) and stop on failure."""
-    args = [str(a) for a in args]
-    print("+ denoise-adv " + " ".join(args), flush=True)
-    subprocess.run([sys.executable, "-m", "denoise_adv", *args], check=True)
-
-
-def read_json(path: Path) -> Any:
-    """The JSON content of ``path``, or None when it is missing or unreadable."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def write_json(path: Path, value: Any) -> None:
-    from denoise_adv._io import write_json as atomic_json
-
-    atomic_json(path, value)
-
-
 def recipe(opts: argparse.Namespace) -> list[str]:
     """The training options every run shares (learning rate and steps apart)."""
     return ["--init", SOURCE, "--sigma", "25", "--data", opts.data, "--batch-size",
@@ -138,13 +120,11 @@ def snapshot_steps(steps: int, every: int) -> list[int]:
 
 def train_in_snapshots(folder: Path, args: list[str], steps: int, every: int) -> None:
     """Train one run to ``steps``, keeping ``snapshots/step-N.pt`` on the way; resumable."""
-    from denoise_adv._io import atomic_write
-
     for target in snapshot_steps(steps, every):
         snap = folder / "snapshots" / f"step-{target}.pt"
         if snap.is_file():
             continue
-        log = read_json(folder / "log.json")
+        log = read_json_or_none(folder / "log.json")
         if not (log and log["steps"] == target and (folder / "model.pt").is_file()):
             resume = ["--resume"] if (folder / "checkpoint.pt").is_file() else []
             cli("train", "--out", folder, *args, "--steps", target, *resume)
@@ -199,7 +179,7 @@ def crop_scores(spec: str, opts: argparse.Namespace, attack: bool = True) -> dic
 
 def curve(folder: Path, cache: Path, opts: argparse.Namespace, attack: bool = True) -> dict:
     """``{step: crop scores}`` of a run's snapshots, cached in ``cache`` (resumable)."""
-    done = {int(k): v for k, v in (read_json(cache) or {}).items()}
+    done = {int(k): v for k, v in (read_json_or_none(cache) or {}).items()}
     for step, path in snapshots(folder).items():
         if step not in done or (attack and "drop_linf" not in done[step]):
             done[step] = crop_scores(str(path), opts, attack)
@@ -209,9 +189,9 @@ def curve(folder: Path, cache: Path, opts: argparse.Namespace, attack: bool = Tr
 
 def untouched_scores(opts: argparse.Namespace) -> dict[str, float]:
     path = opts.out / "curves" / "untouched.json"
-    if read_json(path) is None:
+    if read_json_or_none(path) is None:
         write_json(path, crop_scores(SOURCE, opts))
-    return read_json(path)
+    return read_json_or_none(path)
 
 
 # ----------------------------------------------------------------------------- stages
@@ -247,7 +227,7 @@ def recipe_choice(opts: argparse.Namespace) -> tuple[float, int]:
     """(lr, steps) of the study: ``--lr``/``--steps``, else the measure stage's choice."""
     if opts.lr is not None and opts.steps is not None:
         return opts.lr, opts.steps
-    measured = read_json(opts.out / "measure" / "choice.json")
+    measured = read_json_or_none(opts.out / "measure" / "choice.json")
     if measured is None:
         raise SystemExit("no learning rate chosen yet: run --stage measure (or give --lr and "
                          "--steps)")
@@ -383,7 +363,7 @@ def _fixed_values(report: dict | None) -> dict[str, float]:
 def _time_values(folder: Path) -> dict[str, float]:
     """Seconds per 100 training steps: the trainer's own training time over every chunk of
     the run (``log.json``; on a CPU shared with the other runs)."""
-    log = read_json(folder / "log.json")
+    log = read_json_or_none(folder / "log.json")
     if not log or not log.get("steps"):
         return {}
     return {"seconds_per_100": 100 * log["seconds"] / log["steps"]}
@@ -393,8 +373,8 @@ def model_values(opts: argparse.Namespace, name: str, spec: str, bench: dict | N
     """Whatever numbers exist for one model (missing parts are left out, never guessed)."""
     folder, row = opts.out / "eval" / name, {}
     for part in ((lambda: _benchmark_values(bench, spec)),
-                 (lambda: _anatomy_values(read_json(folder / "anatomy" / "report.json"))),
-                 (lambda: _fixed_values(read_json(folder / "fixed" / "report.json"))),
+                 (lambda: _anatomy_values(read_json_or_none(folder / "anatomy" / "report.json"))),
+                 (lambda: _fixed_values(read_json_or_none(folder / "fixed" / "report.json"))),
                  (lambda: _time_values(opts.out / "train" / name))):
         try:
             row.update(part())
@@ -426,7 +406,7 @@ def _cell(values: list[float]) -> str:
 def seed_values(opts: argparse.Namespace) -> dict[str, dict[str, dict[str, float]]]:
     """``{branch: {seed: {measure: value}}}`` of every finished run, and the untouched model
     under ``"untouched"`` (seed ``"-"``): the study's data, as committed beside the page."""
-    bench = read_json(opts.out / "eval" / "benchmark" / "results.json")
+    bench = read_json_or_none(opts.out / "eval" / "benchmark" / "results.json")
     data = {"untouched": {"-": model_values(opts, "untouched", SOURCE, bench)}}
     for name, path in finished(opts, say_missing=False).items():
         branch, seed = name.rsplit("-s", 1)
@@ -536,7 +516,7 @@ def comparison_rows(data: dict) -> list[list[str]]:
 
 
 def measure_rows(opts: argparse.Namespace) -> tuple[list[list[str]], str]:
-    measured = read_json(opts.out / "measure" / "choice.json")
+    measured = read_json_or_none(opts.out / "measure" / "choice.json")
     if not measured:
         return [], "The learning-rate measurement has not run in this folder (--lr/--steps)."
     rows = [[lr, step, f"{v['psnr_change']:+.3f}", f"{v['drop_linf']:.3f}"]
@@ -579,8 +559,6 @@ def report(opts: argparse.Namespace) -> Path:
         "primary": [k for k, _ in PRIMARY], "secondary": [k for k, _ in SECONDARY],
         "data": data, "comparisons": comparisons(data),
         "detectable_gap_difference": detectable(data)})
-    from denoise_adv._io import atomic_open
-
     with atomic_open(folder / "ffdnet_reading.rst", "w") as f:
         f.write(".. generated by experiments/ffdnet_study.py; do not edit\n\n"
                 + reading(data) + "\n")

@@ -2,7 +2,7 @@
 
 Every model is a 1000-step branch (lr 1e-4, batch 64, ``--amp auto`` + channels_last) of the
 zoo's stage-1 DnCNN (``runs/zoo/base``, 9000 steps of Gaussian training, see
-``experiments/train_zoo.sh``); branches differ only in the noise of their last 1000 steps and
+``tools/train_zoo.sh``); branches differ only in the noise of their last 1000 steps and
 in their seed:
 
 - ``normal`` (the control), ``ts-def`` at T = 10, at T covering the *measured* PGD shift (stage
@@ -32,11 +32,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import subprocess
 import sys
 from pathlib import Path
 
 import torch
+
+from denoise_adv.files import atomic_open, read_json, write_json
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from _common import cli  # noqa: E402  (tools/_common.py: the shared helpers)
 
 LEVEL = 255.0
 ZOO = Path("runs/zoo")
@@ -57,12 +61,6 @@ EXTRA = {"base (9000 steps, before branching)": ZOO / "base" / "model.pt",
          "ts-pres (seed 1 only)": ZOO / "ts-pres" / "model.pt"}
 
 
-def cli(*args: str) -> None:
-    """Run ``denoise-adv ARGS`` (the installed command line) and stop on failure."""
-    print("+ denoise-adv " + " ".join(args), flush=True)
-    subprocess.run([sys.executable, "-m", "denoise_adv", *args], check=True)
-
-
 def _patches(x: torch.Tensor) -> torch.Tensor:
     """The non-overlapping 40x40 patches of a (1, 1, H, W) image as rows of 1600 values."""
     return x.unfold(2, 40, 40).unfold(3, 40, 40).reshape(-1, 1600)
@@ -74,7 +72,7 @@ def measured_shift(out: Path) -> dict:
     noise shifts as far as 95% of the patches do (the mean shift is already T = 10's)."""
     path = out / "shift.json"
     if path.is_file():
-        return json.loads(path.read_text())
+        return read_json(path)
     from denoise_adv.analysis import attack_generator, load_dataset, noisy_image
     from denoise_adv.attacks import AttackSpec
     from denoise_adv.models import pretrained
@@ -94,8 +92,7 @@ def measured_shift(out: Path) -> dict:
               "t_cover": math.ceil(ts_iterations_for(1600, q95)),
               "ts_shift_t10": ts_expected_shift(1600, 10),
               "ts_shift_t4406": ts_expected_shift(1600, 4406)}
-    out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=1))
+    write_json(path, result, indent=1)
     return result
 
 
@@ -164,8 +161,8 @@ def eval_name(label: str) -> str:
 
 def model_row(folder: Path) -> dict[str, float]:
     """The study's numbers of one evaluated model."""
-    anatomy = json.loads((folder / "anatomy" / "report.json").read_text())
-    fixed = json.loads((folder / "fixed" / "report.json").read_text())["summary"]
+    anatomy = read_json(folder / "anatomy" / "report.json")
+    fixed = read_json(folder / "fixed" / "report.json")["summary"]
     sweep = {round(r["sigma"] * LEVEL, 1): r["psnr"]
              for r in anatomy["noise_level"]["sweep_mean"]}
     row = {"psnr_25": sweep[25.0], "psnr_26.6": sweep[26.6],
@@ -220,8 +217,8 @@ def write_rst(rows: list[dict], shift: dict) -> None:
               f"{shift['t_mean']:.1f}), 95th percentile {shift['q95_shift']:.4f} (T = "
               f"{shift['t_cover']}, the covering T); TS shifts: T=10 "
               f"{shift['ts_shift_t10']:.4f}, T=4406 {shift['ts_shift_t4406']:.4f}.", ""]
-    DOCS_TABLE.parent.mkdir(parents=True, exist_ok=True)
-    DOCS_TABLE.write_text("\n".join(lines))
+    with atomic_open(DOCS_TABLE, "w") as f:
+        f.write("\n".join(lines))
 
 
 def main() -> int:
@@ -232,7 +229,7 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", help="train only these runs (NAME-sSEED)")
     args = parser.parse_args()
     if not (ZOO / "base" / "model.pt").is_file():
-        parser.error(f"{ZOO}/base/model.pt is missing: run experiments/train_zoo.sh first")
+        parser.error(f"{ZOO}/base/model.pt is missing: run tools/train_zoo.sh first")
     shift = measured_shift(args.out)
     print(json.dumps(shift), flush=True)
     if args.stage in ("all", "train"):

@@ -55,6 +55,7 @@ def _psnr(model, x, clean):
     ],
     ids=["fgm-inf", "fgm-2", "bim", "pgd-inf", "pgd-2"],
 )
+@pytest.mark.slow
 def test_art_attacks_respect_budget_and_lower_psnr(estimator, arrays, trained_dncnn, make):
     noisy, clean = arrays
     attack = check_attack(make(estimator))
@@ -68,6 +69,7 @@ def test_art_attacks_respect_budget_and_lower_psnr(estimator, arrays, trained_dn
     assert bool((drop > 0.2).all()), drop
 
 
+@pytest.mark.slow
 def test_art_pgd_equals_denoise_pgd(estimator, arrays, trained_dncnn):
     noisy, clean = arrays
     art_adv = ProjectedGradientDescent(estimator, norm=np.inf, eps=EPS, eps_step=EPS / 4,
@@ -78,6 +80,7 @@ def test_art_pgd_equals_denoise_pgd(estimator, arrays, trained_dncnn):
 
 
 @pytest.mark.parametrize("smooth", [True, False], ids=["smooth-model", "dncnn"])
+@pytest.mark.slow
 def test_art_pgd_l2_equals_denoise_pgd_l2(arrays, trained_dncnn, smooth):
     # A summed loss: ART adds 1e-7 to the gradient norm before dividing, which would bias the
     # step of a mean loss (gradient norms ~1e-4) by ~0.1%; our step is scale-free.
@@ -173,6 +176,7 @@ def test_get_activations(estimator, arrays, trained_dncnn):
         estimator.get_activations(noisy, "net.99")
 
 
+@pytest.mark.slow
 def test_fit_with_ts_augmentation_lowers_the_loss(sample_images):
     torch.manual_seed(0)
     from denoise_adv.models import DnCNN
@@ -330,6 +334,7 @@ def test_feature_squeezing_on_noisy_inputs(estimator, arrays, trained_dncnn):
 
 
 @pytest.mark.parametrize("jpeg", [False, True], ids=["plain", "jpeg"])
+@pytest.mark.slow
 def test_clip_values_bound_inputs_and_attack_outputs(trained_dncnn, arrays, jpeg):
     from art.defences.preprocessor import JpegCompression
 
@@ -368,6 +373,7 @@ def _patches(sample_images):
     return (clean + (25 / 255 * rng.standard_normal(clean.shape)).astype(np.float32)), clean
 
 
+@pytest.mark.slow
 def test_adversarial_trainer_denoiser_trains_on_pgd_images(sample_images):
     from denoise_adv.integrations.art import AdversarialTrainerDenoiser
     from denoise_adv.models import DnCNN

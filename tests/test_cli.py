@@ -39,6 +39,7 @@ def test_console_script_is_declared():
 @pytest.mark.parametrize("command", [[], ["demo"], ["attack"], ["train"], ["typical"],
                                      ["evaluate"], ["make-adv"], ["transfer"], ["neighborhood"],
                                      ["patch-attack"]])
+@pytest.mark.slow
 def test_help_for_every_subcommand(command):
     out = subprocess.run([sys.executable, "-m", "denoise_adv", *command, "--help"],
                          capture_output=True, text=True, check=True).stdout
@@ -48,6 +49,7 @@ def test_help_for_every_subcommand(command):
 
 
 @pytest.mark.parametrize("norm", ["linf", "l2"])
+@pytest.mark.slow
 def test_attack_end_to_end(checkpoint, image_folder, tmp_path, capsys, norm):
     out = tmp_path / f"out-{norm}"
     code = main(["attack", "--model", str(checkpoint), "--input", str(image_folder),
@@ -84,6 +86,7 @@ def test_attack_end_to_end(checkpoint, image_folder, tmp_path, capsys, norm):
     assert (out / "summary.csv").read_text().startswith("image,psnr_noisy,")
 
 
+@pytest.mark.slow
 def test_attack_clip_option_bounds_the_adversarial_images(checkpoint, image_folder, tmp_path):
     out = tmp_path / "clip"
     assert main(["attack", "--model", str(checkpoint), "--input", str(image_folder), "--steps",
@@ -93,6 +96,7 @@ def test_attack_clip_option_bounds_the_adversarial_images(checkpoint, image_fold
     assert json.loads((out / "summary.json").read_text())["protocol"]["attack"]["clip"] == [0, 1]
 
 
+@pytest.mark.slow
 def test_attack_amp_option_crafts_in_bf16_and_records_it(checkpoint, image_folder, tmp_path,
                                                          capsys):
     outs = {amp: tmp_path / f"amp-{amp}" for amp in ("fp32", "bf16")}
@@ -111,6 +115,7 @@ def test_attack_amp_option_crafts_in_bf16_and_records_it(checkpoint, image_folde
     assert "denoise-adv attack: error: argument --amp: invalid choice" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_attack_on_builtin_image(checkpoint, tmp_path):
     out = tmp_path / "builtin"
     assert main(["attack", "--model", str(checkpoint), "--input", "builtin:coins", "--steps",
@@ -118,6 +123,7 @@ def test_attack_on_builtin_image(checkpoint, tmp_path):
     assert (out / "coins_adv.pt").is_file()
 
 
+@pytest.mark.slow
 def test_train_end_to_end(image_folder, tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["train", "--data", str(image_folder), "--out", str(out), "--depth", "3",
@@ -147,6 +153,7 @@ def test_clear_errors(checkpoint, image_folder, tmp_path, capsys):
     assert "expected a finite number >= 0" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_typical_end_to_end(tmp_path, capsys):
     out = tmp_path / "typical"
     assert main(["typical", "--sigma", "25", "--patch", "20", "--eps-linf", "2", "--eps-l2", "2",

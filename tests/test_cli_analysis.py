@@ -38,6 +38,7 @@ def _png_ok(path, min_side=100):
     assert min(array.shape) >= min_side and array.std() > 5, path
 
 
+@pytest.mark.slow
 def test_evaluate_white_box_and_fixed_set(checkpoint, other_checkpoint, folder, tmp_path,
                                           capsys):
     adv_set = tmp_path / "set-linf.pt"
@@ -65,6 +66,7 @@ def test_evaluate_white_box_and_fixed_set(checkpoint, other_checkpoint, folder, 
     assert len((out / "per_image.csv").read_text().splitlines()) == 1 + 2 * 2 * 4
 
 
+@pytest.mark.slow
 def test_transfer_command(checkpoint, other_checkpoint, folder, tmp_path, capsys):
     out = tmp_path / "transfer"
     assert main(["transfer", "--models", str(checkpoint), str(other_checkpoint), "--names",
@@ -80,6 +82,7 @@ def test_transfer_command(checkpoint, other_checkpoint, folder, tmp_path, capsys
     assert 'one distinct label per model' in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_transfer_takes_black_box_targets(checkpoint, folder, tmp_path, capsys):
     """bm3d/nlmeans cannot be attacked white-box: they get a column (target), not a row."""
     out = tmp_path / "bb"
@@ -96,6 +99,7 @@ def test_transfer_takes_black_box_targets(checkpoint, folder, tmp_path, capsys):
     assert "differentiable model to craft on" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_neighborhood_and_patch_commands(checkpoint, tmp_path, capsys):
     out = tmp_path / "nb"
     assert main(["neighborhood", "--model", str(checkpoint), "--input", "builtin:camera",
@@ -116,6 +120,7 @@ def test_neighborhood_and_patch_commands(checkpoint, tmp_path, capsys):
     _png_ok(out / "patch_attack.png")
 
 
+@pytest.mark.slow
 def test_demo_with_a_given_model(checkpoint, folder, tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--model", str(checkpoint), "--data", str(folder), "--out", str(out),
@@ -128,6 +133,7 @@ def test_demo_with_a_given_model(checkpoint, folder, tmp_path, capsys):
     _png_ok(out / "polar.png")
 
 
+@pytest.mark.slow
 def test_demo_without_arguments_attacks_the_shipped_model(monkeypatch, tmp_path, capsys):
     """The README's main job, exactly (on two test images, to keep the test short)."""
     from denoise_adv.data import BUILTIN_SETS
@@ -154,6 +160,7 @@ def test_demo_without_arguments_attacks_the_shipped_model(monkeypatch, tmp_path,
     assert f"linf: {ffdnet['psnr_drop']:.2f} dB" in line
 
 
+@pytest.mark.slow
 def test_demo_attacks_the_published_ffdnet(monkeypatch, tmp_path, capsys):
     from denoise_adv import data
     from denoise_adv.data import BUILTIN_SETS
@@ -171,6 +178,7 @@ def test_demo_attacks_the_published_ffdnet(monkeypatch, tmp_path, capsys):
     assert summary["ffdnet-ipol-gray", "linf"]["psnr_drop"] > 0.5
 
 
+@pytest.mark.slow
 def test_demo_train_trains_once_then_reuses_the_cache(monkeypatch, tmp_path, capsys, folder):
     monkeypatch.setattr(demo_module, "DEMO_RECIPE", {"model_kwargs": {"depth": 3, "features": 4},
                                                      "max_steps": 3, "batch_size": 8,

@@ -36,6 +36,7 @@ def _png_size(path):
     return Image.open(path).size
 
 
+@pytest.mark.slow
 def test_anatomy_command(tiny_checkpoint, test_folder, tmp_path, capsys):
     out = tmp_path / "anatomy"
     assert main(["anatomy", "--model", str(tiny_checkpoint), "--data", str(test_folder),
@@ -103,6 +104,7 @@ def reproduce_folders(tmp_path):
     return train, test
 
 
+@pytest.mark.slow
 def test_reproduce_table2_smoke_and_resume(reproduce_folders, tmp_path, capsys):
     train, test = reproduce_folders
     out = tmp_path / "repro"

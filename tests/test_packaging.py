@@ -14,7 +14,8 @@ from packaging.requirements import Requirement
 
 ROOT = Path(__file__).parents[1]
 #: What `python -m pytest -q` imports: the tests, the package (doctests), and the files the
-#: tests load by path (tests/training/conftest.py: experiments/; test_docs_model_cards.py).
+#: tests load by path (tests/training/conftest.py: experiments/ and tools/;
+#: test_docs_model_cards.py).
 SCANNED = [ROOT / "tests", ROOT / "denoise_adv", ROOT / "experiments", ROOT / "tools",
            ROOT / "docs" / "_model_cards.py"]
 

@@ -101,6 +101,7 @@ def _cli(folder, out, *extra):
             "--batch-size", "4", "--val-data", "none", "--quiet", *extra]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume(folder, tmp_path):
     args = ["--epochs", "150", "--checkpoint-every", "1"]
     subprocess.run(_cli(folder, tmp_path / "full", *args), check=True, timeout=300)
@@ -124,6 +125,7 @@ def test_sigkill_mid_epoch_then_resume(folder, tmp_path):
                  _weights(tmp_path / "killed" / "model.pt"))
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_match_one_process(folder, tmp_path):
     # No BatchNorm (it keeps per-process statistics on the CPU): the unfolding model.
     args = ["--model", "unfolding", "--model-kwargs", '{"stages": 2, "features": 4, "depth": 3}',

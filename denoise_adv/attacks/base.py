@@ -180,8 +180,12 @@ class DenoiseAttack(Attack):
             :func:`denoise_adv.models.as_denoiser`).
         eps: budget (radius of the ball), in ``[0, MAX_BUDGET]`` (1e6).
         alpha: step size, in ``(0, MAX_BUDGET]``.
-        steps: number of gradient steps, >= 1.
-        random_start: start from a random point of the ball.
+        steps: number of gradient steps, >= 1. Iteration counts (``steps``, ``eot_iter``,
+            restarts, queries) are refused at construction, before any work, when even an
+            optimistic estimate of their time passes an hour
+            (:func:`~denoise_adv._checks.check_iterations`).
+        random_start: start from a random point of the ball (a bool: a string or a number
+            is refused, as by every boolean option of the attacks).
         clip: ``(low, high)`` bounds for the adversarial image, or ``None``.
         loss: ``loss(output, reference) -> scalar``; default mean squared error.
         generator: :class:`torch.Generator` for the random start (global RNG when ``None``).

@@ -138,6 +138,10 @@ class WorstCase(DenoiseAttack):
         return any(member._needs_gradients for member in self.attacks)
 
     @property
+    def _passes(self) -> int:
+        return sum(m._passes * (1 if m.deterministic else self.restarts) for m in self.attacks)
+
+    @property
     def random_start(self) -> bool:
         """Whether every member starts at random (needed by the ``atk(noisy)`` form)."""
         return all(member.random_start for member in self.attacks)

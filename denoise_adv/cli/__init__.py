@@ -29,12 +29,13 @@ from . import (
     train,
     transfer,
     typical,
+    zoo,
 )
 
 __all__ = ["build_parser", "main"]
 
 COMMANDS = (demo, attack, train, typical, evaluate, transfer, neighborhood, anatomy, reproduce,
-            benchmark, convert)
+            benchmark, convert, zoo)
 
 
 def build_parser() -> argparse.ArgumentParser:

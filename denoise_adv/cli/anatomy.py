@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from .._io import atomic_open, write_json
+from ..models import load_denoiser, model_label
 from .common import (
     LEVEL,
     NETWORK_HELP,
@@ -15,8 +16,6 @@ from .common import (
     device,
     images,
     levels,
-    load_model,
-    model_label,
     output_folder,
     separate_output,
     white_box_attacks,
@@ -119,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--sigma must be > 0: the attacks are split along the noise")
     output_folder(args.out, create=False)  # before the work, not after it
     separate_output(args.out, args.data, "--data")  # it writes anatomy.png, noise_level.png
-    model, channels, meta = load_model(args.model, sigma, where)
+    model, channels, meta = load_denoiser(args.model, sigma, where)
     dataset = images(args, args.data, channels)
     rows = anatomy_rows(model, dataset, sigma, attacks, args.seed, not args.quiet)
     sensitivity = noise_level_sensitivity(

@@ -12,6 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._io import atomic_write, write_json
+from ..models import load_denoiser
 from ..report import write_csv
 from .common import (
     LEVEL,
@@ -21,7 +22,6 @@ from .common import (
     attack_spec,
     device,
     images,
-    load_model,
     output_folder,
     separate_output,
 )
@@ -201,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
     where = device(args.device)
     sigma = args.sigma
     old = _check_out(args)
-    model, channels, meta = load_model(args.model, sigma, where)
+    model, channels, meta = load_denoiser(args.model, sigma, where)
     dataset = images(args, args.input, channels)
     conversion = channel_conversion(args, channels, dataset)
     _print_conversion(conversion)

@@ -6,14 +6,12 @@ import argparse
 import json
 import os
 
-from .._io import resolve_device
+from .._io import resolve_device, writable_file
+from ..models import load_denoiser, model_label
 from .common import (
     MODEL_HELP,
     add_options,
     amp_of,
-    load_model,
-    model_label,
-    output_file,
     output_folder,
 )
 
@@ -86,7 +84,7 @@ def _models(specs: list[str], protocol, where) -> tuple[dict, dict]:
         if label in models:
             raise ValueError(f"--model: two models share the label {label!r} "
                              f"({info[label]['spec']} and {spec}); rename one file")
-        model, channels, meta = load_model(spec, protocol.sigma, where, protocol.channels)
+        model, channels, meta = load_denoiser(spec, protocol.sigma, where, protocol.channels)
         if channels != protocol.channels:
             raise ValueError(f"--model {spec} takes {channels}-channel images but protocol "
                              f"{protocol.version} uses {protocol.channels}-channel images")
@@ -101,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     from ..report import format_table
 
     protocol = _protocol(args)
-    docs = output_file(args.docs, "--docs") if args.docs else None
+    docs = writable_file(args.docs, "--docs") if args.docs else None
     out = output_folder(args.out)
     with distributed() as (rank, _):
         where = resolve_device(args.device, int(os.environ.get("LOCAL_RANK", "0")))
@@ -111,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
                                 figures=not args.no_figures, amp=amp_of(args))
     if results is None:  # not process 0: it reports
         return 0
-    columns = ("rank", "model", "threat", "Gaussian PSNR",
+    columns = ("rank", "model", "access", "Gaussian PSNR",
                headline_column(protocol.headline_budget), PAIRED_COLUMN, "gap", "flags")
     print(f"protocol {protocol.version}, {len(results['images'])} images")
     print(format_table([{c: r[c] for c in columns} for r in leaderboard_rows(results)]))

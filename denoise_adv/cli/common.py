@@ -1,4 +1,5 @@
-"""Helpers shared by the subcommands: units, devices, models, the attack options.
+"""Helpers shared by the subcommands: units, devices, outputs, the attack options (models load
+through :func:`denoise_adv.models.load_denoiser`, the library's loader).
 
 Units: the command line takes noise levels and budgets in 8-bit levels (``--sigma 25``) and
 says so in ``--help``; the argparse type :func:`level` turns them into the [0, 1] units of the
@@ -11,17 +12,14 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from .._amp import AMP_CHOICES, check_amp, native_bf16
-from .._io import resolve_device, writable_file, writable_folder
+from .._io import resolve_device, writable_folder
 from ..data import MAX_PIXELS
 from ..noise import LEVEL
-
-if TYPE_CHECKING:
-    from ..models import LoadedDenoiser
 
 
 def device(name: str) -> torch.device:
@@ -178,12 +176,6 @@ def separate_output(out: str | Path, spec: str | Path, input_flag: str,
                          "there would be read as input by a rerun; choose another folder")
 
 
-def output_file(path: str | Path, flag: str = "--out") -> Path:
-    """An output file, checked writable before any work (an existing folder at ``path`` or
-    an unwritable folder raise :class:`ValueError` naming ``flag``)."""
-    return writable_file(path, flag)
-
-
 def amp_of(args: argparse.Namespace) -> str | None:
     """The library's ``amp`` of ``--amp``: ``None`` for fp32; ``auto`` (the demo's default)
     is bf16 where the device computes in it natively."""
@@ -252,19 +244,3 @@ MODEL_HELP = f"a model: {_SPECS}, bm3d or nlmeans"
 #: Help text of the ``--model`` options that attack the model with its own gradients.
 NETWORK_HELP = (f"a differentiable model: {_SPECS}; bm3d and nlmeans are black-box: score "
                 "them with transfer, evaluate --adv-set or --attack square")
-
-
-def load_model(spec: str | Path, sigma: float, where: torch.device, channels: int = 1
-               ) -> LoadedDenoiser:
-    """``(denoiser, channels, meta)`` of ``--model``: a call of
-    :func:`denoise_adv.models.load_denoiser` (the library's loader; use it outside cli/)."""
-    from ..models import load_denoiser
-
-    return load_denoiser(spec, sigma, where, channels)
-
-
-def model_label(spec: str | Path) -> str:
-    """A short name for ``--model`` in reports: :func:`denoise_adv.models.model_label`."""
-    from ..models import model_label as label
-
-    return label(spec)

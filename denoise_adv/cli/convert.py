@@ -29,10 +29,10 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._io import writable_file
     from ..models import read_pretrained, save_checkpoint, takes_sigma
-    from .common import output_file
 
-    output_file(args.output, "OUT")
+    writable_file(args.output, "OUT")
     model, info = read_pretrained(args.input, args.arch)
     path = save_checkpoint(model, args.output, info)
     params = sum(p.numel() for p in model.parameters())

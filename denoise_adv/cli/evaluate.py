@@ -7,7 +7,8 @@ import json
 import math
 from pathlib import Path
 
-from .._io import write_json
+from .._io import writable_file, write_json
+from ..models import load_denoiser, model_label
 from .attack import add_attack_choice, with_attack_choice
 from .common import (
     LEVEL,
@@ -18,9 +19,6 @@ from .common import (
     attack_spec,
     device,
     images,
-    load_model,
-    model_label,
-    output_file,
     output_folder,
     white_box_attacks,
 )
@@ -77,7 +75,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     where, sigma = device(args.device), args.sigma
     per_image, summary, protocol_models = [], [], []
     for path, label in zip(args.model, _model_labels(args.model)):
-        model, channels, meta = load_model(path, sigma, where)
+        model, channels, meta = load_denoiser(path, sigma, where)
         protocol_models.append({"label": label, "checkpoint": str(path), "meta": meta})
         rows = []
         if attacks or not args.adv_set:  # --attacks none alone: the Gaussian table
@@ -163,11 +161,11 @@ def run_make_adv(args: argparse.Namespace) -> int:
     from ..analysis import make_adversarial_set
 
     spec = with_attack_choice(attack_spec(args), args)
-    out = output_file(args.out)  # before the attack work, not after it
+    out = writable_file(args.out, "--out")  # before the attack work, not after it
     with OutputLock(out, file=True):  # one writer of this file; refused while another runs
         remove_stale_temporaries(out.parent, (out.name,))  # owned by no live process now
         where, sigma = device(args.device), args.sigma
-        model, channels, meta = load_model(args.model, sigma, where)
+        model, channels, meta = load_denoiser(args.model, sigma, where)
         dataset = images(args, args.data, channels)
         path = make_adversarial_set(model, dataset, out, sigma, spec, args.seed, channels,
                                     meta={"source_model": str(args.model), "source_meta":

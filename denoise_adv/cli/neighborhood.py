@@ -8,6 +8,7 @@ import argparse
 import torch
 
 from .._io import write_json
+from ..models import load_denoiser
 from .common import (
     NETWORK_HELP,
     add_noise_and_attack_options,
@@ -17,7 +18,6 @@ from .common import (
     finite_float,
     images,
     levels,
-    load_model,
     nonnegative_levels,
     output_folder,
     separate_output,
@@ -127,7 +127,7 @@ def run_neighborhood(args: argparse.Namespace) -> int:
         raise ValueError("--sigma must be > 0: the sweeps run in the plane of the noise")
     output_folder(args.out, create=False)
     separate_output(args.out, args.input, "--input")
-    model, channels, _ = load_model(args.model, sigma, where)
+    model, channels, _ = load_denoiser(args.model, sigma, where)
     name, clean = _one_image(args, channels)
     clean = clean.to(where)
     _check_sweep_budget(args, model, clean)
@@ -168,7 +168,7 @@ def run_patch(args: argparse.Namespace) -> int:
     where, sigma = device(args.device), args.sigma
     output_folder(args.out, create=False)
     separate_output(args.out, args.input, "--input")
-    model, channels, _ = load_model(args.model, sigma, where)
+    model, channels, _ = load_denoiser(args.model, sigma, where)
     name, clean = _one_image(args, channels)
     clean = clean.to(where)
     h, w = clean.shape[-2:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .._io import write_json
+from ..models import load_denoiser, model_label
 from .common import (
     LEVEL,
     MODEL_HELP,
@@ -14,8 +15,6 @@ from .common import (
     device,
     finite_float,
     images,
-    load_model,
-    model_label,
     output_folder,
 )
 
@@ -52,14 +51,14 @@ def _models(specs: dict[str, str], sigma: float, where) -> tuple[dict, int]:
     loaded, channels = {}, set()
     for name, spec in specs.items():
         if spec not in BASELINES:
-            loaded[name], c, _ = load_model(spec, sigma, where)
+            loaded[name], c, _ = load_denoiser(spec, sigma, where)
             channels.add(c)
     if len(channels) > 1:
         raise ValueError("all models must take the same number of channels")
     c = channels.pop() if channels else 1
     for name, spec in specs.items():
         if spec in BASELINES:
-            loaded[name] = load_model(spec, sigma, where, c)[0]
+            loaded[name] = load_denoiser(spec, sigma, where, c)[0]
     return {name: loaded[name] for name in specs}, c
 
 

@@ -12,6 +12,7 @@ from torch import nn
 from .. import seeding
 from ..data import MAX_PIXELS, iter_images
 from ..metrics import mae, psnr, ssim
+from ..noise import gaussian_noise
 
 __all__ = ["Image", "attack_generator", "load_dataset", "noisy_image", "random_perturbation",
            "random_perturbation_like", "score"]
@@ -42,12 +43,14 @@ def load_dataset(spec: str | Sequence[Image], channels: int = 1,
 
 def noisy_image(clean: torch.Tensor, sigma: float, seed: int, image: str, draw: int = 0
                 ) -> torch.Tensor:
-    """``clean + sigma * n`` with ``n`` from the ``"noise"`` stream of image ``image`` (its
-    name): the same for every model, every command and every run, wherever the image sits in
-    its folder. ``draw > 0`` gives further independent noises of the same image."""
+    """``clean + sigma * n`` with ``n`` (:func:`denoise_adv.noise.gaussian_noise`, the noise
+    owner's draw) from the ``"noise"`` stream of image ``image`` (its name): the same for
+    every model, every command and every run, wherever the image sits in its folder.
+    ``draw > 0`` gives further independent noises of the same image."""
     keys = (image,) if draw == 0 else (image, draw)
-    noise = torch.randn(clean.shape, generator=seeding.generator(seed, "noise", *keys))
-    return clean + sigma * noise.to(clean.device, clean.dtype)
+    noise = gaussian_noise(clean.shape, sigma, seeding.generator(seed, "noise", *keys),
+                           dtype=torch.float32)  # drawn in float32 on the CPU: every device agrees
+    return clean + noise.to(clean.device, clean.dtype)
 
 
 def attack_generator(seed: int, image: str, attack: str) -> torch.Generator:

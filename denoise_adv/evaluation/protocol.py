@@ -27,7 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._checks import check_channels, check_int, check_real
+from .._checks import check_channels, check_int, check_iterations, check_real
+from ..noise import DEFAULT_SIGMA, from_levels
 from .inputs import random_perturbation
 
 __all__ = ["COLOR_TEST_IMAGES", "PROTOCOL_V1", "PROTOCOL_V1_COLOR", "PROTOCOL_V1_COLOR_QUICK",
@@ -104,6 +105,18 @@ class BenchAttack:
         check_int(self.steps, "steps", minimum=0 if self.kind in ("random", "square") else 1)
         check_int(self.restarts, "restarts", minimum=1)
         self._check_fixed_fields()
+        self._check_cost()
+
+    def _check_cost(self) -> None:
+        """Refuse, when the record is read, counts that would run for days: the passes of one
+        run (steps x EOT, or Square's queries) and of its restarts, through the package's one
+        budget check (:func:`~denoise_adv._checks.check_iterations`)."""
+        if self.kind == "random":
+            return
+        eot = check_iterations("eot", self.eot)
+        per_run = (check_iterations("queries", self.queries) if self.kind == "square"
+                   else check_iterations("steps", self.steps, passes_each=eot) * eot)
+        check_iterations("restarts", self.restarts, passes_each=per_run)
 
     #: Fields a kind fixes (FGSM is one step of the budget's size; random noise is drawn
     #: once): a record that contradicts its kind is refused when it is read, not on the
@@ -255,22 +268,23 @@ def _suite(budgets: tuple[int, ...], steps: int, long_steps: int, parts: int = 4
     budget (steps check), ObsAtk and FGSM at the middle budget, then transfer and random at
     every budget."""
     mid = budgets[len(budgets) // 2]
+    eps = {b: from_levels(b) for b in budgets}  # the one conversion from 8-bit levels
     attacks = []
     for norm in ("linf", "l2"):
-        attacks += [BenchAttack(f"pgd-{norm}-{b}", "white-box", "pgd", norm, b / 255,
-                                b / 255 / parts, steps) for b in budgets]
+        attacks += [BenchAttack(f"pgd-{norm}-{b}", "white-box", "pgd", norm, eps[b],
+                                eps[b] / parts, steps) for b in budgets]
     attacks += [
-        BenchAttack(f"pgd-linf-{mid}-s{long_steps}", "white-box", "pgd", "linf", mid / 255,
-                    mid / 255 / parts, long_steps),
-        BenchAttack(f"obsatk-{mid}", "white-box", "obsatk", "l2", mid / 255, mid / 255 / parts,
+        BenchAttack(f"pgd-linf-{mid}-s{long_steps}", "white-box", "pgd", "linf", eps[mid],
+                    eps[mid] / parts, long_steps),
+        BenchAttack(f"obsatk-{mid}", "white-box", "obsatk", "l2", eps[mid], eps[mid] / parts,
                     steps),
-        BenchAttack(f"fgsm-{mid}", "white-box", "fgsm", "linf", mid / 255, 0.0, 1),
+        BenchAttack(f"fgsm-{mid}", "white-box", "fgsm", "linf", eps[mid], 0.0, 1),
     ]
     for norm in ("linf", "l2"):
-        attacks += [BenchAttack(f"transfer-{norm}-{b}", "transfer", "pgd", norm, b / 255,
-                                b / 255 / parts, steps) for b in budgets]
+        attacks += [BenchAttack(f"transfer-{norm}-{b}", "transfer", "pgd", norm, eps[b],
+                                eps[b] / parts, steps) for b in budgets]
     for norm in ("linf", "l2"):
-        attacks += [BenchAttack(f"random-{norm}-{b}", "random", "random", norm, b / 255)
+        attacks += [BenchAttack(f"random-{norm}-{b}", "random", "random", norm, eps[b])
                     for b in budgets]
     return tuple(attacks)
 
@@ -301,11 +315,11 @@ class Protocol:
     channels: int = 1
     images: tuple[str, ...] | None = None
     crop: int | None = None
-    sigma: float = 25 / 255
+    sigma: float = DEFAULT_SIGMA
     noise_seeds: tuple[int, ...] = (0,)
     reference: str = "zoo:dncnn-s25-normal"
     attacks: tuple[BenchAttack, ...] = ()
-    headline_budget: float = 2 / 255
+    headline_budget: float = from_levels(2)
     bootstrap: int = 1000
     bootstrap_seed: int = 0
     confidence: float = 0.95
@@ -423,10 +437,10 @@ def _suite_v2(v1: tuple[BenchAttack, ...], budgets: tuple[int, ...], apgd_steps:
     white = [BenchAttackV2(**dataclasses.asdict(a), eot=1 if a.kind == "fgsm" else eot)
              for a in v1 if a.threat == "white-box"]
     for norm in ("linf", "l2"):
-        white += [BenchAttackV2(f"apgd-{norm}-{b}", "white-box", "apgd", norm, b / 255, 0.0,
+        white += [BenchAttackV2(f"apgd-{norm}-{b}", "white-box", "apgd", norm, from_levels(b), 0.0,
                                 apgd_steps, restarts, eot=eot) for b in budgets]
     for norm in ("linf", "l2"):
-        white += [BenchAttackV2(f"square-{norm}-{b}", "white-box", "square", norm, b / 255,
+        white += [BenchAttackV2(f"square-{norm}-{b}", "white-box", "square", norm, from_levels(b),
                                 queries=queries) for b in budgets]
     return tuple(white) + tuple(a for a in v1 if a.threat != "white-box")
 
@@ -440,7 +454,7 @@ V2_EOT = 20
 #: 4/255 (20 steps, 2 restarts); the Square Attack L-inf and L2 at 1, 2 and 4/255 (1000
 #: queries) on every model, the white-box row of black-box ones; EOT (20 passes) on models
 #: that declare themselves randomized; v1's transfer and random inputs. Why these numbers:
-#: ``experiments/benchmark_v2_budget.py`` and docs/benchmark.rst.
+#: ``tools/benchmark_v2_budget.py`` and docs/benchmark.rst.
 PROTOCOL_V2 = PROTOCOL_V1.derive("v2", attacks=_suite_v2(
     PROTOCOL_V1.attacks, (1, 2, 4), apgd_steps=20, restarts=2, queries=1000, eot=V2_EOT))
 

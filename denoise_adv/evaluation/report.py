@@ -15,7 +15,7 @@ from ..data import load_image, png_bytes
 from ..report import new_figure, rst_list_table, save_figure
 from .inputs import Image
 from .protocol import budget_key
-from .results import is_upper_bound
+from .results import access_of, is_upper_bound
 
 __all__ = ["headline_column", "leaderboard_rows", "plot_robust_vs_budget", "plot_worst_case_strip",
            "write_leaderboard_html", "write_leaderboard_md", "write_leaderboard_rst",
@@ -67,7 +67,7 @@ def leaderboard_rows(results: Mapping[str, Any]) -> list[dict[str, str]]:
         rows.append({
             "rank": _rank(s),
             "model": label,
-            "threat": s["threat"],
+            "access": access_of(s),
             "Gaussian PSNR": _ci(s["gaussian_psnr"]),
             headline_column(results["protocol"]["headline_budget"]): _ci(s["robust_psnr"]),
             PAIRED_COLUMN: _paired(s),
@@ -182,12 +182,12 @@ def plot_robust_vs_budget(results: Mapping[str, Any], path: str | os.PathLike) -
         err = [[p[1]["mean"] - p[1]["low"] for p in points],
                [p[1]["high"] - p[1]["mean"] for p in points]]
         bound = is_upper_bound(s)
-        style = "--" if s["threat"] == "black-box" else "-"
+        style = "--" if access_of(s) == "black-box" else "-"
         marker = _MARKERS[i % len(_MARKERS)]
         line = ax.errorbar(x, y, yerr=err, fmt=style + marker, capsize=3, ms=5,
                            label=label + (" (flagged)" if s["flagged"] else "") +
                            (" (black-box: upper bound)" if bound else
-                            " (black-box: Square)" if s["threat"] == "black-box" else ""))
+                            " (black-box: Square)" if access_of(s) == "black-box" else ""))
         drops.plot(x, [y[0] - v for v in y], style + marker, ms=5, color=line[0].get_color())
     ax.set_xlabel("budget (8-bit levels per pixel; 0 = Gaussian noise only)")
     ax.set_ylabel("robust PSNR (dB)")

@@ -153,7 +153,7 @@ def summarize_model(rows: Sequence[dict[str, Any]], protocol: Protocol, black_bo
     without gradient-free white-box attacks (v1) has no white-box row, so its robust PSNR is
     an upper bound (not ranked)."""
     free = any(a.gradient_free for a in protocol.attacks_of("white-box"))
-    summary: dict[str, Any] = {"threat": "black-box" if black_box else "white-box",
+    summary: dict[str, Any] = {"access": "black-box" if black_box else "white-box",
                                "upper_bound": black_box and not free,
                                "images": len({r["image"] for r in rows})}
     for metric in METRICS:
@@ -247,10 +247,21 @@ def _order_checks(drop: Mapping[str, float], attacks: Sequence[BenchAttack], tol
     return warnings
 
 
+def access_of(summary: Mapping[str, Any]) -> str:
+    """A model's access under the protocol: ``"white-box"`` (its gradients are used) or
+    ``"black-box"`` (forward passes only); summaries of schema 1 called it ``threat``.
+
+    Example:
+        >>> access_of({"access": "black-box"}), access_of({"threat": "white-box"})
+        ('black-box', 'white-box')
+    """
+    return summary.get("access", summary.get("threat"))
+
+
 def is_upper_bound(summary: Mapping[str, Any]) -> bool:
     """Whether a model summary's robust PSNR is only an upper bound (no white-box row);
     summaries written before ``upper_bound`` was recorded: black-box models."""
-    return summary.get("upper_bound", summary["threat"] == "black-box")
+    return summary.get("upper_bound", access_of(summary) == "black-box")
 
 
 def rank_models(summary: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -281,7 +292,7 @@ def rank_with_ties(summary: dict[str, dict[str, Any]], robust: Mapping[str, Sequ
 
     Example:
         >>> from denoise_adv.benchmark import PROTOCOL_V1
-        >>> s = {m: {"flagged": False, "threat": "white-box", "robust_psnr": {"mean": v}}
+        >>> s = {m: {"flagged": False, "access": "white-box", "robust_psnr": {"mean": v}}
         ...      for m, v in (("a", 30.5), ("b", 30.4), ("c", 29.0))}
         >>> board = {"a": [31.0, 30.0, 29.5, 31.5], "b": [30.9, 29.9, 29.4, 31.4],
         ...          "c": [29.5, 28.4, 28.1, 30.0]}

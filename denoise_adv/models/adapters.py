@@ -18,7 +18,14 @@ import torch
 from torch import nn
 
 from .._checks import check_module, check_sigma
-from .contract import default_level, fixed_level, is_differentiable, takes_sigma, warn_fixed_level
+from .contract import (
+    default_level,
+    fixed_level,
+    is_differentiable,
+    level_for,
+    takes_sigma,
+    warn_fixed_level,
+)
 
 __all__ = ["DenoiserAdapter", "PriorAdapter", "as_denoiser", "as_prior", "is_differentiable",
            "takes_sigma"]
@@ -106,10 +113,8 @@ class PriorAdapter(nn.Module):
 
     def forward(self, x: torch.Tensor, sigma: float | torch.Tensor | None = None,
                 *args, **kwargs) -> torch.Tensor:
-        if takes_sigma(self.model):
-            if sigma is None:
-                raise ValueError(f"{type(self.model).__name__} needs sigma")
-            return self.model(x, check_sigma(sigma))
+        if takes_sigma(self.model):  # the level given, else the model's own default
+            return self.model(x, check_sigma(level_for(self.model, sigma)))
         if not self._warned:
             self._warned = warn_fixed_level(self.model, sigma, self.where)
         return self.model(x)

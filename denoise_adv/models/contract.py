@@ -24,8 +24,15 @@ attribute           if absent    meaning
                                  whole model so, and gradient attacks should average (EOT).
 ==================  ===========  ===============================================================
 
+A model that is not a denoiser but a restoration pipeline
+(:class:`~denoise_adv.restoration.Restorer`) may also declare ``output_shape_differs = True``
+(absent: ``False``; read on the model itself, not its submodules): its output may have another
+shape than its input (super-resolution maps a small measurement to a large image), so attacks
+compare the output with the clean image, not with the input.
+
 Read them with :func:`takes_sigma`, :func:`fixed_level`, :func:`is_differentiable`,
-:func:`channels_of`, :func:`default_level` and :func:`is_randomized`, never with ``getattr``
+:func:`channels_of`, :func:`default_level`, :func:`is_randomized` and
+:func:`output_shape_differs`, never with ``getattr``
 elsewhere. The adapters
 (:func:`~denoise_adv.models.as_denoiser`, :func:`~denoise_adv.models.as_prior`,
 :func:`denoise_adv.integrations.deepinv.as_deepinv_denoiser`) cross between the two call forms on
@@ -52,7 +59,7 @@ from torch import nn
 
 __all__ = ["Denoiser", "NoiseLevelDenoiser", "channels_of", "default_level", "fixed_level",
            "is_differentiable", "is_randomized", "level_for", "not_differentiable_part",
-           "takes_sigma", "warn_fixed_level", "warn_ignored_level"]
+           "output_shape_differs", "takes_sigma", "warn_fixed_level", "warn_ignored_level"]
 
 
 @runtime_checkable
@@ -134,6 +141,22 @@ def is_randomized(model: nn.Module) -> bool:
         (True, False)
     """
     return any(getattr(m, "randomized", False) is True for m in model.modules())
+
+
+def output_shape_differs(model: nn.Module) -> bool:
+    """Whether ``model`` declares ``output_shape_differs = True``: its output may have another
+    shape than its input (a restoration pipeline; attacks compare the output with the clean
+    image instead of the input).
+
+    Example:
+        >>> class Upsample(nn.Module):
+        ...     output_shape_differs = True
+        ...     def forward(self, y):
+        ...         return torch.nn.functional.interpolate(y, scale_factor=2)
+        >>> output_shape_differs(Upsample()), output_shape_differs(nn.Identity())
+        (True, False)
+    """
+    return getattr(model, "output_shape_differs", False) is True
 
 
 def channels_of(model: nn.Module, default: int | None = None) -> int | None:

@@ -16,7 +16,7 @@ written from it. An entry holds
   ``zoo/measured.json`` that :func:`write_measured` writes from a benchmark's
   ``results.json``. ``None`` (and ``measured_note``) where that file holds no row for it.
 
-Regenerate ``measured.json`` after a benchmark run (``experiments/benchmark_zoo.py``, protocol
+Regenerate ``measured.json`` after a benchmark run (``tools/benchmark_zoo.py``, protocol
 v1 and v1-color)::
 
     from denoise_adv.models.info import write_measured
@@ -106,7 +106,7 @@ _REPORTED_NOTES = {
 
 _NOT_MEASURED = {
     "file": "not measured in this release: no benchmark results are recorded "
-            "(zoo/measured.json is absent; run experiments/benchmark_zoo.py for protocols v1 and "
+            "(zoo/measured.json is absent; run tools/benchmark_zoo.py for protocols v1 and "
             "v1-color, then denoise_adv.models.info.write_measured on their results.json)",
     "row": "not measured: the recorded benchmark runs (zoo/measured.json) did not score it",
 }

@@ -152,15 +152,12 @@ def load_model_spec(spec: str | os.PathLike, sigma: float,
 
 
 class LoadedDenoiser(NamedTuple):
-    """What :func:`load_denoiser` returns (a tuple: ``model, channels, meta = ...`` works).
-
-    Attributes:
-        model: the denoiser, ``model(noisy) -> clean`` (adapted by
-            :func:`~denoise_adv.models.as_denoiser`), in eval mode, on the requested device.
-        channels: the image channels it declares (1 when it declares none).
-        meta: the spec's provenance (:func:`load_model_spec`'s ``meta``: ``"spec"`` and, by
-            kind, strategy, sha256, package, ``"baseline"``...).
-    """
+    """What :func:`load_denoiser` returns (a tuple: ``model, channels, meta = ...`` works):
+    ``model``, the denoiser, ``model(noisy) -> clean`` (adapted by
+    :func:`~denoise_adv.models.as_denoiser`), in eval mode, on the requested device;
+    ``channels``, the image channels it declares (1 when it declares none); ``meta``, the
+    spec's provenance (:func:`load_model_spec`'s ``meta``: ``"spec"`` and, by kind, strategy,
+    sha256, package, ``"baseline"``...)."""
 
     model: nn.Module
     channels: int

@@ -18,7 +18,7 @@ Both are the IPOL FFDNet (Tassano, Delon, Veit, "An Analysis and Implementation 
 Image Denoising Method", IPOL 2019), imported by :func:`~denoise_adv.models.load_pretrained`'s
 ``"ipol-ffdnet"`` layout. ``published.json`` (next to the zoo's manifest) records, for each,
 the file's sha256 and the package version it was measured with, and its Gaussian PSNR/SSIM
-(``experiments/measure_published.py`` writes it); a file that differs is refused, so a name
+(``tools/measure_published.py`` writes it); a file that differs is refused, so a name
 always means the weights that were measured.
 """
 

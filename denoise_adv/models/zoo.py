@@ -3,7 +3,7 @@
 The zoo's weights are package data (``denoise_adv/models/zoo/NAME.pt``) described by
 ``manifest.json``: for each model its training configuration, data, steps, seed, machine and
 time, the file's sha256, and its Gaussian PSNR/SSIM on ``builtin:test`` at sigma 25 (noise seed
-0). ``experiments/train_zoo.sh`` trains the models and ``experiments/export_zoo.py`` writes
+0). ``tools/train_zoo.sh`` trains the models and ``tools/export_zoo.py`` writes
 them here; the tests re-evaluate every shipped model against its manifest.
 
 The zoo also names the *published* models whose authors' weights install offline

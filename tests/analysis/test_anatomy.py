@@ -220,6 +220,7 @@ def test_noise_level_sensitivity_uses_the_protocol_noise_and_a_level_aware_refer
                                                                           abs=1e-4)
 
 
+@pytest.mark.slow
 def test_bm3d_reference():
     pytest.importorskip("bm3d")
     from denoise_adv.models import BM3D

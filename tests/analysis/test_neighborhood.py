@@ -38,6 +38,7 @@ def sample(trained_dncnn, sample_images):
     return clean, n1, n2, delta
 
 
+@pytest.mark.slow
 def test_two_d_sweep(trained_dncnn, sample):
     clean, n1, _, delta = sample
     norm = delta.norm().item()
@@ -54,6 +55,7 @@ def test_two_d_sweep(trained_dncnn, sample):
     assert len(result["worst_angle_deg"]) == 3
 
 
+@pytest.mark.slow
 def test_sphere_and_connected_set(trained_dncnn, sample):
     clean, n1, n2, delta = sample
     sphere = sphere_sweep(trained_dncnn, clean, n1, n2, delta, delta.norm().item(), 8, 5)
@@ -81,6 +83,7 @@ def test_sphere_and_connected_set(trained_dncnn, sample):
     assert len(check["t_deg"]) == 5 and check["t_deg"][-1] == pytest.approx(90.0)
 
 
+@pytest.mark.slow
 def test_patch_attack_is_local(trained_dncnn, sample_images):
     clean = sample_images[1][None]
     noisy = noisy_image(clean, 25 / 255, 0, "crop")

@@ -20,6 +20,7 @@ def images(sample_images):
     return [(f"img{i}", img) for i, img in enumerate(sample_images)]
 
 
+@pytest.mark.slow
 def test_table_numbers_equal_metrics_computed_directly(trained_dncnn, images):
     rows = evaluate_robustness(trained_dncnn, images, SIGMA, ("linf",), seed=3, progress=False)
     assert [(r["image"], r["set"]) for r in rows][:2] == [("img0", "gaussian"), ("img0", "linf")]
@@ -44,6 +45,7 @@ def test_table_numbers_equal_metrics_computed_directly(trained_dncnn, images):
     assert linf["psnr_drop"] > 0.3 and linf["ssim_drop"] > 0
 
 
+@pytest.mark.slow
 def test_adversarial_set_round_trips_bit_for_bit(trained_dncnn, images, tmp_path):
     path = make_adversarial_set(trained_dncnn, images, tmp_path / "set.pt", SIGMA,
                                 AttackSpec("l2"), seed=5, meta={"source_model": "tiny"},
@@ -67,6 +69,7 @@ def test_adversarial_set_round_trips_bit_for_bit(trained_dncnn, images, tmp_path
         assert a["psnr"] == pytest.approx(b["psnr"], abs=1e-9)
 
 
+@pytest.mark.slow
 def test_adversarial_set_for_other_size_or_sigma_is_refused(trained_dncnn, images, tmp_path):
     path = make_adversarial_set(trained_dncnn, images, tmp_path / "set.pt", SIGMA,
                                 progress=False)

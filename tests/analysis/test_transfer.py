@@ -11,6 +11,7 @@ def second_model(train_dncnn):
     return train_dncnn(("gravel", "rocket"), depth=4, features=12, steps=100, seed=1)
 
 
+@pytest.mark.slow
 def test_transfer_matrix(trained_dncnn, second_model, sample_images):
     images = [(f"i{k}", img) for k, img in enumerate(sample_images[:2])]
     models = {"a": trained_dncnn, "b": second_model}

@@ -154,3 +154,12 @@ def test_message_is_one_line():
     with pytest.raises(ValueError) as error:
         DenoiseSquare(Untouchable(), n_queries=10**12)
     assert "\n" not in str(error.value) and re.search(r"\d", str(error.value))
+
+
+def test_nested_worst_case_counts_its_members_runs():
+    model = Untouchable()
+    inner = WorstCase([DenoisePGD(model, steps=100), DenoiseSquare(model, seed=0)], restarts=3)
+    assert inner._passes == 100 * 3 + 1000
+    assert WorstCase([inner], restarts=2)._passes == 2 * (100 * 3 + 1000)
+    with pytest.raises(ValueError, match=r"^restarts: 100000000 \(1\.3e\+11 passes"):
+        WorstCase([inner], restarts=10**8)

@@ -40,6 +40,7 @@ def _args(root, out, *more):
             str(root / "protocol.json"), "--out", str(out), "--quiet", *more]
 
 
+@pytest.mark.slow
 def test_help_states_units():
     out = subprocess.run([sys.executable, "-m", "denoise_adv", "benchmark", "--help"],
                          capture_output=True, text=True, check=True).stdout
@@ -47,6 +48,7 @@ def test_help_states_units():
     assert "v2" in out and "Square" in out and "leaderboard.html" in out and "=1" in out
 
 
+@pytest.mark.slow
 def test_end_to_end_with_docs_table_and_rerun(setup, tmp_path, capsys):
     out, docs = tmp_path / "bench", tmp_path / "docs" / "leaderboard.rst"
     assert main(_args(setup, out, "--model", "nlmeans", "--docs", str(docs))) == 0
@@ -77,6 +79,7 @@ def test_end_to_end_with_docs_table_and_rerun(setup, tmp_path, capsys):
     assert json.loads((out / "results.json").read_text())["per_image"] == results["per_image"]
 
 
+@pytest.mark.slow
 def test_sharded_run_gives_the_same_rows(setup, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     single = [sys.executable, "-m", "denoise_adv", *_args(setup, tmp_path / "one"),
@@ -174,6 +177,7 @@ def test_own_data_is_a_custom_variant_identified_by_pixels(setup, tmp_path, caps
     assert "folder or a file" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_colour_protocol_scores_the_published_colour_model_and_colour_baselines(tmp_path):
     """v1-color: astronaut and chelsea in colour; the colour FFDNet is white-box and the
     transfer source; NL-means is built for three channels (black-box)."""

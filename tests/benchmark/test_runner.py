@@ -73,7 +73,7 @@ def test_black_box_gets_transfer_and_random_only(bench):
     assert {a.name for a in TINY.attacks if a.threat != "white-box"} == set(row["psnr"])
     assert row["loss_increased"] == {}
     summary = results["summary"]["nlmeans"]
-    assert summary["threat"] == "black-box" and summary["rank"] is None
+    assert summary["access"] == "black-box" and summary["rank"] is None
     assert results["leaderboard"][-1] == "nlmeans"
     # transfer from a DnCNN hurts NL-means more than random noise of the same size
     assert summary["attack_drop"]["transfer-l2-2"] > summary["attack_drop"]["random-l2-2"]

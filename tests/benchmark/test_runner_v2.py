@@ -34,7 +34,7 @@ def test_black_box_gets_square_as_its_white_box_row_and_is_ranked(bench):
         # Square's search beats random noise of the same size on NL-means, image by image
         assert row["psnr"]["square-linf-4"] < row["psnr"]["random-linf-4"]
     summary = results["summary"]["nlmeans"]
-    assert summary["threat"] == "black-box" and summary["upper_bound"] is False
+    assert summary["access"] == "black-box" and summary["upper_bound"] is False
     assert summary["warnings"] == [] and summary["rank"] is not None
     assert "paired_vs_best" in summary
 

@@ -56,7 +56,7 @@ def test_degenerate_cases_are_handled_and_named():
 
 
 def _summary(**means):
-    return {label: {"threat": "white-box", "flagged": False, "upper_bound": False,
+    return {label: {"access": "white-box", "flagged": False, "upper_bound": False,
                     "robust_psnr": {"mean": float(np.mean(v))}} for label, v in means.items()}
 
 

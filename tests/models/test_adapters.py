@@ -69,3 +69,17 @@ def test_bad_arguments():
         as_denoiser(nn.Identity(), sigma=-1.0)
     with pytest.raises(ValueError, match="sigma must be finite"):
         as_denoiser(nn.Identity(), sigma=torch.tensor(float("nan")))
+
+
+def test_as_prior_of_a_model_with_a_default_level_needs_no_sigma():
+    """Issue 33: a non-blind model called without a level uses its own default (FFDNet's
+    25/255), as deepinv's denoisers do; one without a default still refuses."""
+    from denoise_adv.models import FFDNet, as_prior
+
+    model = FFDNet(depth=3, features=4).eval()
+    x = torch.rand(1, 1, 12, 12)
+    with pytest.raises(ValueError, match="sigma"):
+        as_prior(model)(x)
+    model.sigma = 25 / 255
+    torch.testing.assert_close(as_prior(model)(x), model(x, 25 / 255))
+    assert not torch.allclose(as_prior(model)(x, 0.2), model(x, 25 / 255))

@@ -81,6 +81,7 @@ def test_nlmeans_matches_skimage(which, request):
 
 
 @pytest.mark.parametrize("which", ["gray", "colour"])
+@pytest.mark.slow
 def test_bm3d_matches_package(which, request):
     bm3d = pytest.importorskip("bm3d")
     clean, noisy = request.getfixturevalue(which)
@@ -231,6 +232,7 @@ def test_checkpoint_round_trip(tmp_path, colour):
     assert not torch.equal(loaded(noisy), NLMeans(SIGMA, channels=3)(noisy))  # config matters
 
 
+@pytest.mark.slow
 def test_bm3d_checkpoint_round_trip(tmp_path):
     pytest.importorskip("bm3d")
     model = BM3D(0.1, channels=3, profile="refilter")

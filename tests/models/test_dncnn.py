@@ -4,6 +4,7 @@ import torch
 from denoise_adv.models import DnCNN, build
 
 
+@pytest.mark.slow
 def test_published_parameter_count():
     # DnCNN-S: 640 (first conv) + 15 * (36864 + 128) (conv + BN) + 576 (last conv)
     assert sum(p.numel() for p in DnCNN().parameters()) == 556_096

@@ -140,3 +140,23 @@ def test_a_recorded_measured_file_ships_with_the_package():
         assert "zoo/measured.json" in setup, "add zoo/measured.json to setup.cfg package_data"
     else:
         assert "not measured in this release" in model_info("dncnn-s25-normal")["measured_note"]
+
+
+def test_the_zoo_command_lists_every_model_with_its_robust_psnr(capsys):
+    """``denoise-adv zoo``: one line per ``zoo:NAME`` with a robust-PSNR column (from
+    :func:`~denoise_adv.models.model_info`, the cards' source); ``zoo NAME``: the whole
+    entry as JSON."""
+    import json
+
+    from denoise_adv.cli import main
+    from denoise_adv.models.info import model_names
+
+    assert main(["zoo"]) == 0
+    listing = capsys.readouterr().out
+    assert "robust PSNR" in listing.splitlines()[0]
+    assert all(f"zoo:{name}" in listing for name in model_names())
+    assert main(["zoo", "zoo:dncnn-s25-normal"]) == 0
+    entry = json.loads(capsys.readouterr().out)
+    assert entry["parameters"] == 74848 and "measured" in entry
+    assert main(["zoo", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err

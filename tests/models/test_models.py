@@ -62,7 +62,9 @@ def test_checkpoint_round_trip_every_model(name, tmp_path):
                                    as_denoiser(model, 0.1)(x))
 
 
-@pytest.mark.parametrize("name", ["ffdnet", "swinir", "unfolding"])
+@pytest.mark.parametrize("name", [pytest.param("ffdnet", marks=pytest.mark.slow),
+                                  pytest.param("swinir", marks=pytest.mark.slow),
+                                  pytest.param("unfolding", marks=pytest.mark.slow)])
 def test_gradcheck_float64(name):
     model = _tiny(name).double().eval()
     x = torch.rand(1, 1, 8, 8, dtype=torch.float64, requires_grad=True)

@@ -201,6 +201,7 @@ def test_deepinv_dncnn(tmp_path, channels, bias):
 
 
 @pytest.mark.parametrize("channels, nb", [(1, 2), (3, 1)])
+@pytest.mark.slow
 def test_deepinv_drunet(tmp_path, channels, nb):
     dinv = pytest.importorskip("deepinv")
     torch.manual_seed(0)

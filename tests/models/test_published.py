@@ -42,6 +42,7 @@ def pair(request):
 
 @pytest.mark.parametrize("size", [(32, 40), (33, 27), (17, 18)], ids=["even", "odd", "mixed"])
 @pytest.mark.parametrize("level", [5, 15, 25, 50])
+@pytest.mark.slow
 def test_forward_equals_the_packages_forward(pair, size, level):
     ours, ref, channels = pair
     x = torch.rand(2, channels, *size, generator=torch.Generator().manual_seed(level))
@@ -52,6 +53,7 @@ def test_forward_equals_the_packages_forward(pair, size, level):
         torch.testing.assert_close(ours(x, torch.full((2,), sigma)), expected, atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 def test_per_image_levels_match_the_reference(pair):
     ours, ref, channels = pair
     x = torch.rand(2, channels, 16, 16, generator=torch.Generator().manual_seed(0))
@@ -60,6 +62,7 @@ def test_per_image_levels_match_the_reference(pair):
         torch.testing.assert_close(ours(x, levels), ref(x, levels), atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 def test_input_gradient_matches_finite_differences():
     """The package's forward detaches its input (x.data): its gradient is the identity's.
     Ours flows through the network, checked against central differences in float64."""
@@ -73,6 +76,7 @@ def test_input_gradient_matches_finite_differences():
     assert (x.grad - identity_part).abs().max() > 1e-2
 
 
+@pytest.mark.slow
 def test_sigma_is_honoured_by_the_model_and_the_deepinv_adapter():
     from denoise_adv.integrations.deepinv import as_deepinv_denoiser
 
@@ -92,6 +96,7 @@ def test_sigma_is_honoured_by_the_model_and_the_deepinv_adapter():
         torch.testing.assert_close(as_denoiser(model, 15 / 255)(x), outs[15], atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 def test_the_layout_is_detected_with_and_without_the_module_prefix(tmp_path):
     path, _ = published_file("ffdnet-ipol-gray")
     state = torch.load(path, weights_only=True, map_location="cpu")
@@ -108,6 +113,7 @@ def test_the_layout_is_detected_with_and_without_the_module_prefix(tmp_path):
         assert torch.equal(a(x, 0.1), b(x, 0.1))
 
 
+@pytest.mark.slow
 def test_the_weights_are_read_from_the_installed_package_and_recorded():
     for name, spec in PUBLISHED.items():
         path, version = published_file(name)
@@ -121,6 +127,7 @@ def test_the_weights_are_read_from_the_installed_package_and_recorded():
         "ffdnet-ipol-gray"]["sha256"]
 
 
+@pytest.mark.slow
 def test_recorded_psnr_is_reproduced_and_beats_bm3d_and_the_zoo():
     """Fails if the weights, the import, the data or the noise seeding change."""
     entry = RECORD["models"]["ffdnet-ipol-gray"]

@@ -25,6 +25,7 @@ def test_the_zoo_ships_the_normal_model():
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.slow
 def test_shipped_model_matches_its_manifest(name):
     """Fails if the weights, the test data or the noise seeding change."""
     entry, protocol = MANIFEST["models"][name], MANIFEST["protocol"]

@@ -12,9 +12,12 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import torch
 
 from denoise_adv.data import save_png
+
+pytestmark = pytest.mark.slow  # two torchrun ranks
 
 SCRIPT = textwrap.dedent("""
     import os

@@ -197,6 +197,7 @@ def test_usage_errors_exit_2(files):
     assert info.value.code == 2
 
 
+@pytest.mark.slow
 def test_the_installed_command_exits_2_with_one_line(files):
     """The real process, as a shell sees it (the in-process table covers the rest)."""
     argv = [sys.executable, "-m", "denoise_adv", *map(str, _attack(files, "--eps", "1e308"))]

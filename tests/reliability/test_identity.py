@@ -81,6 +81,7 @@ def test_benchmark_folder_rows_follow_the_pixels(bench, cli, one_thread):
     assert after["a"] == before["a"] and row_a.stat().st_mtime_ns == stamp  # reused as is
 
 
+@pytest.mark.slow
 def test_reproduce_recomputes_after_a_test_image_changes(tmp_path, cli):
     coffee, camera, moon = (builtin_image(n) for n in ("coffee", "camera", "moon"))
     train, test = tmp_path / "train", tmp_path / "test"

@@ -123,6 +123,7 @@ def data(tmp_path):
     return folder
 
 
+@pytest.mark.slow
 def test_second_train_is_refused_and_keeps_the_live_runs_temporary(tmp_path, data, cli):
     """The probe: a refused run deleted the live run's .checkpoint.pt.XXXX.tmp, which then
     died at os.replace; and --overwrite 'wrote' a model that was the first run's."""
@@ -147,6 +148,7 @@ def test_second_train_is_refused_and_keeps_the_live_runs_temporary(tmp_path, dat
     assert torch.load(run / "model.pt", weights_only=True)["meta"]["steps"] == 1
 
 
+@pytest.mark.slow
 def test_a_killed_runs_lock_dies_with_it_and_its_temporaries_are_cleaned(tmp_path, data, cli):
     run = tmp_path / "r"
     stale = run / ".checkpoint.pt.k1ll3d.tmp"
@@ -189,6 +191,7 @@ def bench_setup(tmp_path):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_second_benchmark_is_refused_while_one_runs(bench_setup, tmp_path, cli, one_thread):
     out = tmp_path / "bench"
     argv = ("benchmark", "--model", tmp_path / "tiny.pt", "--protocol",
@@ -207,6 +210,7 @@ def test_second_benchmark_is_refused_while_one_runs(bench_setup, tmp_path, cli, 
     assert OutputLock(out).acquire().held
 
 
+@pytest.mark.slow
 def test_second_reproduce_is_refused_before_any_work(tmp_path, cli):
     out = tmp_path / "repro"
     live_tmp = out / ".report.json.l1ve.tmp"
@@ -218,6 +222,7 @@ def test_second_reproduce_is_refused_before_any_work(tmp_path, cli):
     assert _finish(holder, go)[0] == 0
 
 
+@pytest.mark.slow
 def test_second_make_adv_into_the_same_file_is_refused(tmp_path, checkpoint, folder, cli):
     target = tmp_path / "sets" / "adv.pt"
     live_tmp = target.parent / ".adv.pt.l1ve.tmp"
@@ -235,6 +240,7 @@ def test_second_make_adv_into_the_same_file_is_refused(tmp_path, checkpoint, fol
     assert not live_tmp.exists()  # stale once its owner died: cleaned under the lock
 
 
+@pytest.mark.slow
 def test_torchrun_workers_all_stop_when_the_folder_is_in_use(tmp_path, data):
     """Only process 0 takes the lock; the others learn its outcome instead of waiting in a
     collective for a process 0 that has gone."""

@@ -196,3 +196,26 @@ def test_evaluate_with_no_attack_and_no_set_is_a_gaussian_table(tmp_path, checkp
     assert {r["set"] for r in rows} == {"gaussian"} and len(rows) == 2
     noisy = rows[0]["psnr"]
     assert 0 < noisy < 60 and torch.isfinite(torch.tensor(noisy))
+
+
+@pytest.mark.parametrize("field, value", [("steps", 10**9), ("restarts", 10**9)])
+def test_a_protocol_file_with_endless_iterations_is_refused_at_load(field, value, tmp_path,
+                                                                    cli):
+    """Probe: a protocol with ``steps`` 1e9 ran without end; now refused before any work
+    with a time estimate, through the one budget check."""
+    values = PROTOCOL_V1.derive("mine").as_dict()
+    pgd = next(a for a in values["attacks"] if a["kind"] == "pgd")
+    pgd[field] = value
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(values))
+    code, _, err = cli("benchmark", "--protocol", path, "--model", "zoo:dncnn-s25-normal",
+                       "--out", tmp_path / "o", "--quiet")
+    assert code == 2 and field in err and "would take at least" in err, err
+
+
+def test_the_attack_command_refuses_endless_steps(tmp_path, checkpoint, folder, cli):
+    """Probe: ``attack --steps 1000000000000`` ran without end."""
+    code, _, err = cli("attack", "--model", checkpoint, "--input", folder, "--out",
+                       tmp_path / "o", "--steps", 10**12, "--device", "cpu", "--quiet")
+    assert code == 2 and "steps" in err and "would take at least" in err, err
+    assert not (tmp_path / "o").exists()

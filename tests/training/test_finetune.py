@@ -70,6 +70,7 @@ def test_init_from_converted_weights_and_the_zoo(tmp_path):
         read_init("nlmeans")
 
 
+@pytest.mark.slow
 def test_init_from_the_published_ffdnet_one_step():
     from denoise_adv.models.published import published_info
 

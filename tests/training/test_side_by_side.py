@@ -1,13 +1,13 @@
-"""experiments/side_by_side.py: the three tables read from generated pages, changes against
+"""tools/side_by_side.py: the three tables read from generated pages, changes against
 each source's own normal model."""
 
 import pytest
-from conftest import load_experiment
+from conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def sbs():
-    return load_experiment("side_by_side")
+    return load_script("tools/side_by_side.py")
 
 
 def test_first_list_table_and_changes(sbs, tmp_path):

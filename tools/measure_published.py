@@ -11,7 +11,7 @@ and mean, on the noise of :func:`denoise_adv.analysis.noisy_image` (seed 0) at s
 
 Needs ``pip install -e ".[published,baselines]"``; about a minute on 2 CPU cores (BM3D).
 
-    python experiments/measure_published.py
+    python tools/measure_published.py
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from pathlib import Path
 
 import torch
 
-from denoise_adv._io import atomic_open, atomic_write, file_sha256
 from denoise_adv.analysis import evaluate_robustness, summarize
 from denoise_adv.benchmark import PROTOCOL_V1_COLOR, load_images
+from denoise_adv.files import atomic_open, atomic_write, file_sha256
 from denoise_adv.models import build, pretrained, zoo_manifest
 from denoise_adv.models.published import PUBLISHED, RECORD, published_file
 

@@ -1,4 +1,4 @@
-"""Write the trained zoo (``experiments/train_zoo.sh``) into the package with its manifest.
+"""Write the trained zoo (``tools/train_zoo.sh``) into the package with its manifest.
 
 For each strategy run in ``runs/zoo/NAME/model.pt``: the weights (fp32) go to
 ``denoise_adv/models/zoo/dncnn-s25-NAME.pt``; ``manifest.json`` records the training
@@ -6,7 +6,7 @@ configuration, data, steps, seed, machine, time, the file's sha256 and the Gauss
 on ``builtin:test`` at sigma 25 (noise seed 0), per image and mean, next to BM3D and NL-means on
 the same noisy images. The tests re-evaluate every shipped model against these figures.
 
-    python experiments/export_zoo.py [--runs runs/zoo] [--no-bm3d]
+    python tools/export_zoo.py [--runs runs/zoo] [--no-bm3d]
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
-from denoise_adv._io import atomic_open, atomic_write, file_sha256
 from denoise_adv.analysis import evaluate_robustness, summarize
+from denoise_adv.files import atomic_open, atomic_write, file_sha256
 from denoise_adv.models import build, load_checkpoint, save_checkpoint
 from denoise_adv.models.zoo import ZOO_DIR
 

@@ -11,7 +11,7 @@
 # Every zoo model therefore saw the same 10000 steps of data; they differ only in the noise of
 # the last 1000. Resumable: rerun the script after an interruption (finished stages are kept,
 # unfinished ones continue from their last checkpoint). bf16 autocast + channels_last.
-# Then `python experiments/export_zoo.py` writes the weights and manifest into the package.
+# Then `python tools/export_zoo.py` writes the weights and manifest into the package.
 set -euo pipefail
 out="${1:-runs/zoo}"
 common=(--model dncnn --depth 10 --features 32 --sigma 25 --data builtin:train

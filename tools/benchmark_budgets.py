@@ -1,6 +1,6 @@
 """The measurements behind protocol v1's budgets (docs/benchmark.rst, "Why these numbers").
 
-Reads the v1 results of the zoo's leaderboard run (``experiments/benchmark_zoo.py --out DIR``
+Reads the v1 results of the zoo's leaderboard run (``tools/benchmark_zoo.py --out DIR``
 writes ``DIR/results.json``) for the mean PSNR drop of every attack on the zoo's normal model
 and of the transfer and random inputs on BM3D and NL-means; then measures, on the normal
 model, what a second random start adds to v1's L-inf and L2 PGD at 2/255 (the same attacks
@@ -8,18 +8,18 @@ with ``restarts=2``: the first start is v1's own; about 5 minutes on 2 CPU cores
 ``docs/_generated/budgets.rst`` (included by ``docs/benchmark.rst``): the page's numbers are
 never typed by hand.
 
-    python experiments/benchmark_budgets.py [--results runs/timing/v1-fp32/results.json]
+    python tools/benchmark_budgets.py [--results runs/timing/v1-fp32/results.json]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 from dataclasses import replace
 from pathlib import Path
 
 from denoise_adv.benchmark import PROTOCOL_V1, evaluate_image, load_images
+from denoise_adv.files import atomic_open, read_json
 from denoise_adv.models import load_denoiser
 
 DOCS = Path(__file__).parents[1] / "docs" / "_generated" / "budgets.rst"
@@ -92,12 +92,13 @@ def main() -> None:
     parser.add_argument("--results", default="runs/timing/v1-fp32/results.json",
                         help="results.json of the zoo's v1 leaderboard run")
     args = parser.parse_args()
-    results = json.loads(Path(args.results).read_text())
+    results = read_json(args.results)
     if results["protocol"]["version"] != PROTOCOL_V1.version:
         raise SystemExit(f"{args.results} holds protocol {results['protocol']['version']}, "
                          f"not {PROTOCOL_V1.version}")
     text = render(results, second_start(results))
-    DOCS.write_text(text)
+    with atomic_open(DOCS, "w") as f:
+        f.write(text)
     print(text)
 
 

@@ -12,7 +12,7 @@ and come from the runs' own results: their numbers are never typed by hand. Resu
 the same command after an interruption); under ``torchrun --nproc_per_node N`` the images are
 shared among N processes.
 
-    python experiments/benchmark_zoo.py [--protocol v1|v1-color|v2] [--out DIR] [--quick]
+    python tools/benchmark_zoo.py [--protocol v1|v1-color|v2] [--out DIR] [--quick]
                                         [--no-bm3d] [--amp auto|bf16|fp32] [--crop N]
 
 ``--quick`` runs the smoke variant (v1-quick, v1-color-quick) instead; the table then says so.
@@ -29,7 +29,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from denoise_adv.cli import main as cli
+from _common import cli
+
 from denoise_adv.models import zoo_manifest
 
 DOCS = Path(__file__).parents[1] / "docs" / "_generated"
@@ -92,7 +93,7 @@ def main() -> int:
             args.protocol, "--out", out, "--docs", str(DOCS / page), "--device", args.device]
     argv += ["--amp", args.amp]
     argv += ["--data", crops(Path(out) / "data", args.crop)] if args.crop else []
-    return cli(argv + (["--quick"] if args.quick else []))
+    return cli(*argv, *(["--quick"] if args.quick else []), check=False)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,236 @@
+"""tools/ (the generators of package data and docs) and experiments/ (the studies): every script
+parses its ``--help``, each generator's cheap path runs (its page from committed or tiny
+inputs), the shared helpers of ``tools/_common.py`` are the only copies, and no script imports
+a private module or the command line."""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import EXPERIMENTS, ROOT, TOOLS, load_script
+
+GENERATORS = sorted(p.name for p in TOOLS.glob("*.py") if not p.name.startswith("_"))
+STUDIES = sorted(p.name for p in EXPERIMENTS.glob("*.py"))
+SCRIPTS = [f"tools/{n}" for n in GENERATORS] + [f"experiments/{n}" for n in STUDIES]
+GENERATED = ROOT / "docs" / "_generated"
+
+
+def test_the_split():
+    """Generators in tools/, studies in experiments/ (docs/layout.rst says which is which)."""
+    assert GENERATORS == ["benchmark_budgets.py", "benchmark_v2_budget.py", "benchmark_zoo.py",
+                          "export_zoo.py", "measure_published.py", "side_by_side.py",
+                          "transfer_study.py"]
+    assert {"ffdnet_study.py", "ts_study.py", "deadleaves.py"} <= set(STUDIES)
+    assert (TOOLS / "train_zoo.sh").is_file() and not set(GENERATORS) & set(STUDIES)
+
+
+@pytest.mark.parametrize("path", SCRIPTS)
+def test_every_script_parses_its_help(path, monkeypatch, capsys):
+    module = load_script(path)
+    monkeypatch.setattr(sys, "argv", [path, "--help"])
+    with pytest.raises(SystemExit) as exit_:
+        module.main()
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: ")
+
+
+def test_train_zoo_script_parses():
+    subprocess.run(["bash", "-n", str(TOOLS / "train_zoo.sh")], check=True)
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
+    return found
+
+
+@pytest.mark.parametrize("path", SCRIPTS + ["tools/_common.py"])
+def test_no_private_module_and_no_command_line_import(path):
+    """The scripts stay on the public side: no ``denoise_adv._x`` module (``denoise_adv.files``
+    is the public face of the atomic writes and strict JSON), and the command line only through
+    ``tools/_common.cli`` (a subprocess), never imported."""
+    bad = sorted(m for m in _imports(ROOT / path) if m.startswith("denoise_adv.") and (
+        any(part.startswith("_") for part in m.split(".")[1:]) or m.startswith("denoise_adv.cli")))
+    assert not bad, f"{path} imports {bad}"
+
+
+def test_shared_helpers_are_written_once():
+    defined = {}
+    for path in [*TOOLS.glob("*.py"), *EXPERIMENTS.glob("*.py")]:
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef) and (node.name == "cli"
+                                                      or node.name.startswith("read_json")):
+                defined.setdefault(node.name, []).append(path.relative_to(ROOT).as_posix())
+    assert defined == {"cli": ["tools/_common.py"], "read_json_or_none": ["tools/_common.py"]}
+
+
+# ---------------------------------------------------------------------- the shared helpers
+@pytest.fixture(scope="module")
+def common():
+    return load_script("tools/_common.py")
+
+
+def test_cli_runs_the_command_line_in_a_subprocess(common, monkeypatch, capsys):
+    calls = []
+
+    def run(argv, check):
+        calls.append((argv, check))
+        return subprocess.CompletedProcess(argv, 3)
+
+    monkeypatch.setattr(common.subprocess, "run", run)
+    assert common.cli("train", "--out", Path("runs/x"), "--steps", 5, check=False) == 3
+    assert calls == [([sys.executable, "-m", "denoise_adv", "train", "--out",
+                       str(Path("runs/x")), "--steps", "5"], False)]
+    assert capsys.readouterr().out == f"+ denoise-adv train --out {Path('runs/x')} --steps 5\n"
+
+
+@pytest.mark.slow
+def test_cli_for_real(common, capfd):
+    """One real run (a subprocess importing torch: seconds): the command line answers."""
+    with pytest.raises(subprocess.CalledProcessError) as error:
+        common.cli("no-such-command")  # check=True: a failure stops the script
+    assert error.value.returncode == 2 and "usage: denoise-adv" in capfd.readouterr().err
+
+
+def test_read_json_or_none(common, tmp_path):
+    from denoise_adv.files import write_json
+
+    assert common.read_json_or_none(tmp_path / "missing.json") is None
+    (tmp_path / "bare.json").write_text('{"psnr": NaN}')  # not strict JSON: unreadable
+    assert common.read_json_or_none(tmp_path / "bare.json") is None
+    value = common.read_json_or_none(write_json(tmp_path / "r.json", {"psnr": [1.0, math.inf]}))
+    assert value == {"psnr": [1.0, math.inf]}
+
+
+def test_files_is_the_public_face_of_the_atomic_writes():
+    import denoise_adv._io as private
+    import denoise_adv.files as files
+
+    for name in files.__all__:
+        assert getattr(files, name) is getattr(private, name)
+
+
+# ------------------------------------------------------------- each generator's cheap path
+def test_export_zoo_table_is_the_committed_page():
+    tool = load_script("tools/export_zoo.py")
+    manifest = json.loads((tool.ZOO_DIR / "manifest.json").read_text())
+    assert tool.zoo_table(manifest) == (GENERATED / "zoo_table.rst").read_text()
+
+
+def test_measure_published_table_is_the_committed_page():
+    tool = load_script("tools/measure_published.py")
+    record = json.loads(Path(tool.RECORD).read_text())
+    assert tool.table(record) == (GENERATED / "published_table.rst").read_text()
+
+
+def test_side_by_side_writes_its_page(monkeypatch, tmp_path, capsys):
+    tool = load_script("tools/side_by_side.py")
+    monkeypatch.setattr(tool, "DOCS", tmp_path)  # the studies' pages are still the committed
+    assert tool.main([]) == 0
+    text = (tmp_path / "side_by_side.rst").read_text(encoding="utf-8")
+    assert text == tool.page() and text.startswith(".. generated by tools/side_by_side.py")
+    assert capsys.readouterr().out == text + "\n"
+
+
+@pytest.mark.parametrize(("protocol", "bm3d"), [("v1", True), ("v2", False),
+                                                ("v1-color", True)])
+def test_benchmark_zoo_runs_the_benchmark_command(protocol, bm3d, monkeypatch, tmp_path):
+    tool = load_script("tools/benchmark_zoo.py")
+    calls = []
+    monkeypatch.setattr(tool, "cli", lambda *a, check: calls.append((a, check)) or 5)
+    monkeypatch.setattr(sys, "argv", ["benchmark_zoo.py", "--protocol", protocol, "--out",
+                                      str(tmp_path), "--quick"])
+    assert tool.main() == 5  # the command's exit status
+    (argv, check), = calls
+    assert not check and argv[0] == "benchmark" and argv[-1] == "--quick"
+    models = argv[argv.index("--model") + 1:argv.index("--protocol")]
+    assert ("bm3d" in models) is bm3d and models[-1] == "nlmeans"
+    assert argv[argv.index("--docs") + 1] == str(GENERATED / tool.PAGES[protocol])
+    assert argv[argv.index("--out") + 1] == str(tmp_path)
+
+
+def _v1_results(version: str = "v1") -> dict:
+    drops = {f"{k}-{n}-{b}": 0.1 * b for k in ("pgd", "random") for n in ("linf", "l2")
+             for b in (1, 2, 4)}
+    drops.update({"pgd-linf-2-s20": 0.5, "obsatk-2": 0.4, "fgsm-2": 0.3})
+    classical = {f"{k}-{n}-{b}": 0.01 * b for k in ("transfer", "random")
+                 for n in ("linf", "l2") for b in (2, 4)}
+    return {"protocol": {"version": version}, "images": ["a", "b"],
+            "summary": {"dncnn-s25-normal": {"attack_drop": drops,
+                                             "gaussian_psnr": {"mean": 30.25}},
+                        "nlmeans": {"attack_drop": classical},
+                        "bm3d": {"attack_drop": classical}}}
+
+
+def test_benchmark_budgets_page(monkeypatch, tmp_path):
+    tool = load_script("tools/benchmark_budgets.py")
+    results = _v1_results()
+    text = tool.render(results, {"pgd-linf-2": (0.2, 0.21, 0.03)})
+    lines = text.splitlines()
+    assert lines[0].startswith("Mean PSNR drops (dB) over v1's 2 images") and "30.25" in lines[0]
+    assert "PGD L-inf (alpha eps/4, 10 steps)  0.100    0.200    0.400" in lines
+    assert "NL-means: transfer L-inf           --       0.020    0.040" in lines
+    assert "ObsAtk 0.400" in text and "0.200 from one start, 0.210 from the better of two" in text
+    path = tmp_path / "results.json"  # another protocol's results are refused before any work
+    path.write_text(json.dumps(_v1_results("v2")))
+    monkeypatch.setattr(sys, "argv", ["benchmark_budgets.py", "--results", str(path)])
+    with pytest.raises(SystemExit, match="holds protocol v2, not v1"):
+        tool.main()
+
+
+def test_benchmark_v2_budget_additions_page(tmp_path):
+    tool = load_script("tools/benchmark_v2_budget.py")
+    attacks = [{"name": f"{k}-linf-{b}", "kind": k, "eps": b / 255}
+               for k in ("pgd", "apgd", "square") for b in (2, 4)]
+    per_image = [{"model": "m", "image": i, "psnr": {
+        "pgd-linf-2": 29.0, "apgd-linf-2": 28.5, "square-linf-2": 28.8, "pgd-linf-4": 27.0,
+        "apgd-linf-4": 26.0 + i, "square-linf-4": 26.5}} for i in (0, 1)]
+    results = {"protocol": {"version": "v2", "attacks": attacks}, "per_image": per_image}
+    cell = tool.additions(results)["m"]
+    assert (cell[2]["v1"], cell[2]["apgd"], cell[2]["square"]) == (29.0, 28.5, 28.5)
+    assert cell[4]["apgd"] == pytest.approx(26.5) and cell[4]["square"] == pytest.approx(26.25)
+    assert cell[4]["strongest"] == {"apgd": 1, "square": 1}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results))
+    text = tool.additions_page(path)
+    assert text.startswith(".. Generated by tools/benchmark_v2_budget.py --part additions")
+    assert "26.250 (-0.250)" in text
+    with pytest.raises(SystemExit, match="cannot read"):
+        tool.additions_page(tmp_path / "missing.json")
+    attacks.append({"name": "new-2", "kind": "new", "eps": 2 / 255})
+    with pytest.raises(SystemExit, match="no family"):
+        tool.additions(results)
+
+
+def test_transfer_study_tables_and_resume(tmp_path):
+    tool = load_script("tools/transfer_study.py")
+    names = ["ffdnet-ipol-gray", "dncnn", "nlmeans"]
+    sources = names[:2]
+    result = {"names": names, "sources": sources,
+              "drop": {"ffdnet-ipol-gray": {"ffdnet-ipol-gray": 1.4, "dncnn": 0.9,
+                                            "nlmeans": 0.2},
+                       "dncnn": {"ffdnet-ipol-gray": 1.1, "dncnn": 1.2, "nlmeans": 0.3}},
+              "baseline": {n: 0.05 for n in names},
+              "clean_psnr": {n: 30.0 for n in names}}
+    tool.write_json(tmp_path / "transfer_linf.json", result)
+    denoisers = dict.fromkeys(names)  # the names match: the finished norm is read back
+    assert tool.run("linf", tmp_path, denoisers) == result
+    text = tool.table({"linf": result})
+    assert text.startswith(".. Generated by tools/transfer_study.py")
+    assert "     - **1.40**" in text and "   * - random (same size)" in text
+    assert tool.summary({"linf": result}) == (
+        "- linf: ffdnet-ipol-gray loses 1.40 dB to its own (white-box) attack and 1.10-1.10 "
+        "dB (79%-79% of that) to attacks crafted on the zoo's DnCNNs, against 0.05 dB for "
+        "random noise of the same size; its own attacks cost the DnCNNs 0.90-0.90 dB; "
+        "nlmeans loses 0.20-0.30 dB (random: 0.05).\n")
