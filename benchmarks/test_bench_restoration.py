@@ -70,7 +70,7 @@ def test_restorer_pgd_floor(benchmark, prior, task):
 @pytest.mark.parametrize("task", TASKS)
 def test_restorer_attack_step_over_forward_backward(prior, task):
     run_setup, floor_setup = _setup(prior, task), _setup(prior, task)
-    ratio, run, floor = interleaved_ratio(_pgd(*run_setup), _floor(*floor_setup), repeats=5)
+    ratio, run, floor = interleaved_ratio(_pgd(*run_setup), _floor(*floor_setup))
     print(f"\nPGD step on a Restorer / raw forward+backward ({task}, {SIZE}x{SIZE}): "
           f"{ratio:.3f} ({run / STEPS * 1e3:.1f} ms / {floor / STEPS * 1e3:.1f} ms)")
     assert ratio <= 1.05

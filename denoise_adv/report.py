@@ -12,10 +12,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
 from ._io import atomic_open, atomic_write
 
-__all__ = ["format_table", "markdown_table", "new_figure", "rst_list_table", "save_figure",
-           "write_csv", "write_markdown"]
+__all__ = ["format_table", "image_array", "markdown_table", "new_figure", "plot_comparison_strip",
+           "rst_list_table", "save_figure", "write_csv", "write_markdown"]
 
 
 def _cell(value: Any, floatfmt: str) -> str:
@@ -131,3 +134,29 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> Path:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     return atomic_write(path, lambda f: f.write(buffer.getvalue()))
+
+
+def image_array(image: torch.Tensor) -> np.ndarray:
+    """An image (C, H, W) or (1, C, H, W) as the array imshow takes, clamped to [0, 1]."""
+    x = image.detach().float().cpu().clamp(0, 1)
+    x = x[0] if x.dim() == 4 else x
+    return x[0].numpy() if x.shape[0] == 1 else x.permute(1, 2, 0).numpy()
+
+
+def plot_comparison_strip(rows: Sequence[tuple[str, Sequence[tuple[str, torch.Tensor]]]],
+                          path: str | os.PathLike) -> Path:
+    """A grid of images: one row per image, one column per panel (clean, noisy, adversarial,
+    denoised ...). ``rows`` = ``[(row title, [(panel title, image), ...]), ...]``."""
+    n_rows, n_cols = len(rows), max(len(panels) for _, panels in rows)
+    fig, axes = new_figure(n_rows, n_cols, figsize=(2.4 * n_cols, 2.5 * n_rows), squeeze=False)
+    for r, (title, panels) in enumerate(rows):
+        for c in range(n_cols):
+            ax = axes[r][c]
+            ax.axis("off")
+            if c < len(panels):
+                name, image = panels[c]
+                ax.imshow(image_array(image), cmap="gray", vmin=0, vmax=1)
+                ax.set_title(name, fontsize=8)
+        axes[r][0].text(-0.05, 0.5, title, transform=axes[r][0].transAxes, rotation=90,
+                        ha="right", va="center", fontsize=9)
+    return save_figure(fig, path)

@@ -53,11 +53,11 @@ for task in ("deblur", "sr2"):
 # %%
 # What the attack does
 # --------------------
-# Rows: deblurring, super-resolution. The perturbation is shown x10 around grey.
+# Rows: deblurring, super-resolution. The perturbation is shown x25 around grey.
 fig, axes = new_figure(2, 4, figsize=(10, 5.4))
-titles = ("measurement y", "x-hat", "x-hat of y + delta", "delta (x10)")
+titles = ("measurement y", "x-hat", "x-hat of y + delta", "delta (x25)")
 for row, (task, (y, clean_hat, adv_hat, delta)) in zip(axes, results.items()):
-    panels = (y, clean_hat, adv_hat, 0.5 + 10 * delta)
+    panels = (y, clean_hat, adv_hat, 0.5 + 25 * delta)
     for ax, panel, title in zip(row, panels, titles):
         ax.imshow(panel[0, 0].clamp(0, 1).numpy(), cmap="gray", vmin=0, vmax=1)
         ax.set_title(f"{task}: {title}", fontsize=8)

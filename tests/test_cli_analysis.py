@@ -194,6 +194,7 @@ def test_demo_train_trains_once_then_reuses_the_cache(monkeypatch, tmp_path, cap
     assert "using the cached demo model" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_clear_errors(checkpoint, folder, tmp_path, capsys):
     assert main(["evaluate", "--model", str(tmp_path / "missing.pt"), "--out",
                  str(tmp_path)]) == 2

@@ -1,5 +1,6 @@
 """The in-memory path of the one training loop (the path the test fixtures and examples use)."""
 
+import pytest
 import torch
 
 from denoise_adv.data import builtin_image
@@ -22,6 +23,7 @@ def _run(seed: int):
     return trainer.model, [row["loss"] for row in trainer.state.steps_log], result
 
 
+@pytest.mark.slow
 def test_in_memory_training_is_reproducible_and_loss_decreases(tmp_path):
     (a, losses_a, result), (b, losses_b, _) = _run(1), _run(1)
     assert result["steps"] == 30 and losses_a == losses_b

@@ -75,6 +75,7 @@ def test_other_models_and_mixed_precision_train(folder, tmp_path):
         assert result["steps"] == 3 and result["final_loss"] > 0
 
 
+@pytest.mark.slow
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(folder, tmp_path):
     full = train(_config(folder, tmp_path / "full", epochs=3, checkpoint_every=2))
     part = _config(folder, tmp_path / "part", epochs=3, max_steps=4)  # stops mid-epoch 1

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..report import new_figure, save_figure
+from ..report import image_array, new_figure, plot_comparison_strip, save_figure
 
 __all__ = [
     "plot_anatomy",
@@ -22,31 +22,6 @@ __all__ = [
     "plot_sphere",
     "plot_transfer",
 ]
-
-
-def _gray(image: torch.Tensor) -> np.ndarray:
-    x = image.detach().float().cpu().clamp(0, 1)
-    x = x[0] if x.dim() == 4 else x
-    return x[0].numpy() if x.shape[0] == 1 else x.permute(1, 2, 0).numpy()
-
-
-def plot_comparison_strip(rows: Sequence[tuple[str, Sequence[tuple[str, torch.Tensor]]]],
-                          path: str | os.PathLike) -> Path:
-    """A grid of images: one row per image, one column per panel (clean, noisy, adversarial,
-    denoised ...). ``rows`` = ``[(row title, [(panel title, image), ...]), ...]``."""
-    n_rows, n_cols = len(rows), max(len(panels) for _, panels in rows)
-    fig, axes = new_figure(n_rows, n_cols, figsize=(2.4 * n_cols, 2.5 * n_rows), squeeze=False)
-    for r, (title, panels) in enumerate(rows):
-        for c in range(n_cols):
-            ax = axes[r][c]
-            ax.axis("off")
-            if c < len(panels):
-                name, image = panels[c]
-                ax.imshow(_gray(image), cmap="gray", vmin=0, vmax=1)
-                ax.set_title(name, fontsize=8)
-        axes[r][0].text(-0.05, 0.5, title, transform=axes[r][0].transAxes, rotation=90,
-                        ha="right", va="center", fontsize=9)
-    return save_figure(fig, path)
 
 
 def _outline(ax, box: Sequence[int], colour: str = "red") -> None:
@@ -97,8 +72,8 @@ def plot_patch_attack(result: dict[str, Any], noisy: torch.Tensor,
     fig, axes = new_figure(2, 4, figsize=(11.5, 6.2), squeeze=False)
     for row, method in enumerate(methods):
         r = result[method]
-        panels = [("adversarial input", _gray(result[f"{method}_input"]), "gray", 0, 1),
-                  ("denoised", _gray(denoised[method].clamp(0, 1)), "gray", 0, 1),
+        panels = [("adversarial input", image_array(result[f"{method}_input"]), "gray", 0, 1),
+                  ("denoised", image_array(denoised[method].clamp(0, 1)), "gray", 0, 1),
                   ("perturbation (8-bit levels)", _mean_channel(perturbation[method]), "RdBu_r",
                    -p_max, p_max),
                   ("output change (8-bit levels)", _mean_channel(change[method]), "RdBu_r",

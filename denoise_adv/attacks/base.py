@@ -71,11 +71,23 @@ def _model_dtype(model: nn.Module) -> torch.dtype | None:
     return next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
 
 
-def _check_output(output: object, noisy: torch.Tensor) -> None:
-    """The model maps a batch to a batch of the same shape (checked once per call)."""
+def _check_output(output: object, noisy: torch.Tensor, reference: torch.Tensor | None = None,
+                  reshapes: bool = False) -> None:
+    """The model maps a batch to a batch of the same shape (checked once per call). With
+    ``reshapes`` (the model declares ``output_shape_differs``: a restoration pipeline), to a
+    batch of the reference's shape (without one, of the input's batch size)."""
     if not isinstance(output, torch.Tensor):
         raise TypeError(f"the model must return a tensor (the denoised batch), got "
                         f"{type(output).__name__}; wrap models that return more (a tuple...)")
+    if reshapes:
+        expected = (reference.shape if reference is not None
+                    else (len(noisy), *output.shape[1:]))
+        if output.shape != expected:
+            raise ValueError(f"the model's output has shape {tuple(output.shape)}, but the "
+                             f"attack needs the shape of the clean image {tuple(expected)} (the "
+                             "model declares output_shape_differs: its output is compared with "
+                             "the clean image)")
+        return
     if output.shape != noisy.shape:
         raise ValueError(f"the model's output has shape {tuple(output.shape)}, but the attack "
                          f"needs the shape of its input {tuple(noisy.shape)} (a denoiser maps "
@@ -170,7 +182,10 @@ class DenoiseAttack(Attack):
     the model's parameters (a float64 or float16 batch into a float32 model raises a
     :class:`TypeError` naming the argument), and the model's output must be one tensor of the
     input's shape (checked once per call, at the first step: a tuple, another size or a
-    (1, C, H, W) output broadcast over a batch raise).
+    (1, C, H, W) output broadcast over a batch raise). A model declaring
+    ``output_shape_differs = True`` (:class:`denoise_adv.restoration.Restorer`: super-resolution
+    maps y to a larger x-hat) is called ``atk(y, x)`` with ``x`` of the output's shape: the
+    output is checked against ``x``, and the budget stays on ``y``.
 
     Subclasses implement :meth:`_random_delta`, :meth:`_ascent` and :meth:`_project_ball`.
 
@@ -342,7 +357,7 @@ class DenoiseAttack(Attack):
             for _ in range(self.eot_iter):
                 output = self._forward(noisy + delta)
                 if step == 0:
-                    _check_output(output, noisy)
+                    self._check_model_output(output, noisy, reference)
                 if not output.requires_grad:
                     raise _no_gradient("does not require grad")
                 cost = self.loss(output, reference)
@@ -399,6 +414,25 @@ class DenoiseAttack(Attack):
         the random one, whose targets are drawn from the clean images."""
         return "target" if self.targeted and self.attack_mode != "targeted(random)" else "clean"
 
+    def _check_model_output(self, output: object, noisy: torch.Tensor,
+                            reference: torch.Tensor | None = None) -> None:
+        """:func:`_check_output` as this attack's model declares its output shape."""
+        from ..models.contract import output_shape_differs
+
+        _check_output(output, noisy, reference, output_shape_differs(self.model))
+
+    def _check_labels(self, noisy: torch.Tensor, labels: torch.Tensor, name: str) -> None:
+        """``labels`` has ``noisy``'s shape; for a model declaring ``output_shape_differs``
+        (``atk(y, x)``, x larger than y in super-resolution) its batch size only (the output
+        is checked against it at the first step)."""
+        from ..models.contract import output_shape_differs
+
+        if not output_shape_differs(self.model):
+            check_same_shape(noisy, labels, "noisy", name)
+        elif len(labels) != len(noisy):
+            raise ValueError(f"{name} must hold one image per input image: got {len(labels)} "
+                             f"and {len(noisy)}")
+
     def _project(self, delta: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
         delta = self._project_ball(delta)
         if self.clip is not None:
@@ -415,7 +449,7 @@ class DenoiseAttack(Attack):
                 raise ValueError(f"{self.attack} is in targeted mode and needs a target image: "
                                  "call atk(noisy, target)")
             check_image_batch(target, "target")
-            check_same_shape(noisy, target, "noisy", "target")
+            self._check_labels(noisy, target, "target")
             return target.detach().to(noisy.device), -1.0
         if labels is not None:
             return labels.detach().to(noisy.device), 1.0
@@ -429,7 +463,7 @@ class DenoiseAttack(Attack):
                 f"unchanged. Pass the clean image, atk(noisy, clean), or {hint}.")
         with torch.no_grad():
             output = self._forward(noisy)
-        _check_output(output, noisy)
+        self._check_model_output(output, noisy)
         _check_finite(output, 0)
         return output.detach(), 1.0
 
@@ -441,7 +475,7 @@ class DenoiseAttack(Attack):
         check_image_batch(inputs, "noisy")
         if labels is not None:
             check_image_batch(labels, self._labels_name)
-            check_same_shape(inputs, labels, "noisy", self._labels_name)
+            self._check_labels(inputs, labels, self._labels_name)
         self._check_dtypes(inputs, labels)
         device = self._resolve_device(inputs)
         # Callers' torch.no_grad() / inference_mode() are for their own work, not the attack's.

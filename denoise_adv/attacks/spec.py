@@ -12,29 +12,38 @@ from torch import nn
 from .._amp import check_amp
 from .._checks import check_clip, check_flag, check_iterations
 from .apgd import DenoiseAPGD
-from .base import DenoiseAttack, check_budget
+from .base import DenoiseAttack, Loss, check_budget
+from .fgsm import DenoiseFGSM
+from .obsatk import ObsAtk
 from .pgd import DenoisePGD
 from .pgdl2 import DenoisePGDL2
 from .square import DenoiseSquare
 
 __all__ = ["KINDS", "AttackSpec"]
 
-#: The attack kinds a spec builds: Denoising-PGD, Auto-PGD, the Square Attack.
-KINDS = ("pgd", "apgd", "square")
+#: The attack kinds a spec builds: Denoising-PGD, Auto-PGD, the Square Attack, FGSM (L-inf,
+#: one step of the budget's size) and ObsAtk (zero-mean per-pixel L2).
+KINDS = ("pgd", "apgd", "square", "fgsm", "obsatk")
+#: The one norm of the kinds that have one.
+_NORM_OF = {"fgsm": "linf", "obsatk": "l2"}
 
 
 @dataclass(frozen=True)
 class AttackSpec:
-    """The evaluation protocol's attack: Denoising-PGD, L-inf or per-pixel L2, as plain values
-    (written into reports, adversarial sets and training configs; rebuilt with :meth:`build`).
+    """An attack as plain values: the one attack value of the package (written into reports,
+    adversarial sets, training configs and, through the benchmark's protocol records, every
+    leaderboard; rebuilt with :meth:`build`).
 
     ``kind`` picks the attack: ``"pgd"`` (:class:`DenoisePGD` / :class:`DenoisePGDL2`, the
     default), ``"apgd"`` (:class:`DenoiseAPGD`: ``steps``, ``restarts``, ``eot_iter``; no
-    ``alpha``, its step size is automatic) or ``"square"`` (:class:`DenoiseSquare`:
+    ``alpha``, its step size is automatic), ``"square"`` (:class:`DenoiseSquare`:
     ``queries`` forward passes per restart, ``restarts``; no gradients, so it attacks BM3D
-    and NL-means). ``eot_iter`` (pgd, apgd) averages gradients over a randomized model's
-    randomness. A ``"pgd"`` spec's record (:meth:`as_dict`) is what it always was; the other
-    kinds record their own fields.
+    and NL-means), ``"fgsm"`` (:class:`DenoiseFGSM`: L-inf, one step of size ``eps``, no
+    random start) or ``"obsatk"`` (:class:`ObsAtk`: per-pixel L2, zero-mean perturbation).
+    ``eot_iter`` (the gradient kinds) averages gradients over a randomized model's randomness.
+    A ``"pgd"`` spec's record (:meth:`as_dict`) is what it always was; the other kinds record
+    their own fields. The benchmark's protocol attacks are (name, access, spec) records whose
+    :meth:`~denoise_adv.evaluation.BenchAttack.spec` is one of these.
 
     ``clip=(low, high)`` bounds the adversarial image (default: unclipped, as noisy images are).
     ``eps`` and ``alpha`` are per pixel in [0, 1] units (L2: RMS per pixel, radius
@@ -69,16 +78,23 @@ class AttackSpec:
             raise ValueError(f"norm must be 'linf' or 'l2', got {self.norm!r}")
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if _NORM_OF.get(self.kind, self.norm) != self.norm:
+            raise ValueError(f"kind {self.kind!r} is {_NORM_OF[self.kind]} only, got norm "
+                             f"{self.norm!r}")
+        if self.kind == "fgsm" and (self.steps, self.random_start) != (1, False):
+            raise ValueError("kind 'fgsm' is one step from the noisy image: steps=1, "
+                             f"random_start=False, got steps={self.steps}, "
+                             f"random_start={self.random_start}")
         check_budget(self.eps, "eps")
         check_budget(self.alpha, "alpha", strict=True)
         self._check_counts()
         check_flag(self.random_start, "random_start")
-        if self.kind != "pgd" and not self.random_start:
-            raise ValueError(f"random_start=False is for kind 'pgd' only; {self.kind} always "
-                             "starts from a random point")
+        if self.kind in ("apgd", "square") and not self.random_start:
+            raise ValueError(f"random_start=False is for kinds pgd, obsatk and fgsm; "
+                             f"{self.kind} always starts from a random point")
         check_clip(self.clip)
         check_amp(self.amp)
-        if self.kind == "pgd" and self.restarts != 1:
+        if self.kind not in ("apgd", "square") and self.restarts != 1:
             raise ValueError("restarts is for kinds 'apgd' and 'square' (run pgd several times "
                              "through WorstCase(restarts=...))")
         if self.kind == "square" and self.eot_iter != 1:
@@ -119,10 +135,15 @@ class AttackSpec:
         always was), ``kind-norm`` otherwise."""
         return self.norm if self.kind == "pgd" else f"{self.kind}-{self.norm}"
 
-    def build(self, model: nn.Module, generator: torch.Generator | None = None) -> DenoiseAttack:
-        """The attack on ``model`` (random start from ``generator``)."""
+    def build(self, model: nn.Module, generator: torch.Generator | None = None,
+              loss: Loss | None = None) -> DenoiseAttack:
+        """The attack on ``model`` (random start from ``generator``; ``loss``: the gradient
+        kinds' loss, default MSE; Auto-PGD and Square keep their per-image MSE)."""
         common = dict(eps=self.eps, clip=self.clip, generator=generator, amp=self.amp)
         per_pixel = self.norm == "l2"
+        if self.kind == "fgsm":
+            return DenoiseFGSM(model, eps=self.eps, clip=self.clip, loss=loss, amp=self.amp,
+                               eot_iter=self.eot_iter)
         if self.kind == "apgd":
             return DenoiseAPGD(model, norm=self.norm, steps=self.steps, n_restarts=self.restarts,
                                eot_iter=self.eot_iter, per_pixel=per_pixel, **common)
@@ -130,7 +151,9 @@ class AttackSpec:
             return DenoiseSquare(model, norm=self.norm, n_queries=self.queries,
                                  n_restarts=self.restarts, per_pixel=per_pixel, **common)
         common.update(alpha=self.alpha, steps=self.steps, random_start=self.random_start,
-                      eot_iter=self.eot_iter)
+                      eot_iter=self.eot_iter, loss=loss)
+        if self.kind == "obsatk":
+            return ObsAtk(model, per_pixel=True, **common)
         if self.norm == "linf":
             return DenoisePGD(model, **common)
         return DenoisePGDL2(model, per_pixel=True, **common)
@@ -151,6 +174,8 @@ class AttackSpec:
         values = {"norm": self.norm, "eps": self.eps, "alpha": self.alpha, "steps": self.steps,
                   "random_start": self.random_start, "per_pixel": self.norm == "l2",
                   "clip": clip, "amp": self.amp}
+        if self.kind != "pgd":  # fgsm, obsatk: the pgd record and their kind
+            values = {"kind": self.kind, **values}
         if self.eot_iter != 1:
             values["eot_iter"] = self.eot_iter
         return values

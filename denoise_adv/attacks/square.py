@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 from torch import nn
 
 from .._checks import check_flag, check_int, check_iterations, check_real
+from ..models.contract import is_randomized, output_shape_differs, receptive_field
 from ._ball import BallAttack, check_norm, image_norms
-from .base import DenoiseAttack, Loss, _check_finite, _check_output, mse_per_image
+from ._local import crop_area, plan_crops, run_crops, splice
+from .base import DenoiseAttack, Loss, _check_finite, mse_per_image
 
 __all__ = ["DenoiseSquare", "check_square_counts", "p_schedule"]
 
@@ -97,6 +100,22 @@ class DenoiseSquare(BallAttack, DenoiseAttack):
     drawn per image. ``n_queries`` counts forward passes per restart, the start included; a
     query costs one forward of the batch plus elementwise work.
 
+    Local queries: a model that declares its receptive field (``receptive_radius`` and
+    ``alignment``, read by :func:`~denoise_adv.models.contract.receptive_field`: DnCNN, FFDNet,
+    NL-means) is run, at each query, on the crop around each image's changed squares only
+    (the squares grown by twice the radius, clipped to the image and aligned; two far-apart
+    L2 squares get a crop each). The attack keeps the current best's full output, writes the
+    crop's output over the region the squares can reach (the squares grown by the radius) and
+    scores that whole output with the loss, so any per-image loss works and the scores are the
+    whole forward's up to the crop's rounding (none for NL-means and the published FFDNet;
+    ~1e-7 for DnCNN). The search is the one ``local=False`` gives: the same decisions, except
+    where a proposal changes the loss by no more than its float32 rounding (a near-tie, which
+    the whole search too decides on rounding). Where the crops would cover half the images or
+    more, the query runs whole. The first
+    :attr:`LOCAL_CHECKS` local queries of a call are also run whole and compared: a model whose
+    crop output differs by more than rounding (a radius declared too small, a global
+    statistic) warns once, and this attack runs it whole from then on.
+
     Arguments:
         model (nn.Module): denoiser mapping noisy -> clean (differentiable or not).
         norm (str): ``"Linf"`` or ``"L2"`` (any case). (Default: "Linf")
@@ -116,6 +135,9 @@ class DenoiseSquare(BallAttack, DenoiseAttack):
             both are ``None``). (Default: None)
         amp (str or None): ``"bf16"`` runs the model's forwards under bfloat16 autocast (the
             loss stays float32); ``None`` for float32. (Default: None)
+        local (bool): run each query on the crop around its squares where the model declares
+            its receptive field (same result, less work); ``False`` runs every query whole.
+            Not a hyperparameter (not in :attr:`params`). (Default: True)
 
     Shape:
         - noisy: :math:`(N, C, H, W)`, H and W at least 2.
@@ -139,6 +161,10 @@ class DenoiseSquare(BallAttack, DenoiseAttack):
     _needs_gradients = False
     #: The default ``p_init``: AutoAttack's (its Square runs with 0.8).
     P_INIT = 0.8
+    #: Local queries checked against a whole forward at the start of each call.
+    LOCAL_CHECKS = 2
+    #: Crops covering this fraction of the batch's pixels or more: the query runs whole.
+    LOCAL_MAX_AREA = 0.5
     _param_names = ("norm", "eps", "n_queries", "n_restarts", "p_init", "per_pixel", "seed",
                     "clip")
 
@@ -157,6 +183,7 @@ class DenoiseSquare(BallAttack, DenoiseAttack):
         generator: torch.Generator | None = None,
         *,
         amp: str | None = None,
+        local: bool = True,
     ) -> None:
         # a random search: no step, no iterations of gradients
         self._init_ball("DenoiseSquare", model, eps, clip,
@@ -171,54 +198,132 @@ class DenoiseSquare(BallAttack, DenoiseAttack):
             if generator is not None:
                 raise ValueError("give seed or generator, not both")
         self.seed = seed
+        self.local = check_flag(local, "local")
         self._last_losses: torch.Tensor | None = None
+        # the squares of the last proposal: (side, [(rows (B,), cols (B,)), ...])
+        self._windows: tuple[int, list[tuple[torch.Tensor, torch.Tensor]]] | None = None
+        self._local_refused = False  # a check found the model's crops wrong: run it whole
+        self._checks_left = 0
 
     @property
     def _passes(self) -> int:
         return self.n_restarts * self.n_queries
 
     # ------------------------------------------------------------------------ the search
-    def _objective(self, noisy: torch.Tensor, delta: torch.Tensor, reference: torch.Tensor,
-                   sign: float, query: int) -> torch.Tensor:
-        """Per-image objective ``sign * loss`` at ``noisy + delta`` (one forward)."""
-        output = self._forward(noisy + delta)
-        if query == 0:
-            _check_output(output, noisy)
+    def _score(self, output: torch.Tensor, reference: torch.Tensor, sign: float,
+               query: int) -> torch.Tensor:
+        """Per-image objective ``sign * loss`` of the model's ``output``."""
         cost = self.loss(output, reference)
         if not bool(torch.isfinite(cost).all()):
             _check_finite(output, query)
-        return sign * self._per_image(cost, len(noisy))
+        return sign * self._per_image(cost, len(output))
 
     def _run(self, noisy: torch.Tensor, reference: torch.Tensor, sign: float) -> torch.Tensor:
         if min(noisy.shape[-2:]) < 2:
             raise ValueError(f"{self.attack} needs images of at least 2x2 pixels, got "
                              f"{tuple(noisy.shape[-2:])}")
+        self._checks_left = self.LOCAL_CHECKS
         with self._seeded(self.seed), torch.no_grad():
             return self._best_of_restarts(noisy, reference, sign)
 
     def _single_run(self, noisy: torch.Tensor, reference: torch.Tensor, sign: float
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One search: ``(best delta, its objective (B,), best objective per query
-        (n_queries, B))``."""
+        (n_queries, B))``. Keeps the best's output for local queries (:meth:`_evaluate`)."""
         init, propose = ((self._init_linf, self._propose_linf) if self.norm == "Linf" else
                          (self._init_l2, self._propose_l2))
+        field = self._field()
         delta = self._project(init(noisy), noisy)
-        best = self._objective(noisy, delta, reference, sign, 0)
+        output = self._forward(noisy + delta)
+        self._check_model_output(output, noisy, reference)
+        best = self._score(output, reference, sign, 0)
         history = [best]
         for query in range(1, self.n_queries):
             side = self._side(p_schedule(self.p_init, query - 1, self.n_queries), noisy)
             candidate = self._clip(propose(delta, side), noisy)
-            loss = self._objective(noisy, candidate, reference, sign, query)
+            if field is not None and not self._local_refused:
+                out = self._evaluate(noisy + candidate, output, field)
+            else:
+                out = self._forward(noisy + candidate)
+            loss = self._score(out, reference, sign, query)
             better = loss > best
             delta = torch.where(better.view(-1, 1, 1, 1), candidate, delta)
+            if field is not None:
+                output = torch.where(better.view(-1, 1, 1, 1), out, output)
             best = torch.where(better, loss, best)
             history.append(best)
         return delta, best, torch.stack(history)
 
+    # ------------------------------------------------------------------- local queries
+    def _field(self) -> tuple[int, int] | None:
+        """``(radius, alignment)`` for local queries, or ``None`` to run the model whole:
+        ``local=False``, no declared field, a randomized model, an output of another shape (a
+        restoration pipeline) or BatchNorm in training mode (batch statistics are not local)."""
+        if (not self.local or self._local_refused or is_randomized(self.model)
+                or output_shape_differs(self.model)):
+            return None
+        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training
+               for m in self.model.modules()):
+            return None
+        return receptive_field(self.model)
+
+    def _evaluate(self, x: torch.Tensor, kept: torch.Tensor, field: tuple[int, int]
+                  ) -> torch.Tensor:
+        """The model's output on ``x``, which differs from the input of ``kept`` (the best's
+        output) in the last proposal's squares only: ``kept`` with the crops' outputs written
+        over the regions they reach, or a whole forward when the crops are large (and for the
+        first :attr:`LOCAL_CHECKS` local queries, whose crops are checked against it)."""
+        side, windows = self._windows
+        grid = [(rows.tolist(), cols.tolist()) for rows, cols in windows]
+        plan = [plan_crops([(rows[b], cols[b]) for rows, cols in grid], side,
+                           (x.shape[-2], x.shape[-1]), *field) for b in range(len(x))]
+        if crop_area(plan) >= self.LOCAL_MAX_AREA * len(x) * x.shape[-2] * x.shape[-1]:
+            return self._forward(x)
+        local = splice(kept, run_crops(self._forward, x, plan))
+        if self._checks_left <= 0:
+            return local
+        self._checks_left -= 1
+        full = self._forward(x)
+        self._check_crops(x, plan, full, local, field)
+        return full
+
+    def _check_crops(self, x: torch.Tensor, plan: list, full: torch.Tensor,
+                     local: torch.Tensor, field: tuple[int, int]) -> None:
+        """Compare a local query with the whole forward ``full``; past rounding, warn and run
+        the model whole from now on. Under ``amp`` (whose rounding would hide a small error)
+        the crops' regions are compared in the model's own precision."""
+        if self.amp is None:
+            error, reference = (full - local).abs().max(), full
+        else:
+            reference = self.get_logits(x)
+            pieces = run_crops(self.get_logits, x, plan)
+            error = max((piece - reference[i, :, r[0]:r[1], r[2]:r[3]]).abs().max()
+                        for i, r, piece in pieces)
+        scale = max(1.0, float(reference.abs().max()))
+        tolerance = 64 * torch.finfo(reference.dtype).eps * scale
+        if not float(error) > tolerance:
+            return
+        self._local_refused = True
+        warnings.warn(
+            f"{type(self.model).__name__} declares a receptive radius of {field[0]} (alignment "
+            f"{field[1]}), but its output on the crops around a query's squares differs from "
+            f"the whole image's by {float(error):.3g} (rounding: <= {tolerance:.2g}): the "
+            "radius is too small or the model is not local. This attack runs it whole from "
+            "now on; declare the right receptive_radius (or none), or pass local=False",
+            UserWarning, stacklevel=2)
+
     def _clip(self, delta: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
         """A proposal under ``clip``: proposals lie in the ball by construction (L2: on its
-        sphere), so no projection (no global rescale) touches the pixels they keep."""
-        return delta if self.clip is None else (noisy + delta).clamp(*self.clip) - noisy
+        sphere), so no projection (no global rescale) touches the pixels they keep; the clip
+        too touches only the proposal's squares (the rest was clipped before, and clipping it
+        again could move it by rounding)."""
+        if self.clip is None:
+            return delta
+        side, windows = self._windows
+        mask = self._mask(delta, *windows[0], side)
+        for rows, cols in windows[1:]:
+            mask = mask | self._mask(delta, rows, cols, side)
+        return torch.where(mask, (noisy + delta).clamp(*self.clip) - noisy, delta)
 
     def _side(self, p: float, noisy: torch.Tensor) -> int:
         """The square's side for fraction ``p`` (L-inf >= 1; L2 >= 3 and odd; < the image)."""
@@ -254,6 +359,7 @@ class DenoiseSquare(BallAttack, DenoiseAttack):
         """Set a random square of each image to ``+-eps`` per channel, never to what it holds."""
         b, c = delta.shape[:2]
         rows, cols = self._positions(delta, side, 2)
+        self._windows = (side, [(rows, cols)])
         mask = self._mask(delta, rows, cols, side)
         draws = self._random(delta.new_empty(b, c + 1), "uniform")
         signs = torch.where(draws[:, :c] < 0.5, 1.0, -1.0).to(delta.dtype)
@@ -310,6 +416,7 @@ class DenoiseSquare(BallAttack, DenoiseAttack):
         and 2 plus the slack to the radius; window 2 is zeroed; nothing else changes. Norms
         are over all channels together."""
         r1, c1, r2, c2 = self._positions(delta, side, 4)
+        self._windows = (side, [(r1, c1), (r2, c2)])
         mask1, mask2 = self._mask(delta, r1, c1, side), self._mask(delta, r2, c2, side)
         window1 = torch.where(mask1, delta, 0.0)
         outside = torch.where(mask1 | mask2, 0.0, delta)

@@ -151,42 +151,34 @@ class BenchAttack:
             return f"{self.kind}-{self.name.removeprefix('transfer-')}"
         return self.name
 
+    def spec(self, amp: str | None = None, randomized: bool = False):
+        """This attack as the package's one attack value,
+        :class:`~denoise_adv.attacks.AttackSpec` (not for ``random``), crafting under ``amp``;
+        ``randomized``: the model declared itself randomized, so gradients average :attr:`eot`
+        passes (EOT)."""
+        from ..attacks import AttackSpec
+
+        if self.kind == "random":
+            raise ValueError(f"{self.name} is random noise, not an attack to build")
+        eot = self.eot if randomized and self.kind != "square" else 1
+        fields = {"norm": self.norm, "eps": self.eps, "kind": self.kind, "amp": amp,
+                  "eot_iter": eot}
+        if self.kind in ("pgd", "obsatk"):
+            fields.update(alpha=self.alpha, steps=self.steps)
+        elif self.kind == "fgsm":
+            fields.update(steps=1, random_start=False)
+        elif self.kind == "apgd":
+            fields.update(steps=self.steps, restarts=self.restarts)
+        else:  # square
+            fields.update(queries=self.queries, restarts=self.restarts)
+        return AttackSpec(**fields)
+
     def build(self, model: nn.Module, generator: torch.Generator | None = None,
               loss=None, amp: str | None = None, randomized: bool = False):
-        """The :class:`~denoise_adv.attacks.DenoiseAttack` on ``model`` (not for ``random``),
-        with its random start from ``generator``, an optional ``loss`` (default MSE; Auto-PGD
-        and Square keep their per-image MSE) and mixed precision ``amp``. ``randomized``: the
-        model declared itself randomized, so gradients average :attr:`eot` passes (EOT)."""
-        from ..attacks import (
-            DenoiseAPGD,
-            DenoiseFGSM,
-            DenoisePGD,
-            DenoisePGDL2,
-            DenoiseSquare,
-            ObsAtk,
-        )
-
-        eot = dict(eot_iter=self.eot) if randomized and self.eot > 1 else {}
-        per_pixel = self.norm == "l2"
-        if self.kind == "apgd":
-            return DenoiseAPGD(model, norm=self.norm, eps=self.eps, steps=self.steps,
-                               n_restarts=self.restarts, per_pixel=per_pixel,
-                               generator=generator, amp=amp, **eot)
-        if self.kind == "square":
-            return DenoiseSquare(model, norm=self.norm, eps=self.eps, n_queries=self.queries,
-                                 n_restarts=self.restarts, per_pixel=per_pixel,
-                                 generator=generator, amp=amp)
-        if self.kind == "fgsm":
-            return DenoiseFGSM(model, eps=self.eps, loss=loss, amp=amp, **eot)
-        common = dict(eps=self.eps, alpha=self.alpha, steps=self.steps, generator=generator,
-                      loss=loss, amp=amp, **eot)
-        if self.kind == "obsatk":
-            return ObsAtk(model, per_pixel=True, **common)
-        if self.kind == "pgd" and self.norm == "linf":
-            return DenoisePGD(model, **common)
-        if self.kind == "pgd":
-            return DenoisePGDL2(model, per_pixel=True, **common)
-        raise ValueError(f"{self.name} is random noise, not an attack to build")
+        """The :class:`~denoise_adv.attacks.DenoiseAttack` on ``model``: :meth:`spec`'s, with
+        its random start from ``generator`` and an optional ``loss`` (default MSE; Auto-PGD
+        and Square keep their per-image MSE)."""
+        return self.spec(amp, randomized).build(model, generator, loss)
 
     @property
     def runs(self) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 from .._io import atomic_open, write_json
 from ..data import load_image, png_bytes
-from ..report import new_figure, rst_list_table, save_figure
+from ..report import new_figure, plot_comparison_strip, rst_list_table, save_figure
 from .inputs import Image
 from .protocol import budget_key
 from .results import access_of, is_upper_bound
@@ -207,8 +207,6 @@ def plot_worst_case_strip(results: Mapping[str, Any], folder, images: Sequence[I
                           path: str | os.PathLike) -> Path:
     """Per model (rows) and image (columns, the first few): the denoised worst case at the
     headline budget, titled with its PSNR and attack; the first row shows the clean images."""
-    from ..analysis.figures import plot_comparison_strip
-
     seed = results["protocol"]["noise_seeds"][0]
     shown = list(images)[:STRIP_IMAGES]
     channels = results["protocol"]["channels"]

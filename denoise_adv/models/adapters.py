@@ -53,6 +53,13 @@ class DenoiserAdapter(nn.Module):
         out = self.model(noisy) if self.sigma is None else self.model(noisy, self.sigma)
         return noisy - out if self.residual else out
 
+    def pixels_pass_to(self) -> nn.Module | None:
+        """The model whose locality is this adapter's (see
+        :func:`~denoise_adv.models.contract.receptive_field`): the wrapped one, unless the
+        adapter holds one level per image (a crop of the batch would get the wrong ones)."""
+        per_image = isinstance(self.sigma, torch.Tensor) and self.sigma.numel() > 1
+        return None if per_image else self.model
+
     def extra_repr(self) -> str:
         sigma = self.sigma if not isinstance(self.sigma, torch.Tensor) else "tensor"
         return f"sigma={sigma}, residual={self.residual}"
@@ -118,6 +125,10 @@ class PriorAdapter(nn.Module):
         if not self._warned:
             self._warned = warn_fixed_level(self.model, sigma, self.where)
         return self.model(x)
+
+    def pixels_pass_to(self) -> nn.Module:
+        """The wrapped model: its locality is this adapter's."""
+        return self.model
 
 
 def as_prior(model: nn.Module) -> nn.Module:

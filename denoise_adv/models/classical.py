@@ -166,6 +166,18 @@ class NLMeans(_Classical):
                 "patch_size": self.patch_size, "patch_distance": self.patch_distance,
                 "fast_mode": self.fast_mode}
 
+    @property
+    def receptive_radius(self) -> int:
+        """``patch_distance + patch_size // 2``: a pixel's estimate averages the pixels within
+        the search distance, weighted by the patches around them (skimage reflects the image
+        at its borders, so a crop's edges act as borders): the denoiser contract's locality.
+
+        Example:
+            >>> NLMeans(sigma=0.1).receptive_radius  # 6 + 5 // 2
+            8
+        """
+        return self.patch_distance + self.patch_size // 2
+
     def _denoise(self, image: np.ndarray) -> np.ndarray:
         from skimage.restoration import denoise_nl_means
 

@@ -4,25 +4,36 @@ A *denoiser* is an :class:`torch.nn.Module` called ``model(noisy) -> clean estim
 units; see :class:`Denoiser`). What else it can do it declares by class (or instance)
 attributes, all optional, so a foreign model declares nothing and is still a denoiser:
 
-==================  ===========  ===============================================================
-attribute           if absent    meaning
-==================  ===========  ===============================================================
-``takes_sigma``     foreign      ``True``: called ``model(noisy, sigma)`` (FFDNet, DRUNet;
-                                 :class:`NoiseLevelDenoiser`). ``False``: a *fixed-level* model
-                                 of ours: one trained level, no level argument (DnCNN, SwinIR,
-                                 the unfolding model, the classical baselines). Absent: a
-                                 foreign model, called with ``sigma`` only when one is given.
-``differentiable``  ``True``     ``False``: white-box attacks refuse it (BM3D, NL-means); one
-                                 submodule declaring it makes the whole model so.
-``channels``        unknown      image channels it takes (1 gray, 3 colour).
-``sigma``           unknown      the level it denoises at when not told: a ``takes_sigma``
-                                 model's default (the published models of the zoo), a
-                                 fixed-level model's own level where known (the classical
-                                 baselines' argument; the shipped zoo's models, 25/255).
-``randomized``      ``False``    ``True``: its forward draws test-time randomness (noise,
-                                 random transforms); one submodule declaring it makes the
-                                 whole model so, and gradient attacks should average (EOT).
-==================  ===========  ===============================================================
+======================  ===========  ===============================================================
+attribute               if absent    meaning
+======================  ===========  ===============================================================
+``takes_sigma``         foreign      ``True``: called ``model(noisy, sigma)`` (FFDNet, DRUNet;
+                                     :class:`NoiseLevelDenoiser`). ``False``: a *fixed-level* model
+                                     of ours: one trained level, no level argument (DnCNN, SwinIR,
+                                     the unfolding model, the classical baselines). Absent: a
+                                     foreign model, called with ``sigma`` only when one is given.
+``differentiable``      ``True``     ``False``: white-box attacks refuse it (BM3D, NL-means); one
+                                     submodule declaring it makes the whole model so.
+``channels``            unknown      image channels it takes (1 gray, 3 colour).
+``sigma``               unknown      the level it denoises at when not told: a ``takes_sigma``
+                                     model's default (the published models of the zoo), a
+                                     fixed-level model's own level where known (the classical
+                                     baselines' argument; the shipped zoo's models, 25/255).
+``randomized``          ``False``    ``True``: its forward draws test-time randomness (noise,
+                                     random transforms); one submodule declaring it makes the
+                                     whole model so, and gradient attacks should average (EOT).
+``receptive_radius``    unknown      an int ``r >= 0``: an output pixel depends only on the input
+                                     pixels within ``r`` rows and ``r`` columns of it, and a crop
+                                     of the input reproduces the output wherever the crop reaches
+                                     ``r`` pixels around (its own edges count as the image's
+                                     borders), so attacks may re-run it on the crop around what
+                                     they change (:class:`~denoise_adv.attacks.DenoiseSquare`).
+                                     DnCNN, FFDNet and NL-means declare it; absent or ``None``: the
+                                     model is run whole.
+``alignment``           ``1``        with ``receptive_radius``: crops must start (and end, unless at
+                                     the image's end) at multiples of it (FFDNet's 2x2 pixel
+                                     unshuffle: 2).
+======================  ===========  ===============================================================
 
 A model that is not a denoiser but a restoration pipeline
 (:class:`~denoise_adv.restoration.Restorer`) may also declare ``output_shape_differs = True``
@@ -31,8 +42,8 @@ shape than its input (super-resolution maps a small measurement to a large image
 compare the output with the clean image, not with the input.
 
 Read them with :func:`takes_sigma`, :func:`fixed_level`, :func:`is_differentiable`,
-:func:`channels_of`, :func:`default_level`, :func:`is_randomized` and
-:func:`output_shape_differs`, never with ``getattr``
+:func:`channels_of`, :func:`default_level`, :func:`is_randomized`,
+:func:`receptive_field` and :func:`output_shape_differs`, never with ``getattr``
 elsewhere. The adapters
 (:func:`~denoise_adv.models.as_denoiser`, :func:`~denoise_adv.models.as_prior`,
 :func:`denoise_adv.integrations.deepinv.as_deepinv_denoiser`) cross between the two call forms on
@@ -57,9 +68,10 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
-__all__ = ["Denoiser", "NoiseLevelDenoiser", "channels_of", "default_level", "fixed_level",
-           "is_differentiable", "is_randomized", "level_for", "not_differentiable_part",
-           "output_shape_differs", "takes_sigma", "warn_fixed_level", "warn_ignored_level"]
+__all__ = ["Denoiser", "NoiseLevelDenoiser", "channels_of", "conv_radius", "default_level",
+           "fixed_level", "is_differentiable", "is_randomized", "level_for",
+           "not_differentiable_part", "output_shape_differs", "receptive_field", "takes_sigma",
+           "warn_fixed_level", "warn_ignored_level"]
 
 
 @runtime_checkable
@@ -157,6 +169,81 @@ def output_shape_differs(model: nn.Module) -> bool:
         (True, False)
     """
     return getattr(model, "output_shape_differs", False) is True
+
+
+def receptive_field(model: nn.Module) -> tuple[int, int] | None:
+    """``(radius, alignment)`` of ``model``'s declared locality (``receptive_radius`` and
+    ``alignment``, see the module's table), looking through the package's adapters
+    (:class:`~denoise_adv.models.DenoiserAdapter`, :class:`~denoise_adv.models.PriorAdapter`) to
+    the model they call; ``None`` when it declares none (the model is run whole), and for an
+    adapter that holds one noise level per image (a crop of a batch would take the wrong ones).
+
+    Raises:
+        TypeError: ``receptive_radius`` or ``alignment`` is not an int.
+        ValueError: ``receptive_radius`` is negative or ``alignment`` below 1.
+
+    Example:
+        >>> from denoise_adv.models import DnCNN, FFDNet, NLMeans, as_denoiser
+        >>> receptive_field(DnCNN(depth=10, features=4)), receptive_field(NLMeans(0.1))
+        ((10, 1), (8, 1))
+        >>> receptive_field(as_denoiser(FFDNet(depth=15, features=4), sigma=0.1))
+        (31, 2)
+        >>> receptive_field(nn.Identity()) is None
+        True
+    """
+    radius = getattr(model, "receptive_radius", None)
+    if radius is None:
+        inner = _adapted(model)
+        return None if inner is None else receptive_field(inner)
+    radius = _declared_int(model, "receptive_radius", radius, 0)
+    return radius, _declared_int(model, "alignment", getattr(model, "alignment", 1), 1)
+
+
+def _declared_int(model: nn.Module, name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{type(model).__name__}.{name} must be an int, got "
+                        f"{type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{type(model).__name__}.{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _adapted(model: nn.Module) -> nn.Module | None:
+    """The model a pass-through adapter calls (same pixels in, same out), else ``None``: what
+    its ``pixels_pass_to()`` says (the adapters declare it; this module imports none of them).
+    An adapter with one level per image is not pass-through for crops of a batch."""
+    inner = getattr(model, "pixels_pass_to", None)
+    return inner() if callable(inner) else None
+
+
+def conv_radius(layers: nn.Module) -> int | None:
+    """The receptive radius of a chain of stride-1, 'same'-padded convolutions (the sum of
+    their ``dilation * (kernel - 1) / 2``); ``None`` if a convolution of ``layers`` is strided,
+    not 'same'-padded or of an even kernel, or a layer is neither a convolution nor pointwise
+    (activations, BatchNorm in eval mode): then no radius is declared.
+
+    Example:
+        >>> conv_radius(nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(),
+        ...                           nn.Conv2d(4, 1, 5, padding=2)))
+        3
+    """
+    radius = 0
+    for layer in (m for m in layers.modules() if not any(True for _ in m.children())):
+        if isinstance(layer, _POINTWISE):
+            continue
+        if not isinstance(layer, nn.Conv2d):
+            return None
+        reach = [d * (k - 1) for k, d in zip(layer.kernel_size, layer.dilation)]
+        if (any(r % 2 for r in reach) or tuple(layer.stride) != (1, 1)
+                or layer.padding != tuple(r // 2 for r in reach)):
+            return None
+        radius += max(reach) // 2
+    return radius
+
+
+#: Layers that act on each pixel alone (BatchNorm in eval mode: an attack checks the mode).
+_POINTWISE = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid,
+              nn.Identity, nn.BatchNorm2d)
 
 
 def channels_of(model: nn.Module, default: int | None = None) -> int | None:

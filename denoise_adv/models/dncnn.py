@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from .._checks import check_flag, check_int
+from .contract import conv_radius
 from .registry import register_model
 
 __all__ = ["DnCNN"]
@@ -98,6 +99,18 @@ class DnCNN(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+
+    @property
+    def receptive_radius(self) -> int | None:
+        """An output pixel depends on the inputs within ``depth`` pixels (one per 3x3
+        convolution): the denoiser contract's locality (see
+        :func:`~denoise_adv.models.contract.receptive_field`).
+
+        Example:
+            >>> DnCNN(depth=10, features=4).receptive_radius
+            10
+        """
+        return conv_radius(self.net)
 
     def noise(self, noisy: torch.Tensor) -> torch.Tensor:
         """The predicted noise (the residual the network learns)."""

@@ -8,6 +8,7 @@ from torch import nn
 
 from .._checks import check_flag, check_int
 from ._common import check_input, pad_to_multiple, sigma_map
+from .contract import conv_radius
 from .registry import register_model
 
 __all__ = ["FFDNet"]
@@ -97,6 +98,24 @@ class FFDNet(nn.Module):
         self.sigma: float | None = None
         self.net = _body(4 * channels + map_channels, 4 * channels, depth, features, batchnorm,
                          bias)
+
+    #: Crops start on even rows and columns (the 2x2 pixel unshuffle's grid): the denoiser
+    #: contract's ``alignment``.
+    alignment = 2
+
+    @property
+    def receptive_radius(self) -> int | None:
+        """``2 * body + 1``, ``body`` the radius of the convolutions on the half-resolution
+        sub-images (one per 3x3 layer): an output pixel's 2x2 block sees the blocks within
+        ``body``, i.e. the pixels within ``2 * body`` on its own side and ``2 * body + 1`` on
+        the other (the denoiser contract's locality, on crops aligned to :attr:`alignment`).
+
+        Example:
+            >>> FFDNet(depth=15, features=4).receptive_radius  # the published depth
+            31
+        """
+        body = conv_radius(self.net)
+        return None if body is None else 2 * body + 1
 
     def forward(self, noisy: torch.Tensor,
                 sigma: float | torch.Tensor | None = None) -> torch.Tensor:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import nn
 
-from .._checks import check_flag, check_image_batch, check_int
+from .._checks import check_channels, check_flag, check_image_batch, check_int
 from ..models.contract import channels_of
 
 try:
@@ -148,8 +148,7 @@ class Restorer(nn.Module):
             self.differentiable = check_flag(differentiable, "differentiable")
         if randomized is not None:
             self.randomized = check_flag(randomized, "randomized")
-        channels = self._declared_channels() if channels is None else check_int(
-            channels, "channels", minimum=1)
+        channels = self._declared_channels() if channels is None else check_channels(channels)
         if channels is not None:
             self.channels = channels
 

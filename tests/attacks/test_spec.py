@@ -48,7 +48,7 @@ def test_named_specs_build_their_attack(name, cls, norm):
 def test_spec_checks():
     with pytest.raises(ValueError, match="kind must be one of"):
         AttackSpec(kind="fab")
-    with pytest.raises(ValueError, match="random_start=False is for kind 'pgd' only"):
+    with pytest.raises(ValueError, match="random_start=False is for kinds pgd, obsatk and fgsm"):
         AttackSpec(kind="apgd", random_start=False)
     with pytest.raises(ValueError, match="restarts is for kinds"):
         AttackSpec(restarts=2)
@@ -146,3 +146,27 @@ def test_cli_attack_choice_errors(files, capsys):
     assert "--no-random-start is for --attack pgd only" in capsys.readouterr().err
     assert main([*base, "--attack", "square", "--queries", "0"]) == 2
     assert "--queries must be >= 1" in capsys.readouterr().err
+
+
+def test_every_protocol_attack_is_built_through_attack_spec():
+    """Issue 30: one attack value. Each protocol attack's spec builds the attack the protocol
+    runs (FGSM and ObsAtk included), and the spec's checks are the attacks' own."""
+    from denoise_adv.attacks import AttackSpec, DenoiseFGSM, ObsAtk
+    from denoise_adv.evaluation import PROTOCOLS
+
+    model = DnCNN(depth=3, features=4).eval()
+    kinds = {}
+    for protocol in PROTOCOLS.values():
+        for attack in protocol.attacks:
+            if attack.kind == "random":
+                continue
+            spec = attack.spec(randomized=True)
+            assert isinstance(spec, AttackSpec) and spec.kind == attack.kind
+            assert spec.eps == attack.eps and spec.norm == attack.norm
+            kinds[attack.kind] = type(spec.build(model))
+    assert kinds["fgsm"] is DenoiseFGSM and kinds["obsatk"] is ObsAtk
+    assert set(kinds) == {"pgd", "fgsm", "obsatk", "apgd", "square"}
+    with pytest.raises(ValueError, match="fgsm.*steps=1"):
+        AttackSpec(kind="fgsm", steps=2, random_start=False)
+    with pytest.raises(ValueError, match="obsatk.*l2 only"):
+        AttackSpec(kind="obsatk", norm="linf")

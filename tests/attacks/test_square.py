@@ -72,8 +72,11 @@ def test_forward_passes_only_under_no_grad(monkeypatch):
 
     monkeypatch.setattr(model, "forward", spy)
     noisy, clean = _pair()
-    DenoiseSquare(model, n_queries=25, n_restarts=2, seed=0)(noisy, clean)
+    DenoiseSquare(model, n_queries=25, n_restarts=2, seed=0, local=False)(noisy, clean)
     assert seen == [False] * 50  # n_queries forwards per restart, the start included
+    seen.clear()
+    DenoiseSquare(model, n_queries=25, n_restarts=2, seed=0)(noisy, clean)  # crops as well
+    assert len(seen) > 50 and not any(seen)
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +134,7 @@ def test_same_seed_same_result_and_seeded_members_run_once(nlmeans_pair):
     assert atk.deterministic and not DenoiseSquare(model).deterministic
     counted = []
     model.register_forward_hook(lambda m, i, o: counted.append(1))
-    WorstCase([DenoiseSquare(model, n_queries=5, seed=0)], restarts=3)(noisy, clean)
+    WorstCase([DenoiseSquare(model, n_queries=5, seed=0, local=False)], restarts=3)(noisy, clean)
     assert len(counted) == 5 + 1  # one run (5 queries) and one forward to score it
 
 

@@ -156,6 +156,7 @@ CASES = [
     ("reproduce", lambda f: _reproduce(f, "--out", f["file"]), "is a file"),
     ("benchmark", lambda f: _benchmark(f, "--protocol", "v0"), "unknown protocol version"),
     ("benchmark", lambda f: _benchmark(f, "--out", f["file"]), "is a file"),
+    ("zoo", lambda f: ["zoo", "nope"], "name must be a zoo model"),
 ]
 
 

@@ -90,6 +90,34 @@ def test_unfold_is_restored_and_nothing_is_trainable(ffdnet, crops):
         assert torch.equal(restorer(y), out.detach())
 
 
+def _unfolded_pgd():
+    prior = dinv.optim.prior.PnP(denoiser=as_deepinv_denoiser(DnCNN(depth=2, features=4)))
+    return dinv.optim.optim_builder("PGD", prior=prior, data_fidelity=dinv.optim.data_fidelity.L2(),
+                                    max_iter=3, unfold=True,
+                                    params_algo={"stepsize": 1.0, "g_param": 0.05})
+
+
+@pytest.mark.parametrize("kind", ["unfolded", "artifact-removal", "function"])
+def test_other_reconstructors_give_gradients_and_nothing_trainable(kind):
+    """An unfolded network (trainable step sizes made frozen), ArtifactRemoval, a function."""
+    torch.manual_seed(0)
+    reconstructor = {
+        "unfolded": _unfolded_pgd,
+        "artifact-removal": lambda: dinv.models.ArtifactRemoval(
+            as_deepinv_denoiser(DnCNN(depth=2, features=4))),
+        "function": lambda: lambda y, physics: physics.A_adjoint(y) * 2,
+    }[kind]()
+    trainable = sum(p.numel() for p in getattr(reconstructor, "parameters", list)()
+                    if p.requires_grad)
+    restorer = Restorer(reconstructor, make_physics("sr2", 16, noise=0.05))
+    y = torch.rand(1, 1, 8, 8, requires_grad=True)
+    out = restorer(y)
+    (grad,) = torch.autograd.grad(out.sum(), y)
+    assert out.shape == (1, 1, 16, 16) and float(grad.abs().sum()) > 0
+    assert not any(p.requires_grad for p in restorer.parameters())
+    assert trainable > 0 or kind == "function"
+
+
 def test_to_moves_the_hidden_prior():
     restorer = dpir_restorer("sr2", DnCNN(depth=2, features=4), 16, iterations=1)
     restorer.to(torch.float64)
