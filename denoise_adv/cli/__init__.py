@@ -108,8 +108,10 @@ def _output_lock(args: argparse.Namespace) -> contextlib.AbstractContextManager:
 
     dest, kind = getattr(args, "output_of", (None, None))
     path = getattr(args, dest, None) if dest else None
-    if path is None or int(os.environ.get("RANK", "0")) != 0:
-        return contextlib.nullcontext()  # under torchrun, process 0 holds it for the group
+    if path is None or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # under torchrun the library's collective lock (OutputLock.acquire_on_main) decides,
+        # so that every process stops together when the output is in use
+        return contextlib.nullcontext()
     flag = f"--{dest}" if dest == "out" else dest.upper()
     if kind == "file":  # the commands' own checks, first: their messages, nothing written
         writable_file(path, flag)

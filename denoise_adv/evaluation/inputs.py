@@ -48,9 +48,9 @@ def noisy_image(clean: torch.Tensor, sigma: float, seed: int, image: str, draw: 
     every model, every command and every run, wherever the image sits in its folder.
     ``draw > 0`` gives further independent noises of the same image."""
     keys = (image,) if draw == 0 else (image, draw)
-    noise = gaussian_noise(clean.shape, sigma, seeding.generator(seed, "noise", *keys),
-                           dtype=torch.float32)  # drawn in float32 on the CPU: every device agrees
-    return clean + noise.to(clean.device, clean.dtype)
+    unit = gaussian_noise(clean.shape, 1.0, seeding.generator(seed, "noise", *keys),
+                          dtype=torch.float32)  # drawn in float32 on the CPU: every device agrees
+    return clean + sigma * unit.to(clean.device, clean.dtype)  # scaled in the image's dtype
 
 
 def attack_generator(seed: int, image: str, attack: str) -> torch.Generator:
