@@ -31,6 +31,7 @@ from .contract import (
     fixed_level,
     is_differentiable,
     is_randomized,
+    receptive_field,
     takes_sigma,
 )
 from .dncnn import DnCNN
@@ -73,6 +74,7 @@ __all__ = [
     "fixed_level",
     "is_differentiable",
     "is_randomized",
+    "receptive_field",
     "takes_sigma",
     "load",
     "load_checkpoint",
