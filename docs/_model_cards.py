@@ -81,7 +81,8 @@ def _robust(info: Mapping[str, Any]) -> str:
              else "")
     flag = " Flagged by a sanity check: not ranked." if measured["flagged"] else ""
     return (f"protocol {measured['protocol']} ({measured['images']} images; means with 95% "
-            f"bootstrap intervals): Gaussian PSNR {_interval(measured['gaussian_psnr'])}; robust "
+            f"intervals: t-intervals from results schema 2, bootstrap before): Gaussian "
+            f"PSNR {_interval(measured['gaussian_psnr'])}; robust "
             f"PSNR {_interval(measured['robust_psnr'])} at "
             f"{_levels(measured['headline_budget'])}, the worst of the protocol's attacks "
             f"({measured['access']}){bound}; by budget: {budgets}; gap "

@@ -48,7 +48,7 @@ from .protocol import (
     get_protocol,
 )
 from .results import (
-    mean_interval,
+    image_interval,
     paired_difference,
     rank_with_ties,
     sanity_checks,
@@ -109,7 +109,7 @@ __all__ = [
     "is_black_box",
     "is_randomized",
     "load_images",
-    "mean_interval",
+    "image_interval",
     "paired_difference",
     "rank_with_ties",
     "run_benchmark",

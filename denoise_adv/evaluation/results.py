@@ -46,14 +46,14 @@ import torch
 from .. import stats
 from .protocol import BenchAttack, Protocol
 
-__all__ = ["board_evidence", "build_results", "check_row", "mean_interval",
+__all__ = ["board_evidence", "build_results", "check_row", "image_interval",
            "paired_difference", "rank_with_ties", "sanity_checks", "summarize_model"]
 
 #: Metrics of a row that get a mean and an interval.
 METRICS = ("gaussian_psnr", "gaussian_ssim", "robust_psnr", "gap", "random_drop")
 
 
-def mean_interval(values: Sequence[float], protocol: Protocol) -> dict[str, Any]:
+def image_interval(values: Sequence[float], protocol: Protocol) -> dict[str, Any]:
     """``{"mean", "low", "high", ...}``: the mean of ``values`` (one per image) and its
     t-interval at ``protocol.confidence`` (:func:`denoise_adv.stats.summarize`). One image:
     the interval is the value (``method`` ``"one image"``); a NaN among the values (the SSIM of
@@ -61,7 +61,7 @@ def mean_interval(values: Sequence[float], protocol: Protocol) -> dict[str, Any]
 
     Example:
         >>> from denoise_adv.benchmark import PROTOCOL_V1
-        >>> {k: round(v, 3) for k, v in mean_interval([29.0, 30.0, 31.0], PROTOCOL_V1).items()
+        >>> {k: round(v, 3) for k, v in image_interval([29.0, 30.0, 31.0], PROTOCOL_V1).items()
         ...  if k in ("mean", "low", "high")}
         {'mean': 30.0, 'low': 27.516, 'high': 32.484}
     """
@@ -157,9 +157,9 @@ def summarize_model(rows: Sequence[dict[str, Any]], protocol: Protocol, black_bo
                                "upper_bound": black_box and not free,
                                "images": len({r["image"] for r in rows})}
     for metric in METRICS:
-        summary[metric] = mean_interval(_per_image(rows, metric), protocol)
+        summary[metric] = image_interval(_per_image(rows, metric), protocol)
     summary["robust_psnr_by_budget"] = {
-        key: mean_interval(_per_image(rows, "robust_psnr_by_budget", key), protocol)
+        key: image_interval(_per_image(rows, "robust_psnr_by_budget", key), protocol)
         for key in rows[0]["robust_psnr_by_budget"]}
     names = list(rows[0]["psnr"])
     summary["attack_psnr"] = {n: _mean(_per_image(rows, "psnr", n)) for n in names}

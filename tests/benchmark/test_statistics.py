@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from denoise_adv.benchmark import PROTOCOL_V1, mean_interval, paired_difference, rank_with_ties
+from denoise_adv.benchmark import PROTOCOL_V1, image_interval, paired_difference, rank_with_ties
 from denoise_adv.evaluation.results import board_evidence
 
 PROTOCOL = PROTOCOL_V1.derive("stats")
@@ -27,11 +27,11 @@ def test_paired_interval_is_the_paired_t_interval():
 
 def test_mean_interval_is_the_t_interval_and_names_its_special_cases():
     values = [20.0, 22.5, 25.0, 27.5, 30.0]
-    got = mean_interval(values, PROTOCOL)
+    got = image_interval(values, PROTOCOL)
     half = scipy_stats.t.ppf(0.975, 4) * np.std(values, ddof=1) / math.sqrt(5)
     assert (got["low"], got["high"]) == pytest.approx((25 - half, 25 + half))
-    assert mean_interval([3.0], PROTOCOL)["method"] == "one image"
-    nan = mean_interval([0.9, float("nan")], PROTOCOL)  # the SSIM of an 8x8 image
+    assert image_interval([3.0], PROTOCOL)["method"] == "one image"
+    nan = image_interval([0.9, float("nan")], PROTOCOL)  # the SSIM of an 8x8 image
     assert nan["method"] == "undefined" and math.isnan(nan["low"])
 
 
@@ -42,7 +42,7 @@ def test_pairing_separates_what_marginal_intervals_cannot():
     b = a - 0.1 + np.array([0.01, -0.01, 0.02, 0.0, -0.02, 0.0])
     d = paired_difference(a, b, PROTOCOL)
     assert 0.0 < d["low"] <= d["mean"] <= d["high"] < 0.2
-    marginal = mean_interval(b.tolist(), PROTOCOL)
+    marginal = image_interval(b.tolist(), PROTOCOL)
     assert marginal["high"] > a.mean()
 
 
