@@ -49,6 +49,16 @@ Stages (``--stage``; ``all`` runs them in order; each resumes what an earlier ca
    gone: it was fitted on one seed, in sample, on the crops that chose the learning rate,
    with R^2 0.47 resting on one point.)
 
+The numbers outlive the machine: each report commits every finished run's numbers (not its
+weights) in ``docs/_generated/ffdnet_study.json`` with the recipe they were measured under,
+and a later call, here or on a fresh machine, trains and evaluates only the runs and parts
+whose numbers are missing there. Seed by seed, so that each seed's numbers can be committed
+as soon as they exist (``all`` skips ``measure`` when ``--lr`` and ``--steps`` are given)::
+
+    for s in 1 2 3 4 5; do python experiments/ffdnet_study.py --lr 1e-5 --steps 500 \
+        --seeds $s --parts benchmark; done       # the pre-registered measures first
+    python experiments/ffdnet_study.py --lr 1e-5 --steps 500 --parts analysis
+
 Training runs in bf16 where the machine computes it natively, else fp32
 (:func:`train_precision`); five seeds a branch by default (``--seeds``).
 
@@ -65,8 +75,10 @@ Needs ``pip install "denoise-adv[published]"``.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -251,9 +263,13 @@ def study_runs(opts: argparse.Namespace) -> dict[str, tuple[list[str], int]]:
 
 
 def train(opts: argparse.Namespace) -> None:
-    """Stage 2: every run not finished (``--only``: these), in snapshots."""
+    """Stage 2: every run not finished (``--only``: these), in snapshots; a run whose every
+    number is already committed (:func:`committed`) is not trained again."""
+    saved = committed(opts)
     for name, (args, steps) in study_runs(opts).items():
         if opts.only and name not in opts.only:
+            continue
+        if _missing(saved, name, MEASURED) == []:
             continue
         train_in_snapshots(opts.out / "train" / name, [*recipe(opts), *args], steps,
                            opts.snapshot_every)
@@ -297,13 +313,15 @@ def evaluate(opts: argparse.Namespace) -> None:
     """Stage 3: protocol v1, anatomy and fixed-set transfer of the untouched model and every
     finished run; crop curves of every snapshot (``--parts``: either half)."""
     models = {"untouched": SOURCE, **{k: str(v) for k, v in finished(opts).items()}}
-    quick = ["--quick"] if opts.quick else []
-    if "benchmark" in opts.parts:
-        cli("benchmark", "--model", *models.values(), "--out", opts.out / "eval" / "benchmark",
+    saved, quick = committed(opts), ["--quick"] if opts.quick else []
+    bench = [spec for name, spec in models.items() if _missing(saved, name, BENCHMARK)]
+    if "benchmark" in opts.parts and bench:
+        cli("benchmark", "--model", *bench, "--out", opts.out / "eval" / "benchmark",
             "--no-figures", "--quiet", *quick)
     if "analysis" not in opts.parts:
         return
-    sets = transfer_sets(opts)
+    models = {k: v for k, v in models.items() if _missing(saved, k, ANALYSIS)}
+    sets = transfer_sets(opts) if models else []
     for name, spec in models.items():
         folder = opts.out / "eval" / name
         if not (folder / "anatomy" / "report.json").is_file():
@@ -324,6 +342,57 @@ COLUMNS = [("v1_psnr", "v1 Gaussian PSNR"), ("v1_robust", "v1 robust PSNR"),
            ("penalty", "off-shell penalty s=0.08"), ("fixed_linf", "fixed-set L∞ drop"),
            ("fixed_l2", "fixed-set L2 drop"),
            ("seconds_per_100", "training s per 100 steps")]
+#: The measures each part of the evaluation gives; MEASURED: every measure of a finished run.
+BENCHMARK = ("v1_psnr", "v1_robust", "v1_gap")
+ANALYSIS = tuple(k for k, _ in COLUMNS if k not in (*BENCHMARK, "seconds_per_100"))
+MEASURED = (*BENCHMARK, *ANALYSIS)
+
+
+# ------------------------------------------------------------------- committed numbers
+def recipe_record(opts: argparse.Namespace) -> dict[str, Any]:
+    """Everything a run's numbers depend on besides its branch and seed: numbers recorded
+    under another record are never mixed with this recipe's."""
+    lr, steps = recipe_choice(opts)
+    return {"source": SOURCE, "lr": lr, "steps": steps,
+            "control_steps": opts.control_steps or steps,
+            "control_adv_eps": opts.control_adv_eps,
+            "control_adv_steps": opts.control_adv_steps, "data": opts.data,
+            "batch_size": opts.batch_size, "patch_size": opts.patch_size,
+            "train_precision": train_precision(), "eval_data": opts.eval_data,
+            "eval_steps": opts.eval_steps, "sigmas": opts.sigmas}
+
+
+def data_file(opts: argparse.Namespace) -> Path:
+    """The per-seed data beside the page (``--quick``: in ``--out``)."""
+    return (opts.out if opts.quick else DOCS_TABLE.parent) / "ffdnet_study.json"
+
+
+def committed(opts: argparse.Namespace) -> dict[str, dict[str, dict[str, float]]]:
+    """``{branch: {seed: {measure: value}}}`` an earlier report wrote under this recipe.
+
+    The study outlives its machine: a report commits every finished run's numbers (never its
+    GPL-derived weights) in :func:`data_file`; a later call, on this machine or a fresh one,
+    trains and evaluates only what is missing there. Numbers of another recipe are ignored.
+    """
+    saved = read_json_or_none(data_file(opts))
+    if not saved:
+        return {}
+    try:
+        recipe = recipe_record(opts)
+    except SystemExit:  # no learning rate chosen yet
+        return {}
+    if saved.get("recipe") != recipe:
+        print(f"{data_file(opts)}: numbers of another recipe, not reused", flush=True)
+        return {}
+    return saved["data"]
+
+
+def _missing(saved: dict, run: str, keys: Sequence[str]) -> list[str]:
+    """The measures of ``keys`` that ``saved`` lacks for ``run`` (``NAME-sSEED`` or
+    ``untouched``)."""
+    branch, seed = (run, "-") if run == "untouched" else run.rsplit("-s", 1)
+    row = saved.get(branch, {}).get(seed, {})
+    return [k for k in keys if k not in row]
 
 
 def _benchmark_values(results: dict | None, spec: str) -> dict[str, float]:
@@ -405,12 +474,16 @@ def _cell(values: list[float]) -> str:
 
 def seed_values(opts: argparse.Namespace) -> dict[str, dict[str, dict[str, float]]]:
     """``{branch: {seed: {measure: value}}}`` of every finished run, and the untouched model
-    under ``"untouched"`` (seed ``"-"``): the study's data, as committed beside the page."""
+    under ``"untouched"`` (seed ``"-"``): the study's data, as committed beside the page.
+    The numbers measured in ``--out`` replace the committed ones (:func:`committed`), measure
+    by measure; committed runs no longer on this machine keep theirs."""
     bench = read_json_or_none(opts.out / "eval" / "benchmark" / "results.json")
-    data = {"untouched": {"-": model_values(opts, "untouched", SOURCE, bench)}}
-    for name, path in finished(opts, say_missing=False).items():
-        branch, seed = name.rsplit("-s", 1)
-        data.setdefault(branch, {})[seed] = model_values(opts, name, str(path), bench)
+    data = copy.deepcopy(committed(opts))
+    runs = {"untouched": SOURCE, **{k: str(v) for k, v in finished(opts, False).items()}}
+    for name, spec in runs.items():
+        branch, seed = ("untouched", "-") if name == "untouched" else name.rsplit("-s", 1)
+        data.setdefault(branch, {}).setdefault(seed, {}).update(
+            model_values(opts, name, spec, bench))
     return data
 
 
@@ -515,8 +588,14 @@ def comparison_rows(data: dict) -> list[list[str]]:
     return rows
 
 
+def measured_choice(opts: argparse.Namespace) -> dict | None:
+    """The learning-rate measurement: this folder's, else the one committed with the data."""
+    return (read_json_or_none(opts.out / "measure" / "choice.json")
+            or (read_json_or_none(data_file(opts)) or {}).get("measure"))
+
+
 def measure_rows(opts: argparse.Namespace) -> tuple[list[list[str]], str]:
-    measured = read_json_or_none(opts.out / "measure" / "choice.json")
+    measured = measured_choice(opts)
     if not measured:
         return [], "The learning-rate measurement has not run in this folder (--lr/--steps)."
     rows = [[lr, step, f"{v['psnr_change']:+.3f}", f"{v['drop_linf']:.3f}"]
@@ -534,7 +613,7 @@ def measure_rows(opts: argparse.Namespace) -> tuple[list[list[str]], str]:
 def report(opts: argparse.Namespace) -> Path:
     """Stage 4: the generated reStructuredText tables, the pre-registered tests and the
     reading, from whatever has finished; the per-seed data as JSON beside them."""
-    data = seed_values(opts)
+    data, measured = seed_values(opts), measured_choice(opts)
     lines = [".. generated by experiments/ffdnet_study.py; do not edit", "", *rst_list_table(
         "FFDNet study (dB; training time in s): mean over the seeds listed ± half its 95% "
         "t-interval; v1 = protocol v1 (builtin:test 256x256, attacks crafted in float32); "
@@ -554,8 +633,10 @@ def report(opts: argparse.Namespace) -> Path:
                                 f"{opts.crop}x{opts.crop} crops)",
                                 ["lr", "step", "PSNR change", "L∞ PGD-10 drop"], rows)
     folder = opts.out if opts.quick else DOCS_TABLE.parent
-    write_json(folder / "ffdnet_study.json", {
+    write_json(data_file(opts), {
         "about": "per-seed values of experiments/ffdnet_study.py (branch -> seed -> measure)",
+        "recipe": recipe_record(opts),
+        "measure": measured,
         "primary": [k for k, _ in PRIMARY], "secondary": [k for k, _ in SECONDARY],
         "data": data, "comparisons": comparisons(data),
         "detectable_gap_difference": detectable(data)})
@@ -627,7 +708,8 @@ def main(argv: list[str] | None = None) -> int:
     from denoise_adv.models.published import published_file
 
     published_file(SOURCE)  # the [published] extra, checked before any work (one-line error)
-    if opts.stage in ("all", "measure"):
+    chosen = opts.lr is not None and opts.steps is not None
+    if opts.stage == "measure" or (opts.stage == "all" and not chosen):
         print(json.dumps(measure(opts)["choice"]), flush=True)
     if opts.stage in ("all", "train"):
         train(opts)

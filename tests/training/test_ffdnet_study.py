@@ -99,3 +99,36 @@ def test_branches_are_compared_with_normal_by_welch_and_holm(study, tmp_path):
     assert "the positive control (adversarial at 4/255) narrows the gap by -0.377 dB" in text
     assert "detects a difference of gap of" in text
     assert "TS-Def. T = 4406: fewer than two seeds, no test" in text
+
+
+def test_committed_numbers_outlive_the_folder_and_are_not_measured_again(study, tmp_path,
+                                                                          monkeypatch):
+    opts = study.parse(["--quick", "--out", str(tmp_path), "--lr", "1e-5", "--steps", "2"])
+    complete = dict.fromkeys(study.MEASURED, 1.0)
+    study.write_json(study.data_file(opts), {
+        "recipe": study.recipe_record(opts), "measure": None,
+        "data": {"normal": {"1": complete},
+                 "untouched": {"-": dict.fromkeys(study.BENCHMARK, 2.0)}}})
+    trained, ran = [], []
+    monkeypatch.setattr(study, "train_in_snapshots", lambda folder, *a: trained.append(folder))
+    monkeypatch.setattr(study, "cli", lambda *args: ran.append([str(a) for a in args]))
+    study.train(opts)  # normal-s1's every number is committed: not trained again
+    assert [f.name for f in trained] == ["ts-def-t10-s1", "ts-def-t4406-s1", "mixed-26-s1",
+                                         "adversarial-s1", "control-s1"]
+    for run in ("normal-s1", "mixed-26-s1"):  # both on this machine
+        (tmp_path / "train" / run / "snapshots").mkdir(parents=True)
+        (tmp_path / "train" / run / "snapshots" / "step-2.pt").write_bytes(b"")
+    opts.parts = ["benchmark"]
+    study.evaluate(opts)  # only mixed-26-s1 lacks its protocol-v1 numbers
+    assert len(ran) == 1 and ran[0][0] == "benchmark"
+    assert ran[0][ran[0].index("--model") + 1:ran[0].index("--out")] == [
+        str(tmp_path / "train" / "mixed-26-s1" / "model.pt")]
+    fixed = tmp_path / "eval" / "mixed-26-s1" / "fixed" / "report.json"
+    fixed.parent.mkdir(parents=True)
+    fixed.write_text(json.dumps({"summary": [{"set": "set-l2", "psnr_drop": 0.5}]}))
+    study.report(opts)  # the folder's numbers join the committed ones, which are kept
+    data = json.loads(study.data_file(opts).read_text())["data"]
+    assert data["normal"]["1"] == complete and data["mixed-26"]["1"] == {"fixed_l2": 0.5}
+    assert data["untouched"]["-"] == dict.fromkeys(study.BENCHMARK, 2.0)
+    other = study.parse(["--quick", "--out", str(tmp_path), "--lr", "3e-5", "--steps", "2"])
+    assert study.committed(other) == {}  # another recipe's numbers are never mixed in
