@@ -12,6 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._io import atomic_write, write_json
+from .._tasks import DEFAULT_NOISE, TASKS
 from ..models import load_denoiser
 from ..report import write_csv
 from .common import (
@@ -22,6 +23,7 @@ from .common import (
     attack_spec,
     device,
     images,
+    level,
     output_folder,
     separate_output,
 )
@@ -36,8 +38,7 @@ ATTACK_NAMES = {"pgd": "Denoising-PGD", "apgd": "Auto-PGD", "square": "Square At
 
 
 def add_attack_choice(p: argparse.ArgumentParser) -> None:
-    """``--attack`` (pgd, apgd, square) and ``--queries`` (square), for the commands that
-    craft attacks (attack, evaluate, make-adv)."""
+    """``--attack`` and ``--queries``, for the commands that craft (attack, evaluate, make-adv)."""
     p.add_argument("--attack", choices=tuple(ATTACK_NAMES), default="pgd",
                    help="pgd: Denoising-PGD; apgd: Auto-PGD (step size automatic: --alpha is "
                    "unused); square: the Square Attack, forward passes only (--queries), so it "
@@ -59,6 +60,10 @@ def with_attack_choice(spec, args: argparse.Namespace):
     return replace(spec, kind=args.attack, queries=args.queries)
 
 
+class _DefaultSigma(float):
+    """--sigma's default, told apart from a given 25 (--task has its own default)."""
+
+
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "attack",
@@ -77,6 +82,11 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="image file, folder of images, builtin:NAME (e.g. builtin:camera), "
                    "builtin:test or builtin:train")
     add_noise_and_attack_options(p)
+    p.add_argument("--task", default=None, choices=TASKS,
+                   help="attack the task's measurement y = A(x) + noise (--sigma, default 2.55) "
+                   "through DPIR around --model, or 'baseline' (the classical method); the "
+                   "estimate is scored ([deepinv] extra)")
+    p.set_defaults(sigma=_DefaultSigma(level("25")))  # --task replaces it (run)
     add_attack_choice(p)
     p.add_argument("--no-random-start", action="store_true", help="start from delta = 0")
     p.add_argument("--clip", action="store_true",
@@ -110,22 +120,24 @@ def _check_out(args: argparse.Namespace) -> list[Path]:
     return old
 
 
-def _attack_one(model, spec, name: str, image, sigma: float, seed: int, where, out: Path
-                ) -> dict:
-    """Attack one image, write its files, return its summary row."""
-    from ..analysis import attack_generator, noisy_image
+def _attack_one(model, spec, name: str, image, sigma: float, seed: int, where, out: Path,
+                task: str | None = None) -> dict:
+    """Attack one image (under ``task``: its measurement), write its files; its row."""
+    from ..analysis import attack_generator
     from ..data import save_png
+    from ..evaluation.inputs import attacked_input
     from ..metrics import psnr
 
     clean = image[None]
-    noisy = noisy_image(clean, sigma, seed, name)
+    noisy = attacked_input(clean, sigma, seed, name, task)
     clean, noisy = clean.to(where), noisy.to(where)
     adv = spec.build(model, attack_generator(seed, name, spec.key))(noisy, clean)
     with torch.no_grad():
         den = model(noisy).clamp(0, 1)
         den_adv = model(adv).clamp(0, 1)
     delta = adv - noisy
-    row = {"image": name, "psnr_noisy": psnr(noisy.clamp(0, 1), clean).item(),
+    row = {"image": name, "psnr_noisy": psnr(noisy.clamp(0, 1), clean).item()
+           if noisy.shape == clean.shape else float("nan"),  # a smaller measurement: none
            "psnr_denoised": psnr(den, clean).item(),
            "psnr_denoised_adv": psnr(den_adv, clean).item()}
     row["drop"] = row["psnr_denoised"] - row["psnr_denoised_adv"]
@@ -144,8 +156,10 @@ def _attack_one(model, spec, name: str, image, sigma: float, seed: int, where, o
 
 def _print_table(args: argparse.Namespace, rows: list[dict]) -> None:
     work = f"{args.queries} queries" if args.attack == "square" else f"{args.steps} steps"
+    what = f"task {args.task}, measurement noise {args.sigma:g}" if args.task else (
+        f"sigma {args.sigma * LEVEL:g}/255")
     print(f"{ATTACK_NAMES[args.attack]} {args.norm}, eps {args.eps * LEVEL:g}/255, {work}, "
-          f"sigma {args.sigma * LEVEL:g}/255 (PSNR in dB)")
+          f"{what} (PSNR in dB)")
     print(f"{'image':<16}{'noisy':>9}{'denoised':>10}{'adv':>9}{'drop':>8}")
     for r in rows:
         print(f"{r['image']:<16}{r['psnr_noisy']:>9.2f}{r['psnr_denoised']:>10.2f}"
@@ -195,23 +209,34 @@ def _print_conversion(conversion: dict | None) -> None:
           "recorded in summary.json (protocol.channel_conversion)")
 
 
+def _load(args: argparse.Namespace, where):
+    """The denoiser of ``--model``, or under ``--task`` the task's pipeline around it."""
+    if args.task is None:
+        return load_denoiser(args.model, args.sigma, where)
+    from ..restoration import load_pipeline
+
+    return load_pipeline(args.model, args.task, noise=args.sigma, device=where)
+
+
 def run(args: argparse.Namespace) -> int:
     spec = with_attack_choice(attack_spec(args, random_start=not args.no_random_start,
                                           clip=args.clip), args)
     where = device(args.device)
+    if args.task and isinstance(args.sigma, _DefaultSigma):
+        args.sigma = DEFAULT_NOISE
     sigma = args.sigma
     old = _check_out(args)
-    model, channels, meta = load_denoiser(args.model, sigma, where)
+    model, channels, meta = _load(args, where)
     dataset = images(args, args.input, channels)
     conversion = channel_conversion(args, channels, dataset)
     _print_conversion(conversion)
     out = output_folder(args.out)
     for file in old:  # --overwrite: the earlier run goes only once this one can start
         file.unlink(missing_ok=True)
-    rows = [_attack_one(model, spec, name, image, sigma, args.seed, where, out)
+    rows = [_attack_one(model, spec, name, image, sigma, args.seed, where, out, args.task)
             for name, image in tqdm(dataset, desc="attack", disable=args.quiet)]
     protocol = {
-        "command": "attack", "model": str(args.model), "model_meta": meta,
+        "command": "attack", "model": str(args.model), "model_meta": meta, "task": args.task,
         "input": str(args.input), "sigma": sigma, "noise_seed": args.seed,
         "attack": spec.as_dict(), "model_channels": channels, "channel_conversion": conversion,
         "device": str(where), "units": "[0, 1]; multiply by 255 for 8-bit levels",

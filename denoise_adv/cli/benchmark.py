@@ -7,6 +7,7 @@ import json
 import os
 
 from .._io import resolve_device, writable_file
+from .._tasks import TASKS
 from ..models import load_denoiser, model_label
 from .common import (
     MODEL_HELP,
@@ -53,6 +54,12 @@ def add(sub: argparse._SubParsersAction) -> None:
                    "instead of the protocol's; runs the protocol's attacks under the variant "
                    "VERSION-custom (e.g. v1-custom), whose rows are keyed by the sha256 of "
                    "each image's pixels, so changed images are scored again, never reused")
+    p.add_argument("--task", default=None, choices=TASKS,
+                   help="a restoration task instead of denoising: runs the protocol's task "
+                   "variant (v1-TASK: 64x64 centre crops, the task's measurement with noise "
+                   "0.01 is attacked, the estimate scored), each --model being the prior of "
+                   "deepinv's DPIR, and 'baseline' the task's classical method (Wiener, "
+                   "bicubic, normalised convolution); needs the [deepinv] extra")
     p.add_argument("--images", type=int, default=None,
                    help="only the first N images of the protocol (a partial run; results say so)")
     p.add_argument("--docs", default=None,
@@ -67,6 +74,8 @@ def _protocol(args: argparse.Namespace):
     from ..evaluation import custom_data, get_protocol
 
     protocol = get_protocol(args.protocol)
+    if args.task is not None:
+        protocol = get_protocol(f"{protocol.version}-{args.task}")
     if args.quick:
         protocol = get_protocol(f"{protocol.version}-quick")
     if args.images is not None and args.images < 1:
@@ -76,15 +85,32 @@ def _protocol(args: argparse.Namespace):
     return protocol
 
 
+def _label(spec: str, protocol) -> str:
+    if protocol.task is None:
+        return model_label(spec)
+    from ..restoration import pipeline_label
+
+    return pipeline_label(spec)
+
+
+def _load(spec: str, protocol, where):
+    """A denoiser, or under a restoration task the task's pipeline around the spec."""
+    if protocol.task is None:
+        return load_denoiser(spec, protocol.sigma, where, protocol.channels)
+    from ..restoration import load_pipeline
+
+    return load_pipeline(spec, protocol.task, protocol.channels, protocol.sigma, where)
+
+
 def _models(specs: list[str], protocol, where) -> tuple[dict, dict]:
     """``({label: denoiser}, {label: {spec, meta}})`` of the ``--model`` values."""
     models, info = {}, {}
     for spec in specs:
-        label = model_label(spec)
+        label = _label(spec, protocol)
         if label in models:
             raise ValueError(f"--model: two models share the label {label!r} "
                              f"({info[label]['spec']} and {spec}); rename one file")
-        model, channels, meta = load_denoiser(spec, protocol.sigma, where, protocol.channels)
+        model, channels, meta = _load(spec, protocol, where)
         if channels != protocol.channels:
             raise ValueError(f"--model {spec} takes {channels}-channel images but protocol "
                              f"{protocol.version} uses {protocol.channels}-channel images")

@@ -10,8 +10,10 @@ module              its concern
 ``protocol``        the versioned benchmark protocols (:data:`PROTOCOL_V1`, v1-color,
                     :data:`PROTOCOL_V2`), their attacks as :class:`~denoise_adv.attacks.AttackSpec`
                     values, and their one check
-``runner``          one image under a protocol (:func:`evaluate_image`), the whole run
-                    (:func:`run_benchmark`, resumable, sharded under ``torchrun``)
+``runner``          the one per-image scorer (:func:`score_image`: noisy input, attacks,
+                    every model on every input), one image under a protocol
+                    (:func:`evaluate_image`), the whole run (:func:`run_benchmark`,
+                    resumable, sharded under ``torchrun``)
 ``store``           the results folder: verified rows, the lock, identity by content
 ``results``         merging rows: means with t-intervals, sanity checks, rank groups
 ``report``          the leaderboard pages (Markdown, HTML, reStructuredText) and figures
@@ -27,7 +29,9 @@ of the budget's size). See ``docs/benchmark.rst`` for the protocol and its reaso
 from .inputs import (
     Image,
     attack_generator,
+    attacked_input,
     load_dataset,
+    measured_image,
     noisy_image,
     random_perturbation,
     random_perturbation_like,
@@ -40,6 +44,7 @@ from .protocol import (
     PROTOCOL_V2,
     PROTOCOL_V2_QUICK,
     PROTOCOLS,
+    TASK_PROTOCOLS,
     BenchAttack,
     BenchAttackV2,
     Protocol,
@@ -68,6 +73,7 @@ from .runner import (
     is_randomized,
     load_images,
     run_benchmark,
+    score_image,
     transfer_inputs,
 )
 from .store import SCHEMA_VERSION, ResultsFolder
@@ -82,14 +88,17 @@ __all__ = [
     "evaluate_adversarial_set",
     "evaluate_robustness",
     "load_dataset",
+    "measured_image",
     "make_adversarial_set",
     "noisy_image",
+    "attacked_input",
     "random_perturbation",
     "random_perturbation_like",
     "run_table2",
     "score",
     "summarize",
     "PROTOCOLS",
+    "TASK_PROTOCOLS",
     "PROTOCOL_V1",
     "PROTOCOL_V1_COLOR",
     "PROTOCOL_V1_QUICK",
@@ -114,6 +123,7 @@ __all__ = [
     "rank_with_ties",
     "run_benchmark",
     "sanity_checks",
+    "score_image",
     "summarize_model",
     "transfer_inputs",
 ]

@@ -14,8 +14,8 @@ from ..data import MAX_PIXELS, iter_images
 from ..metrics import mae, psnr, ssim
 from ..noise import gaussian_noise
 
-__all__ = ["Image", "attack_generator", "load_dataset", "noisy_image", "random_perturbation",
-           "random_perturbation_like", "score"]
+__all__ = ["Image", "attack_generator", "attacked_input", "load_dataset", "measured_image",
+           "noisy_image", "random_perturbation", "random_perturbation_like", "score"]
 
 Image = tuple[str, torch.Tensor]  # (name, clean (C, H, W))
 
@@ -51,6 +51,35 @@ def noisy_image(clean: torch.Tensor, sigma: float, seed: int, image: str, draw: 
     unit = gaussian_noise(clean.shape, 1.0, seeding.generator(seed, "noise", *keys),
                           dtype=torch.float32)  # drawn in float32 on the CPU: every device agrees
     return clean + sigma * unit.to(clean.device, clean.dtype)  # scaled in the image's dtype
+
+
+def measured_image(clean: torch.Tensor, task: str, sigma: float, seed: int, image: str,
+                   draw: int = 0) -> torch.Tensor:
+    """The measurement ``A(clean) + sigma * n`` of a restoration task
+    (:func:`denoise_adv.restoration.make_physics` at the clean image's size, its fixed parts
+    from seed 0), ``n`` from the same ``"noise"`` stream as :func:`noisy_image`: the same for
+    every model, command and run. ``clean``: (1, C, H, W). Needs the ``[deepinv]`` extra.
+
+    Example:
+        >>> y = measured_image(torch.rand(1, 1, 16, 16), "sr2", 0.01, 0, "x")
+        >>> tuple(y.shape)
+        (1, 1, 8, 8)
+    """
+    from ..restoration.tasks import make_physics
+
+    physics = make_physics(task, tuple(clean.shape[-2:]), clean.shape[-3], sigma).to(clean.device)
+    with torch.no_grad():
+        return noisy_image(physics.A(clean), sigma, seed, image, draw)
+
+
+def attacked_input(clean: torch.Tensor, sigma: float, seed: int, image: str,
+                   task: str | None = None) -> torch.Tensor:
+    """What a protocol attacks and scores for an image: its noisy version
+    (:func:`noisy_image`), or under a restoration ``task`` its measurement
+    (:func:`measured_image`)."""
+    if task is None:
+        return noisy_image(clean, sigma, seed, image)
+    return measured_image(clean, task, sigma, seed, image)
 
 
 def attack_generator(seed: int, image: str, attack: str) -> torch.Generator:

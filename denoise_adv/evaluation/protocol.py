@@ -12,6 +12,14 @@ ObsAtk (its zero-mean part), L-inf PGD and FGSM (its cube), transfer and random 
 
 ``PROTOCOL_V2`` adds Auto-PGD and the Square Attack (:class:`BenchAttackV2`, whose extra fields
 ``eot`` and ``queries`` v1's attacks do not have, so v1's record stays what it was).
+
+Restoration protocols (``v1-deblur``, ``v1-deblur-motion``, ``v1-sr2``, ``v1-sr4``,
+``v1-inpaint``: :data:`TASK_PROTOCOLS`) run v1's attacks on a restoration task
+(:mod:`denoise_adv.restoration`): the attacked input is the task's measurement
+``y = A(x) + n`` (deepinv physics, Gaussian noise ``sigma`` = 0.01 from the same seeded noise
+stream), the score is the estimate's PSNR against ``x``, and the models are pipelines
+(DPIR around a prior, or the task's classical baseline). A protocol's ``task`` is recorded
+only when it is set, so the denoising protocols' records stay what they were.
 """
 
 from __future__ import annotations
@@ -28,12 +36,14 @@ import torch
 from torch import nn
 
 from .._checks import check_channels, check_int, check_iterations, check_real
+from .._tasks import DEFAULT_NOISE, TASKS, check_task
 from ..noise import DEFAULT_SIGMA, from_levels
 from .inputs import random_perturbation
 
 __all__ = ["COLOR_TEST_IMAGES", "PROTOCOL_V1", "PROTOCOL_V1_COLOR", "PROTOCOL_V1_COLOR_QUICK",
-           "PROTOCOL_V1_QUICK", "PROTOCOL_V2", "PROTOCOL_V2_QUICK", "PROTOCOLS", "BenchAttack",
-           "BenchAttackV2", "Protocol", "budget_key", "custom_data", "get_protocol"]
+           "PROTOCOL_V1_QUICK", "PROTOCOL_V2", "PROTOCOL_V2_QUICK", "PROTOCOLS",
+           "TASK_PROTOCOLS", "BenchAttack", "BenchAttackV2", "Protocol", "budget_key",
+           "custom_data", "get_protocol"]
 
 THREATS = ("white-box", "transfer", "random")
 #: The colour photographs of ``builtin:test`` (its other images are gray sources).
@@ -300,6 +310,8 @@ class Protocol:
         bootstrap_seed: seed of those resamples.
         confidence: level of the percentile intervals.
         tolerance_db: slack of the sanity checks on mean drops (dB).
+        task: a restoration task of :data:`denoise_adv.restoration.TASKS` (the attacked input
+            is its measurement, ``sigma`` its noise), or ``None``: denoising.
     """
 
     version: str
@@ -316,6 +328,7 @@ class Protocol:
     bootstrap_seed: int = 0
     confidence: float = 0.95
     tolerance_db: float = 0.01
+    task: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.version, str) or not self.version:
@@ -340,6 +353,8 @@ class Protocol:
         check_int(self.bootstrap_seed, "bootstrap_seed")
         check_real(self.confidence, "confidence", minimum=0.0, strict=True, maximum=1.0)
         check_real(self.tolerance_db, "tolerance_db", minimum=0.0)
+        if self.task is not None:
+            check_task(self.task)
 
     @property
     def budgets(self) -> tuple[float, ...]:
@@ -351,8 +366,12 @@ class Protocol:
         return tuple(a for a in self.attacks if a.threat == threat)
 
     def as_dict(self) -> dict[str, Any]:
-        """Every field as plain values (JSON-ready; tuples become lists)."""
-        return json_ready(dataclasses.asdict(self))
+        """Every field as plain values (JSON-ready; tuples become lists); ``task`` only when
+        set (a denoising protocol's record is what it was before tasks existed)."""
+        values = json_ready(dataclasses.asdict(self))
+        if values["task"] is None:
+            del values["task"]
+        return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Protocol:
@@ -455,15 +474,32 @@ PROTOCOL_V2 = PROTOCOL_V1.derive("v2", attacks=_suite_v2(
 PROTOCOL_V2_QUICK = PROTOCOL_V1_QUICK.derive("v2-quick", attacks=_suite_v2(
     PROTOCOL_V1_QUICK.attacks, (1, 2, 4), apgd_steps=5, restarts=1, queries=20, eot=2))
 
+def _task_protocols() -> dict[str, Protocol]:
+    """v1's attacks on each restoration task: the six 64x64 centre crops of builtin:test,
+    measurement noise 0.01, transfer from DPIR around zoo:dncnn-s25-normal; and the quick
+    variants (v1-quick's two crops and short attacks)."""
+    protocols = {}
+    for task in TASKS:
+        for base, suffix in ((PROTOCOL_V1, ""), (PROTOCOL_V1_QUICK, "-quick")):
+            version = f"v1-{task}{suffix}"
+            protocols[version] = base.derive(version, task=task, crop=64, sigma=DEFAULT_NOISE)
+    return protocols
+
+
+#: The restoration protocols (frozen), by version: ``v1-TASK`` and ``v1-TASK-quick``.
+TASK_PROTOCOLS: dict[str, Protocol] = _task_protocols()
+
 #: The protocols this release knows, by version.
 PROTOCOLS: dict[str, Protocol] = {p.version: p for p in (
     PROTOCOL_V1, PROTOCOL_V1_QUICK, PROTOCOL_V1_COLOR, PROTOCOL_V1_COLOR_QUICK, PROTOCOL_V2,
-    PROTOCOL_V2_QUICK)}
+    PROTOCOL_V2_QUICK, *TASK_PROTOCOLS.values())}
 
 
 #: The version names the tool gives itself: ``v<N>`` and its variants (``-quick``,
-#: ``-color``, ``-custom`` and their combinations), today's and the versions to come.
-RESERVED_NAME = re.compile(r"v\d+(-(quick|color|custom))*", re.IGNORECASE)
+#: ``-color``, ``-custom``, a restoration task, and their combinations), today's and the
+#: versions to come.
+RESERVED_NAME = re.compile(r"v\d+(-(quick|color|custom|" + "|".join(TASKS) + "))*",
+                           re.IGNORECASE)
 #: The suffix of :func:`custom_data`'s variant.
 CUSTOM = "-custom"
 

@@ -82,6 +82,16 @@ def leaderboard_rows(results: Mapping[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
+def _noise_words(protocol: Mapping[str, Any]) -> str:
+    """The protocol's noise, in words: a denoising level in 8-bit units, or a restoration
+    task's measurement (its estimate is what is scored)."""
+    if protocol.get("task") is None:
+        return f"sigma {protocol['sigma'] * 255:g}/255"
+    return (f"restoration task {protocol['task']} (the measurement y = A(x) + noise of "
+            f"sigma {protocol['sigma']:g} is attacked; the estimate of x is scored; models "
+            "are DPIR around the named prior, or the task's classical baseline)")
+
+
 def _describe(results: Mapping[str, Any]) -> str:
     p = results["protocol"]
     n, partial = len(results["images"]), results.get("max_images") is not None
@@ -94,7 +104,7 @@ def _describe(results: Mapping[str, Any]) -> str:
     power = ("" if found is None else f" Differences under {found:.2f} dB may go undetected "
              "(80% power at this number of images).")
     return (f"Protocol {p['version']}: {p['data']} ({n} images"
-            f"{', a partial run' if partial else ''}), sigma {p['sigma'] * 255:g}/255, "
+            f"{', a partial run' if partial else ''}), {_noise_words(p)}, "
             f"noise seeds {p['noise_seeds']}, transfer from {p['reference']}; means over "
             f"images with {p['confidence']:.0%} t-intervals (the images are what is "
             "resampled; the noise seed, the attacks' random starts and the weights are "

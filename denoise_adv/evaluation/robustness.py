@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from tqdm.auto import tqdm
 from ..attacks import AttackSpec, load_adversarial_set, save_adversarial_set
 from ..noise import DEFAULT_SIGMA
 from .inputs import Image, attack_generator, load_dataset, noisy_image, score
+from .runner import score_image
 
 __all__ = [
     "evaluate_adversarial_set",
@@ -43,7 +43,8 @@ def evaluate_robustness(
 
     For image ``i`` the noisy input is ``clean + sigma * n_i`` with ``n_i`` drawn from
     ``(seed, i)``; each attack starts from that input (its random start drawn from
-    ``(seed, i, attack)``) with the model's own gradients.
+    ``(seed, i, attack)``) with the model's own gradients. A loop of
+    :func:`~denoise_adv.evaluation.score_image` (the one per-image scorer) over the images.
 
     Args:
         model: denoiser (noisy -> clean).
@@ -75,23 +76,14 @@ def evaluate_robustness(
     """
     if not isinstance(attacks, Mapping):
         attacks = {name: AttackSpec.named(name) for name in attacks}
-    if amp is not None:
-        attacks = {name: replace(spec, amp=amp) for name, spec in attacks.items()}
     images = load_dataset(dataset, channels)
-    scored = {"model": model, **(references or {})}
     rows = []
     for name, clean in tqdm(images, desc="evaluate", disable=not progress):
-        clean = clean[None]
-        inputs = {"gaussian": noisy_image(clean, sigma, seed, name)}
-        for attack_name, spec in attacks.items():
-            attack = spec.build(model, attack_generator(seed, name, attack_name))
-            inputs[attack_name] = attack(inputs["gaussian"], clean)
+        found, inputs = score_image(model, clean[None], name, seed, sigma, attacks, references,
+                                    amp)
         if keep_inputs is not None:
             keep_inputs.update({(name, s): x.detach() for s, x in inputs.items()})
-        for label, denoiser in scored.items():
-            tag = {"model": label} if references else {}
-            rows += [{**tag, "image": name, "set": s, **score(denoiser, x, clean)}
-                     for s, x in inputs.items()]
+        rows += found
     return rows
 
 

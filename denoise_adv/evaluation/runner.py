@@ -1,5 +1,14 @@
-"""Running a protocol: per image and model the Gaussian and attacked PSNR and the worst case;
-the results folder (resumable); sharding images across processes.
+"""Scoring one image, written once (:func:`score_image`), and running a protocol: per image
+and model the Gaussian and attacked PSNR and the worst case; the results folder (resumable);
+sharding images across processes.
+
+:func:`score_image` is the package's one per-image scorer: the seeded noisy input, each
+attack's input crafted from it (its random start from the ``"attack"`` stream of (seed, image,
+attack)), every model scored on every input.
+:func:`~denoise_adv.evaluation.evaluate_robustness` is a loop of it over images. A protocol
+row (:func:`evaluate_image`) shares its pieces: the Gaussian input is scored by the same code,
+and the transfer inputs (:func:`transfer_inputs`) are crafted by the same code on the
+reference model.
 
 Per image, model and noise seed (one *row*):
 
@@ -32,6 +41,7 @@ import hashlib
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -44,18 +54,21 @@ from tqdm.auto import tqdm
 from .. import seeding
 from .._amp import check_amp
 from .._checks import check_int, check_module
-from ..attacks import WorstCase
+from ..attacks import AttackSpec, WorstCase
 from ..metrics import psnr
 from ..models import is_differentiable
 from ..models.contract import channels_of, is_randomized
-from .inputs import Image, attack_generator, load_dataset, noisy_image, score
+from .inputs import Image, attack_generator, attacked_input, load_dataset, noisy_image, score
 from .protocol import PROTOCOL_V1, SEARCH_KINDS, BenchAttack, Protocol, budget_key, get_protocol
 from .report import write_outputs
 from .results import build_results
 from .store import ResultsFolder
 
 __all__ = ["distributed", "evaluate_image", "fingerprint", "is_black_box", "is_randomized",
-           "load_images", "run_benchmark", "transfer_inputs"]
+           "load_images", "run_benchmark", "score_image", "transfer_inputs"]
+
+#: The set name of the noisy input itself (no attack may take it).
+GAUSSIAN = "gaussian"
 
 
 def load_images(protocol: Protocol, max_images: int | None = None) -> list[Image]:
@@ -138,6 +151,89 @@ def _psnr(model: nn.Module, inputs: torch.Tensor, clean: torch.Tensor) -> float:
     return psnr(model(inputs).float().clamp(0, 1), clean.float()).item()
 
 
+# ------------------------------------------------------------------ the one per-image scorer
+def _check_attacks(attacks: object) -> Mapping[str, AttackSpec]:
+    if not isinstance(attacks, Mapping):
+        raise TypeError(f"attacks must be a mapping {{name: AttackSpec}}, got "
+                        f"{type(attacks).__name__}")
+    for name, spec in attacks.items():
+        if not isinstance(name, str) or not isinstance(spec, AttackSpec):
+            raise TypeError(f"attacks must map names (str) to AttackSpec values, got "
+                            f"{name!r}: {type(spec).__name__}")
+    if GAUSSIAN in attacks:
+        raise ValueError(f"attacks may not be named {GAUSSIAN!r}: that set is the noisy input")
+    return attacks
+
+
+def _craft(model: nn.Module, start: torch.Tensor, clean: torch.Tensor, image: str, seed: int,
+           attacks: Mapping[str, AttackSpec], amp: str | None = None) -> dict[str, torch.Tensor]:
+    """Each attack's input ``{name: (1, C, H, W)}``, crafted on ``model`` from ``start`` (the
+    noisy input), its random start from the ``"attack"`` stream of (seed, image, name)."""
+    crafted = {}
+    for name, spec in attacks.items():
+        spec = spec if amp is None else replace(spec, amp=amp)  # amp overrides the spec's own
+        crafted[name] = spec.build(model, attack_generator(seed, image, name))(start, clean)
+    return crafted
+
+
+def _score_inputs(models: Mapping[str, nn.Module], inputs: Mapping[str, torch.Tensor],
+                  clean: torch.Tensor, image: str, tagged: bool) -> list[dict[str, Any]]:
+    """One row per model and input, model by model: ``{("model",) "image", "set", "psnr",
+    "ssim", "mae"}`` (:func:`~denoise_adv.evaluation.score`)."""
+    return [{**({"model": label} if tagged else {}), "image": image, "set": name,
+             **score(denoiser, x, clean)}
+            for label, denoiser in models.items() for name, x in inputs.items()]
+
+
+def score_image(model: nn.Module, clean: torch.Tensor, image: str, seed: int, sigma: float,
+                attacks: Mapping[str, AttackSpec],
+                references: Mapping[str, nn.Module] | None = None, amp: str | None = None
+                ) -> tuple[list[dict[str, Any]], dict[str, torch.Tensor]]:
+    """Score one image: its noisy input, each attack's input crafted on ``model`` from it, and
+    every model on every input (the package's one per-image scorer).
+
+    Args:
+        model: the attacked denoiser (noisy -> clean).
+        clean: the clean image, (1, C, H, W).
+        image: its name (keys its noise and the attacks' random starts).
+        seed: seed of the noise (:func:`~denoise_adv.evaluation.noisy_image`) and of each
+            attack's random start (:func:`~denoise_adv.evaluation.attack_generator` of
+            (seed, image, name)).
+        sigma: noise level, [0, 1] units.
+        attacks: ``{name: AttackSpec}``, each crafted from the noisy input with ``model``'s
+            own gradients (``{}``: the Gaussian input only).
+        references: ``{name: denoiser}`` also scored on every input (transfer); with them
+            every row has ``"model"`` (``"model"`` for ``model``).
+        amp: crafts every attack under this precision (overriding the specs' own ``amp``);
+            ``None`` keeps each spec's. Scores are float32 forwards either way.
+
+    Returns:
+        The rows, model by model and input by input: ``{("model",) "image", "set", "psnr",
+        "ssim", "mae"}`` with ``set`` ``"gaussian"`` or an attack's name; and the inputs
+        ``{set: (1, C, H, W)}``.
+
+    Raises:
+        TypeError: ``attacks`` is not a mapping of names to :class:`AttackSpec` values.
+        ValueError: an attack named ``"gaussian"``, or a reference named ``"model"``.
+
+    Example:
+        >>> from denoise_adv.models import DnCNN
+        >>> rows, inputs = score_image(DnCNN(depth=3, features=4).eval(),
+        ...                            torch.rand(1, 1, 16, 16), "x", 0, 25 / 255,
+        ...                            {"linf": AttackSpec("linf", steps=2)})
+        >>> [r["set"] for r in rows], sorted(inputs)
+        (['gaussian', 'linf'], ['gaussian', 'linf'])
+    """
+    attacks = _check_attacks(attacks)
+    if references and "model" in references:
+        raise ValueError("references may not be named 'model': that label is the attacked "
+                         "model's")
+    noisy = noisy_image(clean, sigma, seed, image)
+    inputs = {GAUSSIAN: noisy, **_craft(model, noisy, clean, image, seed, attacks, amp)}
+    scored = {"model": model, **(references or {})}
+    return _score_inputs(scored, inputs, clean, image, tagged=bool(references)), inputs
+
+
 def _white_box(model: nn.Module, noisy: torch.Tensor, clean: torch.Tensor, image: str,
                seed: int, protocol: Protocol, amp: str | None) -> tuple[dict, dict, list]:
     """White-box PSNR per attack, loss increase per multi-step attack, and per budget the
@@ -177,9 +273,10 @@ def transfer_inputs(reference: nn.Module, clean: torch.Tensor, image: str, seed:
                     protocol: Protocol, amp: str | None = None) -> dict[str, torch.Tensor]:
     """The transfer attacks' adversarial inputs of one image (1, C, H, W), crafted on
     ``reference`` (CPU tensors, keyed by attack name)."""
-    noisy = noisy_image(clean, protocol.sigma, seed, image)
-    return {a.name: a.build(reference, attack_generator(seed, image, a.seed_key), amp=amp)(
-        noisy, clean).cpu() for a in protocol.attacks_of("transfer")}
+    noisy = attacked_input(clean, protocol.sigma, seed, image, protocol.task)
+    # one at a time, keyed by seed_key: its random start is its white-box twin's
+    return {a.name: _craft(reference, noisy, clean, image, seed, {a.seed_key: a.spec(amp)})[
+        a.seed_key].cpu() for a in protocol.attacks_of("transfer")}
 
 
 def _random_input(attack: BenchAttack, noisy: torch.Tensor, image: str, seed: int
@@ -195,8 +292,8 @@ def evaluate_image(model: nn.Module, clean: torch.Tensor, image: str, seed: int,
     the headline budget, for image ``image`` (``clean``: (1, C, H, W) on the model's device)
     under noise seed ``seed``; ``transfer``: :func:`transfer_inputs` of that image; ``amp``:
     the white-box attacks' mixed precision (every score is a float32 forward)."""
-    noisy = noisy_image(clean, protocol.sigma, seed, image)
-    gauss = score(model, noisy, clean)
+    noisy = attacked_input(clean, protocol.sigma, seed, image, protocol.task)
+    (gauss,) = _score_inputs({"model": model}, {GAUSSIAN: noisy}, clean, image, tagged=False)
     psnrs, increased, candidates = _white_box(model, noisy, clean, image, seed, protocol, amp)
     for attack in protocol.attacks:
         if attack.threat == "white-box":
@@ -271,6 +368,11 @@ def _check_images(images: Sequence[Image], protocol: Protocol) -> None:
 def _load_reference(protocol: Protocol, device: torch.device) -> nn.Module:
     from ..models import as_denoiser, load_model_spec
 
+    if protocol.task is not None:  # the transfer source is the task's pipeline around it
+        from ..restoration import load_pipeline
+
+        return load_pipeline(protocol.reference, protocol.task, protocol.channels,
+                             protocol.sigma, device).model.eval()
     model, _ = load_model_spec(protocol.reference, protocol.sigma, map_location=device,
                                channels=protocol.channels)
     return as_denoiser(model, protocol.sigma).to(device).eval()

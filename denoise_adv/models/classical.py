@@ -29,6 +29,10 @@ from .registry import register_model
 __all__ = ["BM3D", "NLMeans"]
 
 BM3D_PROFILES = ("np", "refilter", "vn", "vn_old", "high", "deb")
+#: The ``bm3d`` package's class of each profile name (what ``bm3d.bm3d`` picks for the name).
+_PROFILE_CLASSES = {"np": "BM3DProfile", "refilter": "BM3DProfileRefilter",
+                    "vn": "BM3DProfileVN", "vn_old": "BM3DProfileVNOld",
+                    "high": "BM3DProfileHigh", "deb": "BM3DProfileDeb"}
 
 
 def _import_bm3d() -> Any:
@@ -88,9 +92,10 @@ class BM3D(_Classical):
 
     Gray images go through ``bm3d.bm3d(y, sigma_psd=sigma)``, colour images through
     ``bm3d.bm3d_rgb`` (block matching in the opponent colour space's luminance). Slow: about
-    3.5 s per 256x256 gray image on our shared 2-core CPU. The package's compiled core works
-    in float32 with threads: two calls on one image may differ by ~1e-7 (not bit-reproducible;
-    PSNRs agree to ~1e-5 dB). Needs ``pip install
+    3.5 s per 256x256 gray image on our shared 2-core CPU. Runs the package's compiled core
+    on one thread (its profile's ``num_threads = 1``): with its default, all cores, two calls
+    on one image differed by ~1e-7 (PSNRs by ~1e-5 dB, enough to move a board's printed
+    digit), so a benchmark could not regenerate its rows bit for bit. Needs ``pip install
     "denoise-adv[baselines]"``.
 
     Args:
@@ -117,11 +122,18 @@ class BM3D(_Classical):
         """Constructor arguments, stored in checkpoints to rebuild the model."""
         return {"sigma": self.sigma, "channels": self.channels, "profile": self.profile}
 
+    def _settings(self):
+        """The profile's settings object, on one thread (bit-reproducible)."""
+        bm3d = _import_bm3d()
+        profile = getattr(bm3d, _PROFILE_CLASSES[self.profile])()
+        profile.num_threads = 1
+        return profile
+
     def _denoise(self, image: np.ndarray) -> np.ndarray:
         bm3d = _import_bm3d()
         if image.ndim == 2:
-            return bm3d.bm3d(image, sigma_psd=self.sigma, profile=self.profile)
-        return bm3d.bm3d_rgb(image, sigma_psd=self.sigma, profile=self.profile)
+            return bm3d.bm3d(image, sigma_psd=self.sigma, profile=self._settings())
+        return bm3d.bm3d_rgb(image, sigma_psd=self.sigma, profile=self._settings())
 
     def extra_repr(self) -> str:
         return f"sigma={self.sigma:g}, channels={self.channels}, profile={self.profile!r}"

@@ -6,6 +6,8 @@ inpainting through a denoiser prior.
   ``ArtifactRemoval``) or a function ``f(y, physics)``, differentiable through deepinv's
   iterations, so that every attack of :mod:`denoise_adv.attacks` runs on it with
   ``atk(y, x)`` (the budget is on the measurement ``y``; ``x`` may be larger).
+- :class:`TaskPipeline`: one task at any image size (DPIR around a prior, or the baseline),
+  what the restoration protocols score; :func:`load_pipeline` builds it from a model spec.
 - The tasks (:data:`TASKS`, :func:`make_physics`), DPIR around a prior (:func:`dpir`,
   :func:`dpir_restorer`) and a classical baseline per task (:func:`baseline_restorer`:
   :class:`WienerDeconvolution`, :class:`BicubicUpsampling`, :class:`MaskedAverageInpainting`).
@@ -23,18 +25,23 @@ Example:
 """
 
 from .baselines import BicubicUpsampling, MaskedAverageInpainting, WienerDeconvolution
+from .pipeline import BASELINE, TaskPipeline, load_pipeline, pipeline_label
 from .restorer import Restorer
 from .tasks import DEFAULT_NOISE, TASKS, baseline_restorer, dpir, dpir_restorer, make_physics
 
 __all__ = [
+    "BASELINE",
     "DEFAULT_NOISE",
     "TASKS",
     "BicubicUpsampling",
     "MaskedAverageInpainting",
     "Restorer",
+    "TaskPipeline",
     "WienerDeconvolution",
     "baseline_restorer",
     "dpir",
     "dpir_restorer",
+    "load_pipeline",
+    "pipeline_label",
     "make_physics",
 ]

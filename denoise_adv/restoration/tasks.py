@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .._checks import check_channels, check_int, check_module, check_real
+from .._tasks import DEFAULT_NOISE, FACTORS, TASKS, check_task
 from .baselines import BicubicUpsampling, MaskedAverageInpainting, WienerDeconvolution
 from .restorer import Restorer
 
@@ -37,21 +38,6 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
                        "\"denoise-adv[deepinv]\"") from error
 
 __all__ = ["TASKS", "baseline_restorer", "dpir", "dpir_restorer", "make_physics"]
-
-#: The tasks, in the order tables list them.
-TASKS = ("deblur", "deblur-motion", "sr2", "sr4", "inpaint")
-
-#: The tasks' measurement noise (Gaussian standard deviation, [0, 1] units).
-DEFAULT_NOISE = 0.01
-
-_FACTORS = {"sr2": 2, "sr4": 4}
-
-
-def _check_task(task: object) -> str:
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
-    return task
-
 
 def _check_size(size: object) -> tuple[int, int]:
     if isinstance(size, int) and not isinstance(size, bool):
@@ -98,14 +84,14 @@ def make_physics(task: str, size: int | tuple[int, int], channels: int = 1,
         >>> physics.A(torch.rand(1, 1, 16, 16)).shape, round(float(physics.noise_model.sigma), 6)
         (torch.Size([1, 1, 8, 8]), 0.01)
     """
-    task = _check_task(task)
+    task = check_task(task)
     height, width = _check_size(size)
     channels = check_channels(channels)
     noise_model = dinv.physics.GaussianNoise(check_real(noise, "noise", minimum=0.0))
     shape = (channels, height, width)
     seed = check_int(seed, "seed")
-    if task in _FACTORS:
-        factor = _FACTORS[task]
+    if task in FACTORS:
+        factor = FACTORS[task]
         if height % factor or width % factor:
             raise ValueError(f"size must be a multiple of the factor {factor} for {task}, got "
                              f"{height}x{width}")
@@ -202,7 +188,7 @@ def baseline_restorer(task: str, size: int | tuple[int, int], channels: int = 1,
         torch.Size([1, 1, 16, 16])
     """
     physics = make_physics(task, size, channels, noise, seed)
-    if task in _FACTORS:
+    if task in FACTORS:
         method: nn.Module = BicubicUpsampling()
     elif task == "inpaint":
         method = MaskedAverageInpainting()

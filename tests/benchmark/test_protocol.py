@@ -68,8 +68,10 @@ EXPECTED_V1 = {
 
 def test_protocol_v1_is_frozen():
     assert PROTOCOL_V1.as_dict() == EXPECTED_V1
-    # and the dict is all there is: the dataclass has no field the dict does not show
-    assert [f.name for f in dataclasses.fields(Protocol)] == list(EXPECTED_V1)
+    # and the dict is all there is: the dataclass has no field the dict does not show, but
+    # the restoration task, recorded only when set (None: denoising, as before tasks existed)
+    assert [f.name for f in dataclasses.fields(Protocol)] == [*EXPECTED_V1, "task"]
+    assert PROTOCOL_V1.task is None
     assert [f.name for f in dataclasses.fields(BenchAttack)] == list(EXPECTED_V1["attacks"][0])
     with pytest.raises(dataclasses.FrozenInstanceError):
         PROTOCOL_V1.sigma = 15 / 255
@@ -238,3 +240,19 @@ def test_v2_build_and_eot():
     assert apgd.iterations == apgd.steps * apgd.restarts
     # v1's attacks build as they always did (no EOT, even on a randomized model)
     assert PROTOCOL_V1.attacks[0].build(model, randomized=True).eot_iter == 1
+
+
+def test_restoration_protocols_are_v1_on_a_task():
+    from denoise_adv.evaluation import PROTOCOLS, TASK_PROTOCOLS
+
+    assert sorted(TASK_PROTOCOLS) == sorted(
+        f"v1-{t}{q}" for t in ("deblur", "deblur-motion", "sr2", "sr4", "inpaint")
+        for q in ("", "-quick"))
+    sr4 = PROTOCOLS["v1-sr4"]
+    assert (sr4.task, sr4.sigma, sr4.crop, sr4.attacks) == ("sr4", 0.01, 64, PROTOCOL_V1.attacks)
+    assert sr4.as_dict()["task"] == "sr4" and Protocol.from_dict(sr4.as_dict()) == sr4
+    assert PROTOCOLS["v1-sr4-quick"].attacks == PROTOCOLS["v1-quick"].attacks
+    with pytest.raises(ValueError, match="task must be one of"):
+        PROTOCOL_V1.derive("mine", task="denoise")
+    with pytest.raises(ValueError, match="reserved"):  # a task variant's name is the tool's
+        Protocol.from_dict({**sr4.as_dict(), "sigma": 0.02})

@@ -24,8 +24,8 @@ GENERATED = ROOT / "docs" / "_generated"
 def test_the_split():
     """Generators in tools/, studies in experiments/ (docs/layout.rst says which is which)."""
     assert GENERATORS == ["benchmark_budgets.py", "benchmark_v2_budget.py", "benchmark_zoo.py",
-                          "export_zoo.py", "measure_published.py", "side_by_side.py",
-                          "transfer_study.py"]
+                          "compare_rows.py", "export_zoo.py", "measure_published.py",
+                          "side_by_side.py", "transfer_study.py"]
     assert {"ffdnet_study.py", "ts_study.py", "deadleaves.py"} <= set(STUDIES)
     assert (TOOLS / "train_zoo.sh").is_file() and not set(GENERATORS) & set(STUDIES)
 
@@ -234,3 +234,59 @@ def test_transfer_study_tables_and_resume(tmp_path):
         "dB (79%-79% of that) to attacks crafted on the zoo's DnCNNs, against 0.05 dB for "
         "random noise of the same size; its own attacks cost the DnCNNs 0.90-0.90 dB; "
         "nlmeans loses 0.20-0.30 dB (random: 0.05).\n")
+
+
+# ------------------------------------------------------------------- compare_rows (a check)
+def _results_folder(root: Path, psnr: float, seconds: float, means: dict | None = None,
+                    rows: tuple[str, ...] = ("a-s0", "b-s0")) -> Path:
+    """A fake results folder: rows of one model ``m`` (as the runner writes them: the row
+    under ``"row"`` and its time under ``"seconds"``) and, with ``means``, a results.json."""
+    from denoise_adv.files import write_json
+
+    for image in rows:
+        row = {"model": "m", "image": image[:-3], "gaussian_psnr": 30.0, "gaussian_ssim":
+               math.nan, "psnr": {"pgd-linf-2": psnr, "random-linf-2": 29.5},
+               "worst_attack": "pgd-linf-2", "loss_increased": {"pgd-linf-2": True}}
+        write_json(root / "rows" / "m" / f"{image}.json", {"row": row, "seconds": seconds})
+    if means is not None:
+        write_json(root / "results.json", {"summary": {"m": means}, "timing": {"m": seconds}})
+    return root
+
+
+def test_compare_rows_equal_folders_differ_only_in_timing(tmp_path, capsys):
+    tool = load_script("tools/compare_rows.py")
+    means = {"robust_psnr": {"mean": 28.0, "low": 27.0, "high": 29.0},
+             "attack_psnr": {"pgd-linf-2": 28.0}, "rank": 1}
+    old = _results_folder(tmp_path / "old", 28.0, 1.5, means)
+    new = _results_folder(tmp_path / "new", 28.0, 9.0,  # other intervals and rank: not means
+                          {**means, "robust_psnr": {"mean": 28.0, "low": 1.0}, "rank": 2})
+    found = tool.compare(old, new)
+    assert all(c.equal for c in found)  # NaN SSIM equals NaN; seconds and timing left out
+    assert not any("seconds" in c.field or "timing" in c.field for c in found)
+    assert {c.field for c in found if c.image == tool.MEANS} == {"robust_psnr[mean]",
+                                                                "attack_psnr[pgd-linf-2]"}
+    assert tool.main([str(old), str(new)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["model", "image", "field", "old", "new", "equal"]
+    assert out[-1] == "18 values (2 rows and results.json's means): 18 equal, 0 different " \
+                      "(0 missing on one side)"
+
+
+def test_compare_rows_lists_each_difference(tmp_path, capsys):
+    tool = load_script("tools/compare_rows.py")
+    old = _results_folder(tmp_path / "old", 28.0, 1.0, {"gap": {"mean": 2.0}})
+    new = _results_folder(tmp_path / "new", 28.0 + 1e-9, 1.0, {"gap": {"mean": 2.0 + 1e-9}},
+                          rows=("a-s0", "c-s0"))
+    assert tool.main([str(old), str(new), "--differences"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split() == ["m", "a-s0", "psnr[pgd-linf-2]", "28.0", "28.000000001", "False"]
+    assert sum(" (missing) " in line for line in out) == 16  # b-s0 old only, c-s0 new only
+    assert out[-1].startswith("25 values (3 rows and results.json's means): 7 equal, 18 "
+                              "different (16 missing on one side); fields that differ: ")
+    assert tool.main([str(old), str(new), "--tolerance", "1e-6"]) == 1  # the missing rows
+    assert all(c.equal for c in tool.compare(old, new, 1e-6) if tool.MISSING not in c[3:5])
+    with pytest.raises(ValueError, match="tolerance must be a number >= 0"):
+        tool.compare(old, new, -1.0)
+    with pytest.raises(SystemExit, match="2"):
+        tool.main([str(old), str(tmp_path / "nothing")])
+    assert "holds no rows/ folder" in capsys.readouterr().err
