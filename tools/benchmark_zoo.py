@@ -12,8 +12,13 @@ and come from the runs' own results: their numbers are never typed by hand. Resu
 the same command after an interruption); under ``torchrun --nproc_per_node N`` the images are
 shared among N processes.
 
-    python tools/benchmark_zoo.py [--protocol v1|v1-color|v2] [--out DIR] [--quick]
+    python tools/benchmark_zoo.py [--protocol v1|v1-color|v2] [--task TASK] [--out DIR] [--quick]
                                         [--no-bm3d] [--amp auto|bf16|fp32] [--crop N]
+
+``--task TASK`` (deblur, deblur-motion, sr2, sr4, inpaint) runs the restoration protocol
+``v1-TASK`` on DPIR around each zoo DnCNN and the published gray FFDNet, and the task's
+classical baseline, into ``docs/_generated/leaderboard_TASK.rst`` (included by
+``docs/restoration.rst``).
 
 ``--quick`` runs the smoke variant (v1-quick, v1-color-quick) instead; the table then says so.
 ``--crop N`` runs the protocol's attacks and numbers on the NxN centre crops of builtin:test
@@ -32,6 +37,7 @@ from pathlib import Path
 from _common import cli
 
 from denoise_adv.models import zoo_manifest
+from denoise_adv.restoration import TASKS
 
 DOCS = Path(__file__).parents[1] / "docs" / "_generated"
 PAGES = {"v1": "leaderboard.rst", "v1-color": "leaderboard_color.rst",
@@ -46,8 +52,12 @@ def _published_installed() -> bool:
     return True
 
 
-def models(protocol: str, no_bm3d: bool) -> list[str]:
-    """The leaderboard's model specs under ``protocol``."""
+def models(protocol: str, no_bm3d: bool, task: str | None = None) -> list[str]:
+    """The leaderboard's model specs under ``protocol`` (under a ``task``: the priors of the
+    DPIR pipelines, and ``baseline``)."""
+    if task is not None:
+        published = ["zoo:ffdnet-ipol-gray"] if _published_installed() else []
+        return [*published, *(f"zoo:{n}" for n in sorted(zoo_manifest()["models"])), "baseline"]
     if protocol == "v1-color":
         return ["zoo:ffdnet-ipol-color", *([] if no_bm3d else ["bm3d"]), "nlmeans"]
     specs = [f"zoo:{name}" for name in sorted(zoo_manifest()["models"])]
@@ -84,13 +94,19 @@ def main() -> int:
     parser.add_argument("--amp", choices=("auto", "bf16", "fp32"), default="auto",
                         help="the attacks' precision (default auto: bf16 where the machine "
                         "computes it natively, else fp32; the results record which)")
+    parser.add_argument("--task", choices=TASKS, help="a restoration task (protocol v1 only)")
     parser.add_argument("--crop", type=int, help="run on the SIDExSIDE centre crops of "
                         "builtin:test (the protocol's custom-data variant, VERSION-custom)")
     args = parser.parse_args()
-    out = args.out or f"runs/bench-{args.protocol}" + (f"-crop{args.crop}" if args.crop else "")
-    page = PAGES[args.protocol].replace(".rst", f"_crop{args.crop}.rst" if args.crop else ".rst")
-    argv = ["benchmark", "--model", *models(args.protocol, args.no_bm3d), "--protocol",
-            args.protocol, "--out", out, "--docs", str(DOCS / page), "--device", args.device]
+    if args.task and args.protocol != "v1":
+        parser.error("--task runs protocol v1's restoration variants: leave --protocol v1")
+    name = args.task or args.protocol
+    out = args.out or f"runs/bench-{name}" + (f"-crop{args.crop}" if args.crop else "")
+    page = (f"leaderboard_{args.task}.rst" if args.task else PAGES[args.protocol]).replace(
+        ".rst", f"_crop{args.crop}.rst" if args.crop else ".rst")
+    argv = ["benchmark", "--model", *models(args.protocol, args.no_bm3d, args.task),
+            "--protocol", args.protocol, "--out", out, "--docs", str(DOCS / page), "--device",
+            args.device, *(["--task", args.task] if args.task else [])]
     argv += ["--amp", args.amp]
     argv += ["--data", crops(Path(out) / "data", args.crop)] if args.crop else []
     return cli(*argv, *(["--quick"] if args.quick else []), check=False)

@@ -160,6 +160,24 @@ def test_benchmark_zoo_runs_the_benchmark_command(protocol, bm3d, monkeypatch, t
     assert argv[argv.index("--out") + 1] == str(tmp_path)
 
 
+def test_benchmark_zoo_runs_a_restoration_board(monkeypatch, tmp_path):
+    tool = load_script("tools/benchmark_zoo.py")
+    calls = []
+    monkeypatch.setattr(tool, "cli", lambda *a, check: calls.append(a) or 0)
+    monkeypatch.setattr(sys, "argv", ["benchmark_zoo.py", "--task", "sr2", "--out",
+                                      str(tmp_path)])
+    assert tool.main() == 0
+    (argv,) = calls
+    models = argv[argv.index("--model") + 1:argv.index("--protocol")]
+    assert models[0] == "zoo:ffdnet-ipol-gray" and models[-1] == "baseline"
+    assert "zoo:dncnn-s25-ts-def" in models and "bm3d" not in models
+    assert argv[argv.index("--task") + 1] == "sr2"
+    assert argv[argv.index("--docs") + 1] == str(GENERATED / "leaderboard_sr2.rst")
+    monkeypatch.setattr(sys, "argv", ["benchmark_zoo.py", "--task", "sr2", "--protocol", "v2"])
+    with pytest.raises(SystemExit):
+        tool.main()
+
+
 def _v1_results(version: str = "v1") -> dict:
     drops = {f"{k}-{n}-{b}": 0.1 * b for k in ("pgd", "random") for n in ("linf", "l2")
              for b in (1, 2, 4)}
