@@ -72,6 +72,8 @@ def _scores(info: Mapping[str, Any]) -> str:
 
 
 def _robust(info: Mapping[str, Any]) -> str:
+    from denoise_adv.models.info import interval_kind
+
     measured = info["measured"]
     if not measured:
         return info["measured_note"]
@@ -81,7 +83,7 @@ def _robust(info: Mapping[str, Any]) -> str:
              else "")
     flag = " Flagged by a sanity check: not ranked." if measured["flagged"] else ""
     return (f"protocol {measured['protocol']} ({measured['images']} images; means with 95% "
-            f"intervals: t-intervals from results schema 2, bootstrap before): Gaussian "
+            f"{interval_kind(measured)}): Gaussian "
             f"PSNR {_interval(measured['gaussian_psnr'])}; robust "
             f"PSNR {_interval(measured['robust_psnr'])} at "
             f"{_levels(measured['headline_budget'])}, the worst of the protocol's attacks "

@@ -12,7 +12,7 @@ written from it. An entry holds
 - ``reported``: numbers published by others, with their source (``None``, and
   ``reported_note`` saying why, where there are none);
 - ``measured``: our own numbers under the benchmark's protocol v1 (v1-color for colour models):
-  Gaussian and robust PSNR with their bootstrap intervals, read from the package file
+  Gaussian and robust PSNR with their 95% intervals, read from the package file
   ``zoo/measured.json`` that :func:`write_measured` writes from a benchmark's
   ``results.json``. ``None`` (and ``measured_note``) where that file holds no row for it.
 
@@ -251,9 +251,17 @@ def _scores(test: Mapping[str, Any], protocol: Mapping[str, Any],
 def _measured_source(measured: Mapping[str, Any]) -> str:
     source = _measured()["sources"][measured["source"]]
     return (f"protocol {measured['protocol']}, {measured['images']} image(s), noise seeds "
-            f"{source['noise_seeds']}, {source['confidence']:.0%} bootstrap intervals "
-            f"({source['bootstrap']} resamples); results.json sha256 {source['sha256'][:12]}..., "
+            f"{source['noise_seeds']}, {source['confidence']:.0%} {interval_kind(measured)}; "
+            f"results.json sha256 {source['sha256'][:12]}..., "
             f"torch {source['versions'].get('torch', '?')} on {source['device'].get('name', '?')}")
+
+
+def interval_kind(measured: Mapping[str, Any]) -> str:
+    """What the measured intervals are: t-intervals over the images (results schema 2), or
+    the bootstrap of earlier results."""
+    if measured["robust_psnr"].get("method") == "t":
+        return "t-intervals over the images"
+    return "bootstrap intervals over the images"
 
 
 @lru_cache(maxsize=1)
