@@ -212,6 +212,40 @@ class ModelCards(SphinxDirective):
         return []
 
 
+def listing() -> list[str]:
+    """The ``zoo:`` listing (``denoise-adv zoo``) as a reStructuredText table: every zoo and
+    published model with its measured Gaussian and robust PSNR."""
+    from denoise_adv.models import model_info
+    from denoise_adv.models.info import model_names
+
+    def interval(value: Mapping[str, float] | None) -> str:
+        return _interval(value, "") if value else "--"
+
+    lines = [".. list-table:: Every zoo: name (denoise-adv zoo), with our Gaussian and robust "
+             "PSNR at 2/255 (dB, mean [95% t-interval] over the protocol's images)",
+             "   :header-rows: 1", "", "   * - model", "     - source", "     - parameters",
+             "     - Gaussian PSNR", "     - robust PSNR", "     - protocol"]
+    for name in model_names():
+        info = model_info(name)
+        measured = info["measured"] or {}
+        lines += [f"   * - ``zoo:{name}``", f"     - {info['source']}",
+                  f"     - {info['parameters']:,}",
+                  f"     - {interval(measured.get('gaussian_psnr'))}",
+                  f"     - {interval(measured.get('robust_psnr'))}",
+                  f"     - {measured.get('protocol', 'not measured')}"]
+    return [*lines, ""]
+
+
+class ModelListing(SphinxDirective):
+    """``.. model-listing::``: :func:`listing`."""
+
+    def run(self) -> list:
+        self.state_machine.insert_input(StringList(listing(), source="model-listing"),
+                                        "model-listing")
+        return []
+
+
 def setup(app) -> dict[str, Any]:
     app.add_directive("model-cards", ModelCards)
+    app.add_directive("model-listing", ModelListing)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -84,3 +84,13 @@ def test_a_published_card_names_whose_numbers_it_reports(cards):
     assert "paperswithcode.com" in text
     colour = "\n".join(cards.published_card(model_info("ffdnet-ipol-color")))
     assert model_info("ffdnet-ipol-color")["reported_note"] in colour
+
+
+def test_the_zoo_page_lists_every_model_with_its_robust_psnr(cards):
+    text = "\n".join(cards.listing())
+    for name in model_names():
+        info = model_info(name)
+        assert f"``zoo:{name}``" in text
+        robust = (info["measured"] or {}).get("robust_psnr")
+        assert (robust is None) or f"{robust['mean']:.2f} [{robust['low']:.2f}, " in text
+    assert text.count("   * - ``zoo:") == len(model_names())
