@@ -111,8 +111,9 @@ def _describe(results: Mapping[str, Any]) -> str:
             f"fixed). {black}; flagged models failed a sanity check and are not ranked. "
             f"'{PAIRED_COLUMN}': robust PSNR minus the best model's, with its paired "
             "t-interval, unadjusted (one comparison: an interval that excludes 0 may still "
-            "share the best rank, which is adjusted for all of them). Ranks: every pair of models is compared by a paired t-test on the "
-            "per-image robust PSNR, Holm-adjusted over all pairs (family-wise error "
+            "share the best rank, which is adjusted for all of them). Ranks: every pair of "
+            "models is compared by a paired t-test on the per-image robust PSNR, "
+            "Holm-adjusted over all pairs (family-wise error "
             f"{1 - p['confidence']:.0%}); a model's rank is 1 + the number of models "
             "significantly better, '=k' a shared rank, so a lower mean can share the better "
             f"rank.{power}")
