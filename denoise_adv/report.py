@@ -87,7 +87,15 @@ def rst_list_table(title: str, header: Sequence[str], rows: Sequence[Sequence[An
            * - a
              - 30.0
         <BLANKLINE>
+
+    With no rows a list-table would not build (docutils needs a body row), so the title is
+    written as a sentence saying there are none yet:
+
+        >>> rst_list_table("Tests", ["branch", "p"], [])
+        ['Tests: none yet.', '']
     """
+    if not rows:
+        return [f"{title}: none yet.", ""]
     lines = [f".. list-table:: {title}", "   :header-rows: 1", ""]
     for row in [header, *rows]:
         lines += [f"   {'*' if j == 0 else ' '} - {cell}" for j, cell in enumerate(row)]
