@@ -6,9 +6,9 @@ sharding images across processes.
 attack's input crafted from it (its random start from the ``"attack"`` stream of (seed, image,
 attack)), every model scored on every input.
 :func:`~denoise_adv.evaluation.evaluate_robustness` is a loop of it over images. A protocol
-row (:func:`evaluate_image`) shares its pieces: the Gaussian input is scored by the same code,
-and the transfer inputs (:func:`transfer_inputs`) are crafted by the same code on the
-reference model.
+row (:func:`evaluate_image`) draws and scores its inputs with the same functions
+(:func:`~denoise_adv.evaluation.score`, the same seeded streams), then takes the worst case
+per budget (a test checks that the two agree on every shared number).
 
 Per image, model and noise seed (one *row*):
 
@@ -274,9 +274,8 @@ def transfer_inputs(reference: nn.Module, clean: torch.Tensor, image: str, seed:
     """The transfer attacks' adversarial inputs of one image (1, C, H, W), crafted on
     ``reference`` (CPU tensors, keyed by attack name)."""
     noisy = attacked_input(clean, protocol.sigma, seed, image, protocol.task)
-    # one at a time, keyed by seed_key: its random start is its white-box twin's
-    return {a.name: _craft(reference, noisy, clean, image, seed, {a.seed_key: a.spec(amp)})[
-        a.seed_key].cpu() for a in protocol.attacks_of("transfer")}
+    return {a.name: a.build(reference, attack_generator(seed, image, a.seed_key), amp=amp)(
+        noisy, clean).cpu() for a in protocol.attacks_of("transfer")}
 
 
 def _random_input(attack: BenchAttack, noisy: torch.Tensor, image: str, seed: int
@@ -293,7 +292,7 @@ def evaluate_image(model: nn.Module, clean: torch.Tensor, image: str, seed: int,
     under noise seed ``seed``; ``transfer``: :func:`transfer_inputs` of that image; ``amp``:
     the white-box attacks' mixed precision (every score is a float32 forward)."""
     noisy = attacked_input(clean, protocol.sigma, seed, image, protocol.task)
-    (gauss,) = _score_inputs({"model": model}, {GAUSSIAN: noisy}, clean, image, tagged=False)
+    gauss = score(model, noisy, clean)
     psnrs, increased, candidates = _white_box(model, noisy, clean, image, seed, protocol, amp)
     for attack in protocol.attacks:
         if attack.threat == "white-box":

@@ -109,11 +109,6 @@ class TaskPipeline(nn.Module):
         """The noisy measurement of clean images ``x`` (see :meth:`Restorer.measure`)."""
         return self.restorer(x.shape[-2:], x.device).measure(x, seed, generator)
 
-    def clean_measurement(self, x: torch.Tensor) -> torch.Tensor:
-        """``A(x)``, the noiseless measurement of clean images ``x`` (B, C, H, W)."""
-        with torch.no_grad():
-            return self.restorer(x.shape[-2:], x.device).physics.A(x)
-
     def extra_repr(self) -> str:
         method = "baseline" if self.prior is None else f"dpir, iterations={self.iterations}"
         return f"task={self.task!r}, {method}, noise={self.noise:g}, seed={self.seed}"
