@@ -10,6 +10,7 @@ the same.
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
 from pathlib import Path
 
@@ -21,6 +22,10 @@ __all__ = ["AMP_CHOICES", "autocast", "check_amp", "native_bf16", "warn_if_emula
 AMP_CHOICES = ("bf16",)
 #: Where Linux lists the CPU's instruction-set flags.
 CPUINFO = Path("/proc/cpuinfo")
+#: The caps of oneDNN's ``ONEDNN_MAX_CPU_ISA`` (or ``DNNL_MAX_CPU_ISA``) below its bf16
+#: kernels: under them oneDNN emulates bf16 even on a CPU that has it (measured here: a bf16
+#: DnCNN forward 70x slower than float32 under ``AVX2``, as on an AVX2-only CPU).
+ISA_CAPS_WITHOUT_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI")
 
 
 def check_amp(amp: object, name: str = "amp") -> str | None:
@@ -76,16 +81,19 @@ def warn_if_emulated(device: torch.device | str = "cpu") -> bool:
     if emulated and device.type not in _WARNED:
         _WARNED.add(device.type)
         warnings.warn(f"amp='bf16' on {device.type}, which has no native bfloat16 (no "
-                      "AVX512-BF16 or AMX on this CPU): it is emulated, many times slower than "
-                      "float32; use amp=None (the command line's --amp fp32, or --amp auto)",
+                      "AVX512-BF16 or AMX on this CPU, or oneDNN capped below them): it is "
+                      "emulated, many times slower than float32; use amp=None (the command "
+                      "line's --amp fp32, or --amp auto)",
                       RuntimeWarning, stacklevel=3)
     return emulated
 
 
 def native_bf16(device: torch.device | str = "cpu") -> bool:
     """Whether ``device`` computes in bfloat16 natively, where ``amp="bf16"`` pays off: a CUDA
-    device that supports it, or a CPU with AVX512-BF16 or AMX (read from ``/proc/cpuinfo``;
-    elsewhere, and on other systems, ``False``: oneDNN then emulates bf16, slower than float32).
+    device that supports it, or a CPU with AVX512-BF16 or AMX (read from ``/proc/cpuinfo``)
+    whose oneDNN is not capped below them (``ONEDNN_MAX_CPU_ISA=AVX2`` and the others of
+    :data:`ISA_CAPS_WITHOUT_BF16`); elsewhere, and on other systems, ``False``: oneDNN then
+    emulates bf16, slower than float32.
 
     Example:
         >>> isinstance(native_bf16("cpu"), bool)
@@ -95,4 +103,10 @@ def native_bf16(device: torch.device | str = "cpu") -> bool:
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     flags = CPUINFO.read_text() if device.type == "cpu" and CPUINFO.is_file() else ""
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    return ("avx512_bf16" in flags or "amx_bf16" in flags) and not _isa_capped_below_bf16()
+
+
+def _isa_capped_below_bf16() -> bool:
+    """Whether oneDNN is told to use no instructions with bf16 (the variable it reads first)."""
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or ""
+    return cap.strip().upper() in ISA_CAPS_WITHOUT_BF16

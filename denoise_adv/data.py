@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision.transforms.v2.functional import center_crop
 
 from . import seeding
 from ._checks import check_int
@@ -35,6 +34,7 @@ __all__ = [
     "augment",
     "builtin_image",
     "builtin_path",
+    "center_crop",
     "iter_images",
     "load_image",
     "pixel_sha256",
@@ -100,6 +100,26 @@ BUILTIN_SETS: dict[str, tuple[str, ...]] = {
 }
 #: Side of the centre crops of ``builtin:test`` (Set12's images are 256x256 and 512x512).
 TEST_SIZE = 256
+
+
+def center_crop(image: torch.Tensor, size: int | Sequence[int]) -> torch.Tensor:
+    """The centred ``size`` crop of ``image`` (..., H, W), zero-padded where ``image`` is
+    smaller: torchvision's ``transforms.v2.functional.center_crop`` on tensors, pixel for pixel
+    (tested), without importing torchvision (about 1.7 s of every command's start here).
+
+    Example:
+        >>> center_crop(torch.arange(16.).reshape(4, 4), 2).tolist()
+        [[5.0, 6.0], [9.0, 10.0]]
+    """
+    th, tw = (size, size) if isinstance(size, int) else (size[0], size[-1])
+    h, w = image.shape[-2:]
+    if th > h or tw > w:  # pad as torchvision does: the odd pixel goes to the bottom / right
+        pad_h, pad_w = max(th - h, 0), max(tw - w, 0)
+        image = torch.nn.functional.pad(
+            image, (pad_w // 2, (pad_w + 1) // 2, pad_h // 2, (pad_h + 1) // 2))
+        h, w = image.shape[-2:]
+    top, left = int(round((h - th) / 2.0)), int(round((w - tw) / 2.0))
+    return image[..., top:top + th, left:left + tw]
 
 
 def to_tensor(array: np.ndarray, channels: int = 1, *, noisy: bool = False) -> torch.Tensor:

@@ -10,6 +10,14 @@ from denoise_adv._amp import AMP_CHOICES, autocast, check_amp, native_bf16
 from denoise_adv.cli.common import amp_of
 
 
+@pytest.fixture(autouse=True)
+def _no_isa_cap(monkeypatch):
+    """The tests give the CPU's flags themselves; a oneDNN cap in the caller's shell would
+    override them."""
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+
+
 def test_check_amp_accepts_none_fp32_and_bf16_and_names_the_argument():
     assert check_amp(None) is None and check_amp("bf16") == "bf16" == AMP_CHOICES[0]
     assert check_amp("fp32") is None  # the command line's spelling of float32
@@ -43,6 +51,20 @@ def test_native_bf16_reads_the_cpu_flags(flags, native, tmp_path, monkeypatch):
     assert native_bf16("cpu") is native
     monkeypatch.setattr(amp_module, "CPUINFO", tmp_path / "missing")
     assert native_bf16("cpu") is False  # no /proc (macOS, Windows): assume emulated
+
+
+@pytest.mark.parametrize(("variable", "cap", "native"),
+                         [("ONEDNN_MAX_CPU_ISA", "AVX2", False),
+                          ("DNNL_MAX_CPU_ISA", "avx512_core", False),
+                          ("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16", True),
+                          ("ONEDNN_MAX_CPU_ISA", "ALL", True)])
+def test_native_bf16_follows_onednn_isa_cap(variable, cap, native, tmp_path, monkeypatch):
+    # oneDNN emulates bf16 under a cap below its bf16 kernels, even on a CPU that has them
+    (tmp_path / "cpuinfo").write_text("flags\t\t: fpu avx512f avx512_bf16\n")
+    monkeypatch.setattr(amp_module, "CPUINFO", tmp_path / "cpuinfo")
+    monkeypatch.setenv(variable, cap)
+    assert native_bf16("cpu") is native
+    assert amp_of(argparse.Namespace(amp="auto", device="cpu")) == ("bf16" if native else None)
 
 
 @pytest.mark.parametrize(("value", "expected"), [("fp32", None), ("bf16", "bf16")])

@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -200,3 +202,26 @@ def skimage_camera_crop() -> np.ndarray:
     import skimage
 
     return skimage.data.camera()[::8, ::8]  # 64x64, dark and bright parts
+
+
+@pytest.mark.parametrize("shape", [(1, 9, 9), (3, 10, 7), (2, 1, 31, 40), (5, 6), (1, 3, 4)])
+@pytest.mark.parametrize("size", [1, 4, 5, 8, (3, 6), [7, 2], (12, 12)])
+def test_center_crop_is_torchvisions_pixel_for_pixel(shape, size):
+    from torchvision.transforms.v2.functional import center_crop as tv_center_crop
+
+    from denoise_adv.data import center_crop
+
+    image = torch.rand(shape, generator=torch.Generator().manual_seed(len(shape)))
+    ours = center_crop(image, size)
+    assert torch.equal(ours, tv_center_crop(image, size if isinstance(size, int) else list(size)))
+    assert ours.shape[-2:] == ((size, size) if isinstance(size, int) else tuple(size))
+
+
+def test_the_cli_starts_without_torchvision():
+    # a command's start does not pay torchvision's import (~1.7 s here) unless it needs it
+    code = ("import sys, denoise_adv.cli, denoise_adv.evaluation, denoise_adv.training; "
+            "from denoise_adv.data import iter_images; list(iter_images('builtin:test')); "
+            "print('torchvision' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"

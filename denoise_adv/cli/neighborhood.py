@@ -73,7 +73,7 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def _one_image(args: argparse.Namespace, channels: int):
-    from torchvision.transforms.v2.functional import center_crop
+    from ..data import center_crop
 
     dataset = images(args, args.input, channels)
     if len(dataset) != 1:

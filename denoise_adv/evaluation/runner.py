@@ -48,13 +48,13 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
-from torchvision.transforms.v2.functional import center_crop
 from tqdm.auto import tqdm
 
 from .. import seeding
 from .._amp import check_amp
 from .._checks import check_int, check_module
 from ..attacks import AttackSpec, WorstCase
+from ..data import center_crop
 from ..metrics import psnr
 from ..models import is_differentiable
 from ..models.contract import channels_of, is_randomized

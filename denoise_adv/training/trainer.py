@@ -46,7 +46,6 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import nn
-from torchvision.transforms.v2.functional import center_crop
 from tqdm.auto import tqdm
 
 from .. import seeding
@@ -60,7 +59,7 @@ from .._io import (
     write_json,
 )
 from .._lock import OutputLock
-from ..data import PatchDataset, iter_images
+from ..data import PatchDataset, center_crop, iter_images
 from ..metrics import psnr
 from ..models import as_denoiser, build, save_checkpoint, takes_sigma
 from ..noise import gaussian_noise
