@@ -23,8 +23,8 @@
   ``builtin:test`` (the small DnCNN, which declares its receptive radius, so Square's queries
   run on crops) against the least work of the passes it actually made: every call of the model
   is recorded (its input's shape, and whether it was under gradients) and replayed as raw
-  passes of the same shapes: a forward+backward per gradient call, a forward per other call.
-  So the floor is the gradient attacks' floor plus Square's *local* floor; the ratio is the
+  passes of the same shapes, in the same order: a forward+backward per gradient call, a
+  forward per other call. So the floor is the gradient attacks' floor plus Square's *local* floor; the ratio is the
   attacks' own bookkeeping. Asserts <= 1.10.
 - ``test_v2_whole_image_time_per_model`` (``DENOISE_ADV_WHOLE_ROWS=1``; about 1.5 CPU hours
   on one thread): the wall time of one v2 row on the whole 256x256 ``camera`` image per
@@ -41,7 +41,6 @@ Run with ``tox -e bench`` (or ``pytest benchmarks/test_bench_benchmark.py -s``).
 
 from __future__ import annotations
 
-import collections
 import importlib
 import math
 import os
@@ -166,31 +165,31 @@ WHOLE = 256
 WHOLE_DOCS = DOCS.with_name("v2_cost_whole.rst")
 
 
-def _record_calls(model) -> tuple[collections.Counter, object]:
-    """``(calls, handle)``: ``calls[(input shape, requires grad)]`` counts every call of
-    ``model`` until ``handle.remove()``."""
-    calls: collections.Counter = collections.Counter()
+def _record_calls(model) -> tuple[list, object]:
+    """``(calls, handle)``: ``calls`` lists ``(input shape, requires grad)`` of every call of
+    ``model``, in order, until ``handle.remove()``."""
+    calls: list = []
 
     def record(module, args):
-        calls[(tuple(args[0].shape), bool(args[0].requires_grad))] += 1
+        calls.append((tuple(args[0].shape), bool(args[0].requires_grad)))
 
     return calls, model.register_forward_pre_hook(record)
 
 
-def _replay(model, calls: collections.Counter):
-    """Raw passes of ``model`` of the recorded shapes: a forward+backward to the input per
+def _replay(model, calls: list):
+    """Raw passes of ``model`` of the recorded shapes, in the recorded order (so oneDNN's
+    primitive cache sees the same sequence of shapes): a forward+backward to the input per
     gradient call, a forward per other call."""
 
     def run():
-        for (shape, grad), count in calls.items():
+        for shape, grad in calls:
             x = torch.rand(shape)
-            for _ in range(count):
-                if grad:
-                    xg = x.clone().requires_grad_(True)
-                    torch.autograd.grad(torch.nn.functional.mse_loss(model(xg), x), xg)
-                else:
-                    with torch.no_grad():
-                        model(x)
+            if grad:
+                xg = x.requires_grad_(True)
+                torch.autograd.grad(torch.nn.functional.mse_loss(model(xg), x.detach()), xg)
+            else:
+                with torch.no_grad():
+                    model(x)
 
     return run
 
@@ -203,11 +202,11 @@ def test_v2_whole_image_over_local_floor(small):
         row()  # records the passes (and warms up)
     finally:
         handle.remove()
-    crops = sum(n for (shape, grad), n in calls.items() if not grad and shape[-1] < WHOLE)
+    crops = sum(not grad and shape[-1] < WHOLE for shape, grad in calls)
     ratio, ours, floor = interleaved_ratio(row, _replay(small, calls), repeats=1, warmup=0)
-    backward = sum(n for (_, grad), n in calls.items() if grad)
+    backward = sum(grad for _, grad in calls)
     print(f"\nv2 row on a whole {WHOLE}x{WHOLE} image / its local floor ({backward} "
-          f"forward+backward, {sum(calls.values()) - backward} forwards of which {crops} on "
+          f"forward+backward, {len(calls) - backward} forwards of which {crops} on "
           f"crops), DnCNN depth 10 x 32: {ratio:.3f} ({ours:.2f} s / {floor:.2f} s CPU, one "
           "thread)")
     assert crops > 3000  # most Square queries ran on crops
