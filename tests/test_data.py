@@ -217,6 +217,13 @@ def test_center_crop_is_torchvisions_pixel_for_pixel(shape, size):
     assert ours.shape[-2:] == ((size, size) if isinstance(size, int) else tuple(size))
 
 
+def test_center_crop_refuses_an_empty_size():
+    from denoise_adv.data import center_crop
+
+    with pytest.raises(ValueError, match="size must be positive, got 0"):
+        center_crop(torch.zeros(4, 4), 0)
+
+
 def test_the_cli_starts_without_torchvision():
     # a command's start does not pay torchvision's import (~1.7 s here) unless it needs it
     code = ("import sys, denoise_adv.cli, denoise_adv.evaluation, denoise_adv.training; "
