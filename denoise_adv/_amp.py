@@ -23,8 +23,9 @@ AMP_CHOICES = ("bf16",)
 #: Where Linux lists the CPU's instruction-set flags.
 CPUINFO = Path("/proc/cpuinfo")
 #: The caps of oneDNN's ``ONEDNN_MAX_CPU_ISA`` (or ``DNNL_MAX_CPU_ISA``) below its bf16
-#: kernels: under them oneDNN emulates bf16 even on a CPU that has it (measured here: a bf16
-#: DnCNN forward 70x slower than float32 under ``AVX2``, as on an AVX2-only CPU).
+#: kernels: under them oneDNN emulates bf16 even on a CPU that has it, as an AVX2-only CPU does
+#: (under ``AVX2`` a bf16 DenoisePGD step ran 15x slower than the float32 floor on the
+#: project's CPU: ``benchmarks/test_bench_attack.py``).
 ISA_CAPS_WITHOUT_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE", "AVX512_CORE_VNNI")
 
 
