@@ -555,7 +555,7 @@ def _verdict(row: dict | None, label: str, what: str) -> str:
                 f"p = {row['p_holm']:.3g}, {row['n']} vs {row['n_control']} seeds")
     if row["p_holm"] <= 0.05:
         side = "narrows" if row["diff"] < 0 else "widens"
-        return f"{label} {side} {what} by {interval}"
+        return f"{label} {side} {what} ({interval})"
     return f"{label} is not distinguishable from normal ({interval})"
 
 

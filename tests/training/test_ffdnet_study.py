@@ -96,7 +96,7 @@ def test_branches_are_compared_with_normal_by_welch_and_holm(study, tmp_path):
     ps = sorted(t["p"] for key in ("v1_gap", "v1_robust") for t in tests[key].values())
     assert min(t["p_holm"] for t in gap.values()) == pytest.approx(min(4 * ps[0], 1))
     text = study.reading(data)
-    assert "the positive control (adversarial at 4/255) narrows the gap by -0.377 dB" in text
+    assert "the positive control (adversarial at 4/255) narrows the gap (-0.377 dB" in text
     assert "detects a difference of gap of" in text
     assert "TS-Def. T = 4406: fewer than two seeds, no test" in text
 
