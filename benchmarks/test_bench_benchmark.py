@@ -24,17 +24,17 @@
   run on crops) against the least work of the passes it actually made: every call of the model
   is recorded (its input's shape, and whether it was under gradients) and replayed as raw
   passes of the same shapes, in the same order: a forward+backward per gradient call, a
-  forward per other call. So the floor is the gradient attacks' floor plus Square's *local* floor; the ratio is the
-  attacks' own bookkeeping. Asserts <= 1.10.
+  forward per other call. So the floor is the gradient attacks' floor plus Square's *local*
+  floor; the ratio is the attacks' own bookkeeping. Asserts <= 1.10.
 - ``test_v2_whole_image_time_per_model`` (``DENOISE_ADV_WHOLE_ROWS=1``; about 1.5 CPU hours
   on one thread): the wall time of one v2 row on the whole 256x256 ``camera`` image per
   model (the zoo's normal DnCNN, the published FFDNet, NL-means), attacks in float32, with
-  Square's queries local (``after``) and whole (``before``: the same model behind a wrapper
-  that declares no receptive field, as every model was run before local queries). Asserts
-  both rows are the same row (every attack's PSNR within 0.05 dB; only a near-tie decision
-  can part the two searches) and prints the largest difference.
-  Prints a table; with ``DENOISE_ADV_RECORD_DOCS=1`` writes ``docs/_generated/
-  v2_cost_whole.rst``.
+  Square's queries local (``after``) and whole (``before``: Square told that no model
+  declares a receptive field, as every model was run before local queries). Asserts that
+  the first row ran forwards on crops and the second none, and that both are the same row
+  (every attack's PSNR within 0.05 dB; only a near-tie decision can part the two searches).
+  Prints a table with the largest difference; with ``DENOISE_ADV_RECORD_DOCS=1`` writes
+  ``docs/_generated/v2_cost_whole.rst``.
 
 Run with ``tox -e bench`` (or ``pytest benchmarks/test_bench_benchmark.py -s``).
 """
@@ -50,7 +50,6 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import floor_passes, interleaved_ratio
-from torchvision.transforms.v2.functional import center_crop
 
 from denoise_adv.analysis import noisy_image
 from denoise_adv.benchmark import (
@@ -61,6 +60,7 @@ from denoise_adv.benchmark import (
     load_images,
     transfer_inputs,
 )
+from denoise_adv.data import center_crop
 from denoise_adv.evaluation.results import _cpu_name
 from denoise_adv.models import BM3D, DnCNN, NLMeans, load_denoiser
 
@@ -213,6 +213,18 @@ def test_v2_whole_image_over_local_floor(small):
     assert ratio <= 1.10
 
 
+def _timed_row(model, image, reference) -> tuple[float, dict, int]:
+    """``(wall seconds, row, forwards on crops)`` of one v2 row on ``model`` (its transfer
+    inputs crafted on ``reference`` first, outside the time)."""
+    run = _row(model, image, reference=reference)
+    calls, handle = _record_calls(model)
+    try:
+        seconds, (row, _) = _wall(run)
+    finally:
+        handle.remove()
+    return seconds, row, sum(shape[-1] < image[1].shape[-1] for shape, _ in calls)
+
+
 @pytest.mark.skipif(os.environ.get("DENOISE_ADV_WHOLE_ROWS") != "1",
                     reason="about 1.5 CPU hours: set DENOISE_ADV_WHOLE_ROWS=1")
 def test_v2_whole_image_time_per_model(monkeypatch):
@@ -227,10 +239,11 @@ def test_v2_whole_image_time_per_model(monkeypatch):
     for label, model in models.items():
         with torch.no_grad():  # a warm model: the first forward allocates
             model(image[1])
-        after, (row, _) = _wall(_row(model, image, reference=normal))
+        after, row, crops = _timed_row(model, image, normal)
         with monkeypatch.context() as m:  # as before local queries: no model declared a field
             m.setattr(square, "receptive_field", lambda model: None)
-            before, (whole, _) = _wall(_row(model, image, reference=normal))
+            before, whole, crops_before = _timed_row(model, image, normal)
+        assert crops > 0 and crops_before == 0  # the two rows are the two ways of running it
         assert row["psnr"].keys() == whole["psnr"].keys()
         moved = max(abs(row["psnr"][k] - whole["psnr"][k]) for k in row["psnr"])
         assert moved < 0.05  # the same search; a near-tie decision may part the two runs

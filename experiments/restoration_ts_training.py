@@ -54,11 +54,10 @@ from typing import Any
 
 import deepinv as dinv
 import torch
-from torchvision.transforms.v2.functional import center_crop
 from tqdm import tqdm
 
 from denoise_adv import DenoisePGD
-from denoise_adv.data import PatchDataset
+from denoise_adv.data import PatchDataset, center_crop
 from denoise_adv.evaluation import load_dataset
 from denoise_adv.files import atomic_open, write_json
 from denoise_adv.integrations.deepinv import TSNoiseModel, as_deepinv_denoiser

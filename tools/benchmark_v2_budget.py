@@ -40,11 +40,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torchvision.transforms.v2.functional import center_crop
 
 from denoise_adv.analysis import attack_generator, noisy_image
 from denoise_adv.attacks import DenoiseAPGD, DenoisePGD, DenoisePGDL2, DenoiseSquare
 from denoise_adv.benchmark import PROTOCOL_V1, load_images
+from denoise_adv.data import center_crop
 from denoise_adv.files import atomic_open, read_json
 from denoise_adv.metrics import psnr
 from denoise_adv.models import NLMeans, load_denoiser

@@ -70,10 +70,8 @@ def models(protocol: str, no_bm3d: bool, task: str | None = None) -> list[str]:
 def crops(folder: Path, side: int) -> str:
     """The ``side`` x ``side`` centre crops of builtin:test as PNGs in ``folder`` (written
     once): a custom data set of the protocol's own images at a fraction of the cost."""
-    from torchvision.transforms.v2.functional import center_crop
-
     from denoise_adv.analysis import load_dataset
-    from denoise_adv.data import save_png
+    from denoise_adv.data import center_crop, save_png
 
     for name, image in load_dataset("builtin:test"):
         path = folder / f"{name}.png"
