@@ -21,10 +21,14 @@ Reduced forms (the defaults) fit in a few minutes on a 2-core CPU shared with ot
     python tools/benchmark_v2_budget.py --part budgets   # 2 images, 96x96, 2/255
     python tools/benchmark_v2_budget.py --part flag      # 6 images, 256x256
 
-``--part additions`` (``v2_additions.rst``): from a finished protocol v2 run's
-``results.json`` (``--results``; default: the leaderboard's run, ``runs/bench-v2-crop64``),
-each model's mean worst case at each budget over v1's inputs alone, after adding Auto-PGD, and
-after adding Square, with the attack family that was strongest on each image. No attack runs.
+``--part additions`` (``--page``, default ``v2_additions.rst``): from a finished protocol v2
+run's ``results.json`` (``--results``; default: the whole-image board's run,
+``runs/bench-v2``), each model's mean worst case at each budget over v1's inputs alone, after
+adding Auto-PGD, and after adding Square, with the attack family that was strongest on each
+image. No attack runs. The 64x64 crops board's page::
+
+    python tools/benchmark_v2_budget.py --part additions \
+        --results runs/bench-v2-crop64/results.json --page v2_additions_crop64.rst
 
 ``--images``, ``--crop``, ``--steps``, ``--restarts``, ``--queries`` widen the budgets part.
 """
@@ -248,7 +252,7 @@ def additions(results: dict) -> dict[str, dict[int, dict[str, Any]]]:
 
 
 def additions_page(path: Path) -> str:
-    """``v2_additions.rst``: :func:`additions` of the results at ``path`` as one table."""
+    """The additions page: :func:`additions` of the results at ``path`` as one table."""
     try:
         results = read_json(path)
     except (OSError, ValueError) as exc:
@@ -277,8 +281,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=("budgets", "flag", "additions"), required=True)
     parser.add_argument("--results", type=Path,
-                        default=Path("runs/bench-v2-crop64/results.json"),
+                        default=Path("runs/bench-v2/results.json"),
                         help="a protocol v2 run's results.json (additions part)")
+    parser.add_argument("--page", default="v2_additions.rst",
+                        help="the page written under docs/_generated (additions part)")
     parser.add_argument("--images", type=int, default=None,
                         help="images (budgets: 2 by default; flag: 6, all of builtin:test)")
     parser.add_argument("--crop", type=int, default=96, help="centre crop (budgets part)")
@@ -290,7 +296,7 @@ def main() -> int:
                         help="Square queries")
     args = parser.parse_args()
     if args.part == "additions":
-        text, page = additions_page(args.results), DOCS / "v2_additions.rst"
+        text, page = additions_page(args.results), DOCS / Path(args.page).name
     elif args.part == "budgets":
         args.images = args.images or 2
         text, page = measure_budgets(args), DOCS / "v2_budgets.rst"

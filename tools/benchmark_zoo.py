@@ -23,8 +23,9 @@ classical baseline, into ``docs/_generated/leaderboard_TASK.rst`` (included by
 ``--quick`` runs the smoke variant (v1-quick, v1-color-quick) instead; the table then says so.
 ``--crop N`` runs the protocol's attacks and numbers on the NxN centre crops of builtin:test
 (its custom-data variant, ``VERSION-custom``, in ``runs/bench-VERSION-cropN``, page
-``..._cropN.rst``): the docs' v2 board is ``--protocol v2 --crop 64 --amp bf16``, since a whole
-v2 board costs hours on a CPU.
+``..._cropN.rst``). The docs have two v2 boards: the whole images (``--protocol v2 --amp
+fp32``; hours on a 2-core CPU, with Square's queries on crops) and the 64x64 crops
+(``--protocol v2 --crop 64 --amp fp32``).
 """
 
 from __future__ import annotations

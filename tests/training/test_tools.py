@@ -240,7 +240,7 @@ def test_benchmark_budgets_page(monkeypatch, tmp_path):
         tool.main()
 
 
-def test_benchmark_v2_budget_additions_page(tmp_path):
+def test_benchmark_v2_budget_additions_page(tmp_path, monkeypatch):
     tool = load_script("tools/benchmark_v2_budget.py")
     attacks = [{"name": f"{k}-linf-{b}", "kind": k, "eps": b / 255}
                for k in ("pgd", "apgd", "square") for b in (2, 4)]
@@ -259,6 +259,12 @@ def test_benchmark_v2_budget_additions_page(tmp_path):
     assert "26.250 (-0.250)" in text
     with pytest.raises(SystemExit, match="cannot read"):
         tool.additions_page(tmp_path / "missing.json")
+    monkeypatch.setattr(tool, "DOCS", tmp_path / "docs")  # each board's page by its name
+    (tmp_path / "docs").mkdir()
+    monkeypatch.setattr(sys, "argv", ["benchmark_v2_budget.py", "--part", "additions",
+                                      "--results", str(path), "--page", "crops.rst"])
+    assert tool.main() == 0
+    assert (tmp_path / "docs" / "crops.rst").read_text() == text
     attacks.append({"name": "new-2", "kind": "new", "eps": 2 / 255})
     with pytest.raises(SystemExit, match="no family"):
         tool.additions(results)
