@@ -2,6 +2,9 @@
 
 - one DenoisePGD step / one forward and backward (to the input) of the same model in float32:
   target <= 1.05 (the attack adds nothing to the model's own work);
+- one Auto-PGD iteration (20 of them, as protocol v2 runs it) / one forward and backward:
+  target <= 1.05 (its exact floor, the 20 passes plus the forward that scores the last
+  point, is printed too);
 - one protocol-v1 row (:func:`denoise_adv.benchmark.evaluate_image`: every white-box attack,
   the transfer and random inputs, the Gaussian input) / the sum of its attacks' floors:
   ``n_grad`` forward-backward passes (each white-box attack's steps) plus ``n_fwd`` forwards
@@ -17,7 +20,7 @@ import pytest
 import torch
 from conftest import floor_passes, interleaved_ratio, noisy_batch
 
-from denoise_adv import DenoisePGD
+from denoise_adv import DenoiseAPGD, DenoisePGD
 from denoise_adv.benchmark import PROTOCOL_V1, evaluate_image, transfer_inputs
 from denoise_adv.data import builtin_image
 from denoise_adv.models import pretrained
@@ -36,6 +39,21 @@ def test_pgd_step_over_floor(model, size):
                                            floor_passes(model, noisy, clean), repeats=9)
     print(f"\nDenoisePGD step on ffdnet-ipol-gray / floor at {size}x{size}: {ratio:.3f} "
           f"({step * 1e3:.1f} ms / {floor * 1e3:.1f} ms)")
+    assert ratio <= 1.05
+
+
+@pytest.mark.parametrize("size", [64, 256])
+def test_apgd_iteration_over_floor(model, size):
+    steps = 20
+    noisy, clean = noisy_batch(size)
+    atk = DenoiseAPGD(model, eps=2 / 255, steps=steps, seed=0)
+    ratio, run, floor = interleaved_ratio(lambda: atk(noisy, clean),
+                                          floor_passes(model, noisy, clean, steps), repeats=3)
+    exact, _, _ = interleaved_ratio(lambda: atk(noisy, clean),
+                                    floor_passes(model, noisy, clean, steps, 1), repeats=3)
+    print(f"\nDenoiseAPGD iteration on ffdnet-ipol-gray / forward+backward at {size}x{size}: "
+          f"{ratio:.3f} ({run / steps * 1e3:.1f} ms / {floor / steps * 1e3:.1f} ms); over its "
+          f"exact floor ({steps} forward+backward + 1 forward): {exact:.3f}")
     assert ratio <= 1.05
 
 
